@@ -1,0 +1,108 @@
+"""Pieces shared by the training commands: trainer flags, progress bar, events, Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from .events import JsonlSink
+
+
+def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64, seq_len: int = 128,
+                      dropout: float = 0.0) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--out", required=True, help="run folder (checkpoints, events)")
+    g.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000 unless --minutes)")
+    g.add_argument("--minutes", type=float, default=None, help="train for this long instead of --steps")
+    g.add_argument("--batch", type=int, default=batch)
+    g.add_argument("--seq-len", type=int, default=seq_len, help="BPTT chunk length T")
+    g.add_argument("--lr", type=float, default=lr)
+    g.add_argument("--optimizer", choices=["adamw", "rmsprop"], default="adamw")
+    g.add_argument("--weight-decay", type=float, default=0.01)
+    g.add_argument("--warmup", type=int, default=50)
+    g.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
+    g.add_argument("--clip", type=float, default=clip, help="global gradient-norm threshold (0: off)")
+    g.add_argument("--dropout", type=float, default=dropout)
+    g.add_argument("--eval-every", type=int, default=200)
+    g.add_argument("--sample-every", type=int, default=0, help="0: with every evaluation")
+    g.add_argument("--patience", type=int, default=0, help="stop after this many evals without improvement")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    g.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    g.add_argument("--seed", type=int, default=1337)
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    g.add_argument("--init-from", default=None, help="start from this model's weights (fine-tune)")
+    g.add_argument("--events", default=None, metavar="FILE|-", help="write events as JSON lines")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def trainer_config(args):
+    from .trainer import TrainConfig
+
+    steps = args.steps if args.steps is not None else (None if args.minutes else 1000)
+    return TrainConfig(steps=steps, minutes=args.minutes, lr=args.lr, optimizer=args.optimizer,
+                       weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule,
+                       clip=args.clip, eval_every=args.eval_every, sample_every=args.sample_every,
+                       patience=args.patience, device=args.device, seed=args.seed, amp=args.amp)
+
+
+class ProgressBar:
+    """A tqdm bar (loss, rate, ETA) on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+
+    def __call__(self, ev: dict) -> None:
+        t = ev["type"]
+        if t in ("eval", "warning", "error", "resume") and (self.enabled or t in ("warning", "error")):
+            msg = {"eval": lambda: f"step {ev['step']}: val_loss {ev.get('val_loss', float('nan')):.4f}"
+                                   + (" (best)" if ev.get("best") else ""),
+                   "warning": lambda: f"warning: {ev['message']}",
+                   "error": lambda: f"error: {ev['message']}",
+                   "resume": lambda: f"resumed from {ev['path']} at step {ev['step']}"}[t]()
+            (self.bar.write if self.bar else lambda s: print(s, file=sys.stderr))(msg)
+        if not self.enabled:
+            return
+        if t == "start":
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=ev.get("total_steps"), initial=ev.get("step", 0), unit="step",
+                            dynamic_ncols=True, file=sys.stderr)
+        elif t == "step" and self.bar is not None:
+            self.bar.n = ev["step"]
+            self.bar.set_postfix_str(f"loss {ev['loss']:.4f} | {ev['rate']:,.0f} {ev['unit']}/s"
+                                     + (" | clipped" if ev.get("clipped") else ""), refresh=False)
+            self.bar.refresh()
+        elif t == "done" and self.bar is not None:
+            self.bar.close()
+
+
+def run_training(trainer, args) -> dict:
+    """Attach sinks, handle Ctrl-C as a clean stop (checkpoint kept), run."""
+    sink = JsonlSink(args.events) if args.events else None
+    if sink:
+        trainer.events.add(sink)
+    trainer.events.add(ProgressBar(not args.quiet and args.events != "-"))
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        def _stop(signum, frame):
+            trainer.control.stop.set()
+        old = signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+    try:
+        if args.resume:
+            trainer.resume()
+        summary = trainer.run()
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+        if sink:
+            sink.close()
+    if args.events != "-":
+        best = summary.get("best_val_loss")
+        print(f"{summary['status']} at step {summary['step']}; best val_loss "
+              f"{best:.4f}" if best is not None else f"{summary['status']} at step {summary['step']}",
+              file=sys.stderr)
+        print(f"checkpoints in {summary['out']}", file=sys.stderr)
+    return summary

@@ -1,0 +1,1 @@
+"""Digital ink: data model, importers (IAM-OnDB, InkML), synthetic corpus, datasets. No torch."""

@@ -1,0 +1,1 @@
+"""Torch models. Import submodules explicitly (this package imports torch)."""

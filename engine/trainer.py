@@ -1,0 +1,326 @@
+"""The shared trainer: used by the char LM and the handwriting models alike.
+
+A *task* owns the model, the data stream and the loss; the trainer owns the optimizer, LR schedule,
+gradient clipping, the NaN/inf guard, evaluation cadence, checkpoints (best + last, atomic), early
+stopping, resume, pause/stop and the event stream.
+
+Task interface (duck-typed; see ``engine.text_task.TextTask``)::
+
+    kind: str                      # "text", "ink-synthesis", "ink-prediction"
+    unit: str                      # "tokens" or "points" (for throughput)
+    model: nn.Module
+    def to(device) -> None
+    def train_loss() -> (loss, n_units)   # next batch; mean loss per unit (a scalar tensor)
+    def reset_state() -> None             # forget carried state (after a skipped step)
+    def evaluate() -> dict                # must hold "val_loss"; model is in eval mode
+    def sample(seed: int) -> dict         # a payload for the "sample" event
+    def card() -> dict                    # model_config, vocab, data, ... for the checkpoint card
+    def checkpoint_state() -> (json_dict, tensor_dict)   # data position, carried state: bit-exact resume
+    def load_checkpoint_state(json_dict, tensor_dict) -> None
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import checkpoint as ckpt
+from .device import describe_device, pick_device
+from .errors import CheckpointError, TrainingError
+from .events import Emitter
+
+
+@dataclass
+class TrainConfig:
+    steps: int | None = 1000
+    minutes: float | None = None
+    lr: float = 2e-3
+    min_lr: float | None = None        # default lr / 10
+    warmup: int = 50
+    schedule: str = "cosine"           # cosine | constant
+    optimizer: str = "adamw"           # adamw | rmsprop (centred, Graves)
+    weight_decay: float = 0.01
+    clip: float = 1.0                  # global-norm threshold; 0 disables clipping
+    eval_every: int = 200
+    sample_every: int = 0              # 0: with every eval
+    patience: int = 0                  # evals without improvement before stopping; 0: never
+    max_bad_steps: int = 5             # consecutive non-finite steps before giving up
+    device: str = "auto"
+    seed: int = 1337
+    amp: bool = False                  # bf16 autocast on CUDA
+    log_every: int = 1
+    keep_last: int = 2
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class Control:
+    """Pause/stop flags the GUI or a signal handler can set from another thread."""
+
+    def __init__(self):
+        import threading
+
+        self.stop = threading.Event()
+        self.pause = threading.Event()
+
+
+_LAYER_RE = re.compile(r"^(.*?)\.(weight|bias)(_ih|_hh)?(_l(\d+))?(_reverse)?$")
+
+
+def layer_groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
+    """Group parameters by layer for per-layer gradient norms (fused multi-layer RNNs are split)."""
+    groups: dict[str, list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        m = _LAYER_RE.match(name)
+        key = name
+        if m:
+            key = m.group(1) + (f".l{m.group(5)}" if m.group(5) is not None else "")
+        groups.setdefault(key, []).append(p)
+    return groups
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    params = list(params)
+    if cfg.optimizer == "adamw":
+        decay = [p for p in params if p.dim() >= 2]
+        no_decay = [p for p in params if p.dim() < 2]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                  {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.95, eps=1e-4, momentum=0.9, centered=True)
+    raise TrainingError(f"unknown optimizer {cfg.optimizer!r} (adamw or rmsprop)")
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Warmup then cosine (by step progress, or by time when training for --minutes)."""
+    if cfg.warmup and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return cfg.lr
+    lo = cfg.min_lr if cfg.min_lr is not None else cfg.lr / 10
+    progress = min(max(progress, 0.0), 1.0)
+    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * progress))
+
+
+class Trainer:
+    def __init__(self, task, cfg: TrainConfig, out_dir: str | Path, callbacks=(), control: Control | None = None):
+        self.task = task
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.events = Emitter(callbacks)
+        self.control = control or Control()
+        self.device = pick_device(cfg.device)
+        self.step = 0
+        self.best = math.inf
+        self.evals_since_best = 0
+        self.bad_steps = 0
+        self.skipped_steps = 0
+        self.history: list[dict] = []
+        self.elapsed_before = 0.0
+        torch.manual_seed(cfg.seed)
+        task.to(self.device)
+        self.model = task.model
+        self.groups = layer_groups(self.model)
+        self.opt = make_optimizer(cfg, self.model.parameters())
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _card(self, metrics: dict) -> dict:
+        card = dict(self.task.card())
+        card.update(kind=self.task.kind, step=self.step, metrics=metrics, train_config=self.cfg.to_json(),
+                    best_val_loss=self.best if math.isfinite(self.best) else None,
+                    elapsed_s=self.elapsed_before + (time.time() - self._t0 if hasattr(self, "_t0") else 0))
+        return card
+
+    def save(self, metrics: dict, is_best: bool) -> Path:
+        js, ts = self.task.checkpoint_state()
+        extra_json = {"task": js, "trainer": {"step": self.step, "best": self.best if math.isfinite(self.best) else None,
+                                               "evals_since_best": self.evals_since_best,
+                                               "skipped_steps": self.skipped_steps,
+                                               "elapsed": self.elapsed_before + time.time() - self._t0}}
+        path = ckpt.save_checkpoint(self.out, model=self.model, card=self._card(metrics), optimizer=self.opt,
+                                    extra_tensors=ts, extra_json=extra_json, is_best=is_best,
+                                    keep_last=self.cfg.keep_last)
+        self.events.emit("checkpoint", step=self.step, path=str(path), best=is_best, metrics=metrics)
+        return path
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Continue from the last checkpoint of ``path`` (default: this run's folder)."""
+        src = ckpt.resolve(path or self.out, prefer="last")
+        card = ckpt.read_card(src)
+        if card.get("kind") != self.task.kind:
+            raise CheckpointError(f"{src} holds a {card.get('kind')} model, not {self.task.kind}")
+        from safetensors.torch import load_file
+
+        self.model.load_state_dict(load_file(str(src / "model.safetensors"), device=str(self.device)))
+        tensors, meta = ckpt.load_training_state(src)
+        ckpt.restore_optimizer(self.opt, tensors, meta)
+        tr = meta.get("trainer", {})
+        self.step = int(tr.get("step", card.get("step", 0)))
+        self.best = tr.get("best") if tr.get("best") is not None else math.inf
+        self.evals_since_best = int(tr.get("evals_since_best", 0))
+        self.skipped_steps = int(tr.get("skipped_steps", 0))
+        self.elapsed_before = float(tr.get("elapsed", 0.0))
+        self.task.load_checkpoint_state(meta.get("task", {}), {k: v.to(self.device) for k, v in ckpt.extra_tensors(tensors).items()})
+        ckpt.restore_rng(tensors)
+        self.events.emit("resume", step=self.step, path=str(src))
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def _grad_norms(self) -> dict[str, float]:
+        with torch.no_grad():
+            names = list(self.groups)
+            norms = torch.stack([torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(p.grad) for p in self.groups[n] if p.grad is not None] or
+                [torch.zeros((), device=self.device)])) for n in names])
+            return dict(zip(names, norms.tolist()))
+
+    def _evaluate(self) -> dict:
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                metrics = self.task.evaluate()
+        finally:
+            self.model.train()
+        return metrics
+
+    def run(self) -> dict:
+        cfg = self.cfg
+        self._t0 = time.time()
+        if cfg.steps is None and cfg.minutes is None:
+            raise TrainingError("give a number of steps or minutes")
+        self.events.emit("start", kind=self.task.kind, device=describe_device(self.device), step=self.step,
+                         total_steps=cfg.steps, minutes=cfg.minutes, out=str(self.out),
+                         params=sum(p.numel() for p in self.model.parameters()), config=cfg.to_json(),
+                         clip=cfg.clip, unit=self.task.unit)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.model.train()
+        last_metrics: dict = {}
+        status = "finished"
+        units_since, t_since = 0, time.time()
+        deadline = self._t0 + cfg.minutes * 60 if cfg.minutes else None
+        try:
+            while True:
+                if cfg.steps is not None and self.step >= cfg.steps:
+                    break
+                if deadline is not None and time.time() >= deadline:
+                    break
+                if self.control.stop.is_set():
+                    status = "stopped"
+                    break
+                if self.control.pause.is_set():
+                    self.events.emit("paused", step=self.step)
+                    while self.control.pause.is_set() and not self.control.stop.is_set():
+                        time.sleep(0.05)
+                    self.events.emit("resumed", step=self.step)
+                    t_since = time.time()
+                    continue
+                if deadline is not None:
+                    progress = (time.time() - self._t0) / (cfg.minutes * 60)
+                else:
+                    progress = self.step / max(cfg.steps, 1)
+                lr = lr_at(cfg, self.step, progress)
+                for g in self.opt.param_groups:
+                    g["lr"] = lr
+                t_step = time.time()
+                try:
+                    with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                        enabled=cfg.amp and self.device.type == "cuda"):
+                        loss, n_units = self.task.train_loss()
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                except torch.cuda.OutOfMemoryError:
+                    raise TrainingError("the GPU ran out of memory: lower the batch size or sequence length, "
+                                        "or train on the CPU (--device cpu)") from None
+                loss_v = float(loss.detach())
+                clip_to = cfg.clip if cfg.clip and cfg.clip > 0 else math.inf
+                total = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip_to)
+                total_v = float(total)
+                if not (math.isfinite(loss_v) and math.isfinite(total_v)):
+                    self.opt.zero_grad(set_to_none=True)
+                    self.task.reset_state()
+                    self.bad_steps += 1
+                    self.skipped_steps += 1
+                    what = "loss" if not math.isfinite(loss_v) else "gradient norm"
+                    self.events.emit("warning", step=self.step, message=f"non-finite {what} at step {self.step}; "
+                                     f"step skipped ({self.bad_steps} in a row)", skipped_steps=self.skipped_steps)
+                    if self.bad_steps >= cfg.max_bad_steps:
+                        raise TrainingError(
+                            f"{self.bad_steps} steps in a row had a non-finite {what}; stopped. The last good "
+                            f"checkpoint is kept. Try a lower learning rate (now {cfg.lr:g}) or a lower clip "
+                            f"threshold (now {cfg.clip:g}).")
+                    continue
+                self.bad_steps = 0
+                layer_norms = self._grad_norms() if self.step % cfg.log_every == 0 else None
+                self.opt.step()
+                self.step += 1
+                units_since += n_units
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    now = time.time()
+                    rate = units_since / max(now - t_since, 1e-9)
+                    units_since, t_since = 0, now
+                    done_frac = progress if deadline is not None else self.step / max(cfg.steps, 1)
+                    elapsed = now - self._t0
+                    eta = elapsed * (1 - done_frac) / done_frac if done_frac > 0 else None
+                    self.events.emit("step", step=self.step, loss=loss_v, grad_norm=total_v,
+                                     clipped=bool(total_v > clip_to), clip=cfg.clip, lr=lr,
+                                     rate=rate, unit=self.task.unit, step_time=now - t_step,
+                                     layer_grad_norms=layer_norms or {}, eta_s=eta, total_steps=cfg.steps)
+                at_end = (cfg.steps is not None and self.step >= cfg.steps) or \
+                         (deadline is not None and time.time() >= deadline)
+                if self.step % cfg.eval_every == 0 or at_end:
+                    last_metrics = self._eval_and_save()
+                    if cfg.patience and self.evals_since_best >= cfg.patience:
+                        status = "early-stopped"
+                        break
+                sample_every = cfg.sample_every or cfg.eval_every
+                if self.step % sample_every == 0:
+                    self._sample()
+        except TrainingError as exc:
+            self.events.emit("error", step=self.step, message=str(exc))
+            raise
+        except Exception as exc:
+            self.events.emit("error", step=self.step, message=f"{type(exc).__name__}: {exc}")
+            raise
+        if status == "stopped" or (last_metrics.get("step") != self.step and self.step > 0):
+            last_metrics = self._eval_and_save()
+        summary = {"status": status, "step": self.step, "best_val_loss": self.best if math.isfinite(self.best) else None,
+                   "metrics": last_metrics, "skipped_steps": self.skipped_steps, "out": str(self.out),
+                   "elapsed_s": time.time() - self._t0}
+        self.events.emit("done", **summary)
+        return summary
+
+    def _eval_and_save(self) -> dict:
+        metrics = self._evaluate()
+        metrics["step"] = self.step
+        val = metrics.get("val_loss", math.inf)
+        is_best = val < self.best
+        if is_best:
+            self.best = val
+            self.evals_since_best = 0
+        else:
+            self.evals_since_best += 1
+        self.events.emit("eval", **metrics, best=is_best, best_val_loss=self.best)
+        self.history.append(metrics)
+        if math.isfinite(val):
+            self.save(metrics, is_best)
+        return metrics
+
+    def _sample(self) -> None:
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                payload = self.task.sample(seed=self.cfg.seed + self.step)
+        except Exception as exc:  # noqa: BLE001 - a failed sample must not stop training
+            self.events.emit("warning", step=self.step, message=f"sampling failed: {exc}")
+            return
+        finally:
+            self.model.train()
+        self.events.emit("sample", step=self.step, **payload)

@@ -1,0 +1,1 @@
+"""Scribe Studio desktop app (PySide6 + pyqtgraph). Never imports torch at start-up."""
