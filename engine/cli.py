@@ -13,7 +13,7 @@ import sys
 
 from .errors import ScribeError
 
-COMMAND_MODULES = ["engine.cli_text", "engine.cli_ink", "engine.cli_export", "engine.cli_probe"]
+COMMAND_MODULES = ["engine.cli_text", "engine.cli_probe", "engine.cli_inkdata", "engine.cli_ink", "engine.cli_export"]
 
 
 def build_parser() -> argparse.ArgumentParser:
