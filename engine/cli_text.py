@@ -19,7 +19,7 @@ def register(groups) -> None:
     p.add_argument("--gate-bias", type=float, default=1.0, help="LSTM forget / GRU update gate bias init")
     p.add_argument("--val-fraction", type=float, default=0.1)
     add_trainer_flags(p, batch=64, seq_len=128)
-    p.set_defaults(func=cmd_train_text)
+    p.set_defaults(func=cmd_train_text, build_trainer=build_text_trainer)
 
     s = groups["sample"].add_parser("text", help="generate text from a char model")
     s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
@@ -32,6 +32,12 @@ def register(groups) -> None:
 
 
 def cmd_train_text(args) -> int:
+    run_training(build_text_trainer(args), args)
+    return 0
+
+
+def build_text_trainer(args):
+    """The Task + Trainer that ``scribe train text`` runs (also used by the app's training process)."""
     import torch  # noqa: F401  (heavy import only when training)
 
     from . import checkpoint as ckpt
@@ -65,9 +71,7 @@ def cmd_train_text(args) -> int:
               f"corpus; they are dropped: {''.join(corpus.unknown_chars)!r}", file=sys.stderr)
     task = TextTask(corpus, model_cfg, batch=args.batch, seq_len=args.seq_len, val_fraction=args.val_fraction,
                     model=model, seed=args.seed)
-    trainer = Trainer(task, trainer_config(args), args.out)
-    run_training(trainer, args)
-    return 0
+    return Trainer(task, trainer_config(args), args.out)
 
 
 def cmd_sample_text(args) -> int:
