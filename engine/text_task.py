@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from .corpus import Corpus
 from .models.charlm import CharLM, CharLMConfig
 from .models.rnn import detach_state, state_from_tensors, state_tensors
-from .sampling import make_rng, sample_logits
 from .vocab import Vocab
 
 
@@ -156,29 +155,17 @@ def evaluate_text(model, val_data: np.ndarray, device, blocks: int = 64, block_l
     return {"val_loss": block_loss, "val_loss_stateful": stateful, "bpc": stateful / math.log(2)}
 
 
-@torch.no_grad()
 def generate_text(model, vocab: Vocab, prime: str, length: int, temperature: float = 1.0,
                   top_k: int | None = None, seed: int | None = None, device="cpu"):
     """Stream characters: teacher-force ``prime`` then sample ``length`` characters.
-    Sampling logic is shared with the ONNX runtime (``engine.sampling``)."""
-    unknown = vocab.unknown(prime)
-    if unknown:
-        from .errors import ScribeError
+    The loop is ``engine.generate.text_stream``, the same one the ONNX runtime runs, so the same seed
+    gives the same text on both."""
+    from .generate import TorchStepper, text_stream
+    from .models.charlm import CharLMStep
 
-        raise ScribeError(f"the prime uses characters this model does not know: {''.join(unknown)!r}")
-    if not prime:
-        prime = vocab.chars[0]
-    rng = make_rng(seed)
     was_training = model.training
-    model.eval()
-    ids = torch.tensor(vocab.encode(prime).astype(np.int64), device=device)[None]
-    logits, state = model(ids)
-    last = logits[0, -1].float().cpu().numpy()
     try:
-        for _ in range(length):
-            i = sample_logits(last, rng, temperature, top_k)
-            yield vocab.chars[i]
-            logits, state = model(torch.tensor([[i]], device=device), state)
-            last = logits[0, -1].float().cpu().numpy()
+        yield from text_stream(TorchStepper(CharLMStep(model), device), vocab, prime, length,
+                               temperature=temperature, top_k=top_k, seed=seed)
     finally:
         model.train(was_training)

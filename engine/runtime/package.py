@@ -1,0 +1,193 @@
+"""Model packages: validate a package folder and generate from it. numpy + onnxruntime only."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import CheckpointError
+from ..vocab import Vocab
+
+FORMAT = "scribe-package"
+FORMAT_VERSION = 1
+KINDS = ("text", "ink-synthesis", "ink-prediction")
+
+
+class PackageError(CheckpointError):
+    """A model package that is missing, damaged, of the wrong kind or from a newer Scribe."""
+
+
+def _describe_non_package(path: Path) -> str:
+    if (path / "model.safetensors").exists() or (path / "last.json").exists() or (path / "checkpoints").is_dir():
+        return (f"{path} is a training checkpoint, not a model package; export it first "
+                f"(scribe export {path} --out PACKAGE)")
+    return f"{path} is not a Scribe model package (no card.json)"
+
+
+def read_card(path, kind: str | tuple[str, ...] | None = None) -> dict:
+    """Read and validate ``card.json`` of the package folder ``path``; PackageError if unusable."""
+    path = Path(path)
+    card_path = path / "card.json"
+    if not card_path.is_file():
+        raise PackageError(_describe_non_package(path))
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PackageError(f"{card_path} is damaged: {exc}") from None
+    if not isinstance(card, dict):
+        raise PackageError(f"{card_path} is damaged: not a JSON object")
+    fmt = card.get("format")
+    if fmt != FORMAT:
+        if fmt == "scribe-checkpoint":
+            raise PackageError(_describe_non_package(path).replace("(no card.json)", ""))
+        raise PackageError(f"{path} is not a Scribe model package (card format {fmt!r})")
+    try:
+        version = int(card.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise PackageError(f"{card_path} is damaged: format_version {card.get('format_version')!r}") from None
+    if version > FORMAT_VERSION:
+        raise PackageError(f"{path} was written by a newer Scribe Studio (package format {version}); this "
+                           f"version reads up to format {FORMAT_VERSION}. Update Scribe Studio to use it.")
+    if version < 1:
+        raise PackageError(f"{card_path} is damaged: format_version {version}")
+    k = card.get("kind")
+    if k not in KINDS:
+        raise PackageError(f"{path} holds an unknown kind of model ({k!r}); known: {', '.join(KINDS)}")
+    wanted = (kind,) if isinstance(kind, str) else tuple(kind or ())
+    if wanted and k not in wanted:
+        raise PackageError(f"{path} is a {k} model, not {' or '.join(wanted)}")
+    vocab = card.get("vocab")
+    if not isinstance(vocab, list) or not vocab or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+        raise PackageError(f"{card_path} is damaged: no usable vocabulary")
+    io = card.get("io")
+    if not isinstance(io, dict) or not isinstance(io.get("state"), dict):
+        raise PackageError(f"{card_path} is damaged: no input/output description")
+    return card
+
+
+def load_package(path, kind: str | tuple[str, ...] | None = None, *, threads: int | None = None,
+                 inter_threads: int | None = None, optimization: str | None = None) -> "ModelPackage":
+    """Load a package folder (``model.onnx`` + ``card.json``). ``kind`` restricts the accepted kinds.
+    Session options: see ``engine.runtime.session`` (keyword arguments override SCRIBE_ORT_* env vars)."""
+    path = Path(path).expanduser()
+    if path.is_file() and path.name in ("card.json", "model.onnx"):
+        path = path.parent
+    if not path.exists():
+        raise PackageError(f"model package not found: {path}")
+    if not path.is_dir():
+        raise PackageError(f"{path} is not a Scribe model package (a package is a folder)")
+    card = read_card(path, kind)
+    onnx_path = path / "model.onnx"
+    if not onnx_path.is_file():
+        raise PackageError(f"{path} is incomplete: model.onnx is missing")
+    from .session import OrtStepper, make_session, session_options
+
+    try:
+        so = session_options(threads, inter_threads, optimization)
+    except ValueError as exc:
+        raise PackageError(str(exc)) from None
+    try:
+        session = make_session(onnx_path, so)
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise PackageError(f"{onnx_path} is damaged or not a model onnxruntime can run: {msg}") from None
+    names_in = [i.name for i in session.get_inputs()]
+    names_out = [o.name for o in session.get_outputs()]
+    expect_in = [i.get("name") for i in card["io"].get("inputs", [])]
+    expect_out = [o.get("name") for o in card["io"].get("outputs", [])]
+    if names_in != expect_in or names_out != expect_out:
+        raise PackageError(f"{path}: model.onnx does not match its card (inputs {names_in} vs {expect_in}, "
+                           f"outputs {names_out} vs {expect_out})")
+    required = {"text": {"x", "logits"}, "ink-prediction": {"x", "y"}, "ink-synthesis": {"x", "chars", "y", "phi"}}
+    missing = required[card["kind"]] - set(names_in) - set(names_out)
+    if missing:
+        raise PackageError(f"{path}: model.onnx lacks the {card['kind']} inputs/outputs {sorted(missing)}")
+    for s in card["io"]["state"]:
+        if s not in names_in or f"{s}_out" not in names_out:
+            raise PackageError(f"{path}: state {s!r} in the card is not an input/output pair of model.onnx")
+    return ModelPackage(path, card, OrtStepper(session, card["io"]["state"]))
+
+
+class ModelPackage:
+    """A loaded package. Generation methods return generators; stop by closing them."""
+
+    def __init__(self, path: Path, card: dict, stepper):
+        self.path = Path(path)
+        self.card = card
+        self.kind: str = card["kind"]
+        self.name: str = card.get("name") or self.path.name
+        self.vocab = Vocab.from_json(card["vocab"])
+        self.stepper = stepper
+        self._styles: list[dict] | None = None
+
+    def __repr__(self) -> str:
+        return f"ModelPackage({self.name!r}, kind={self.kind!r}, path={str(self.path)!r})"
+
+    def unknown_chars(self, text: str) -> list[str]:
+        """Characters of ``text`` the model cannot write, in order of first appearance."""
+        return self.vocab.unknown(text)
+
+    def generate_text(self, prime: str, length: int, temperature: float = 0.8, top_k: int | None = None,
+                      seed: int | None = None) -> Iterator[str]:
+        """Stream ``length`` characters (one per item) after ``prime``."""
+        if self.kind != "text":
+            raise PackageError(f"{self.name} is a {self.kind} model; it writes handwriting, not text")
+        from ..generate import text_stream
+
+        return text_stream(self.stepper, self.vocab, prime, length, temperature=temperature, top_k=top_k,
+                           seed=seed)
+
+    def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
+                     seed: int | None = None, max_steps: int | None = None) -> Iterator[np.ndarray]:
+        """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down."""
+        if self.kind == "text":
+            raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
+        from ..ink.generate import ink_stream
+        from ..ink.norm import NormStats
+
+        norm = NormStats.from_json(self.card["norm"])
+        return ink_stream(self.stepper, text=text if self.kind == "ink-synthesis" else "", vocab=self.vocab,
+                          norm=norm, bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed,
+                          max_steps=max_steps)
+
+    @property
+    def styles(self) -> list[dict]:
+        """Bundled priming styles: dict(name, text, stroke3 (n, 3) float32), from card["styles"] or
+        ``styles.npz`` beside the model (arrays ``names``, ``texts`` (unicode) and ``stroke3_<i>``)."""
+        if self._styles is None:
+            self._styles = self._load_styles()
+        return self._styles
+
+    def _load_styles(self) -> list[dict]:
+        out = []
+        for s in self.card.get("styles") or []:
+            try:
+                out.append({"name": str(s["name"]), "text": str(s.get("text", "")),
+                            "stroke3": np.asarray(s["stroke3"], dtype=np.float32).reshape(-1, 3)})
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PackageError(f"{self.path / 'card.json'}: a bundled style is damaged: {exc}") from None
+        npz = self.path / "styles.npz"
+        if npz.is_file():
+            try:
+                with np.load(npz, allow_pickle=False) as z:
+                    names, texts = [str(x) for x in z["names"]], [str(x) for x in z["texts"]]
+                    for i, (n, t) in enumerate(zip(names, texts)):
+                        out.append({"name": n, "text": t,
+                                    "stroke3": np.asarray(z[f"stroke3_{i}"], dtype=np.float32).reshape(-1, 3)})
+            except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+                raise PackageError(f"{npz} is damaged: {exc}") from None
+        return out
+
+
+def save_styles_npz(path: os.PathLike, styles: list[dict]) -> None:
+    """Write priming styles in the ``styles.npz`` layout ``ModelPackage.styles`` reads."""
+    arrays = {"names": np.array([s["name"] for s in styles], dtype=str),
+              "texts": np.array([s.get("text", "") for s in styles], dtype=str)}
+    for i, s in enumerate(styles):
+        arrays[f"stroke3_{i}"] = np.asarray(s["stroke3"], dtype=np.float32).reshape(-1, 3)
+    np.savez(path, **arrays)

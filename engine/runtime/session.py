@@ -1,0 +1,85 @@
+"""onnxruntime sessions and the ORT stepper. Imports numpy and onnxruntime only.
+
+Session options were chosen by measurement on the 2-core development machine (bench/RESULTS-runtime.md):
+one intra-op thread, sequential execution, all graph optimisations, no thread spinning. Batch-1 recurrent
+steps are matrix-vector products bound by memory bandwidth; a second thread only pays off for large nets
+on an idle machine, and on a shared machine it mostly competes with the GUI thread. Override with
+keyword arguments to ``load_package`` or environment variables:
+
+    SCRIBE_ORT_THREADS        intra-op threads (default 1; 0 = onnxruntime's choice, all cores)
+    SCRIBE_ORT_INTER_THREADS  inter-op threads (default 1)
+    SCRIBE_ORT_OPT            disable | basic | extended | all (default all)
+    SCRIBE_ORT_PARALLEL       1 = parallel execution mode (default sequential)
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+OPT_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def _env_int(name: str, default: int) -> int:
+    v = os.environ.get(name, "").strip()
+    try:
+        return int(v) if v else default
+    except ValueError:
+        return default
+
+
+def session_options(threads: int | None = None, inter_threads: int | None = None,
+                    optimization: str | None = None, parallel: bool | None = None) -> ort.SessionOptions:
+    """Session options: keyword arguments win over SCRIBE_ORT_* environment variables over defaults."""
+    so = ort.SessionOptions()
+    threads = _env_int("SCRIBE_ORT_THREADS", 1) if threads is None else int(threads)
+    inter_threads = _env_int("SCRIBE_ORT_INTER_THREADS", 1) if inter_threads is None else int(inter_threads)
+    optimization = (optimization or os.environ.get("SCRIBE_ORT_OPT", "").strip().lower() or "all")
+    if optimization not in OPT_LEVELS:
+        raise ValueError(f"unknown graph optimisation level {optimization!r} ({' | '.join(OPT_LEVELS)})")
+    if parallel is None:
+        parallel = os.environ.get("SCRIBE_ORT_PARALLEL", "").strip() == "1"
+    so.intra_op_num_threads = max(0, threads)
+    so.inter_op_num_threads = max(0, inter_threads)
+    so.graph_optimization_level = OPT_LEVELS[optimization]
+    so.execution_mode = ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
+    # a spinning worker thread burns the other core between steps (the GUI needs it)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    return so
+
+
+def make_session(model_bytes_or_path, options: ort.SessionOptions) -> ort.InferenceSession:
+    if isinstance(model_bytes_or_path, os.PathLike):
+        model_bytes_or_path = str(model_bytes_or_path)
+    return ort.InferenceSession(model_bytes_or_path, options, providers=["CPUExecutionProvider"])
+
+
+class OrtStepper:
+    """The stepper protocol (``engine.generate``) over an onnxruntime session.
+
+    ``step`` calls the session's bound ``run`` directly with a fixed output-name list, skipping the
+    Python wrapper's per-call input validation (it was checked once, against the card, at load).
+    """
+
+    def __init__(self, session: ort.InferenceSession, state_shapes: dict[str, list[int]]):
+        self.session = session
+        self.input_names = [i.name for i in session.get_inputs()]
+        self.output_names = [o.name for o in session.get_outputs()]
+        self._state_shapes = {k: tuple(int(d) for d in v) for k, v in state_shapes.items()}
+        sess = getattr(session, "_sess", None)
+        self._run = sess.run if sess is not None and hasattr(sess, "run") else session.run
+        self._names = list(self.output_names)
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        return {k: np.zeros(v, dtype=np.float32) for k, v in self._state_shapes.items()}
+
+    def step(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(self._names, self._run(self._names, feeds, None)))
