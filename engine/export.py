@@ -201,7 +201,7 @@ def check_parity(step, onnx_path: Path, card: dict, steps: int = PARITY_STEPS, t
     states = state_names(step)
     rng = np.random.default_rng(seed)
     dyn = dict(getattr(step, "dynamic_axes", None) or {})
-    symbols = sorted({s for axes in dyn.values() for s in axes.values()})
+    symbols = sorted({s for n, axes in dyn.items() if n in step.input_names for s in axes.values()})
     # two different sizes for every dynamic axis, to exercise the dynamic shapes
     phases = [{}] if not symbols else [{s: int(v) for s in symbols for v in [rng.integers(2, 12)]},
                                        {s: int(v) for s in symbols for v in [rng.integers(12, 40)]}]
@@ -308,7 +308,8 @@ def make_tiny_package(kind: str, out_dir, seed: int = 0, **sizes) -> Path:
     For tests (the GUI's included): the package is real (ONNX + card, parity-checked) but untrained.
     ``kind``: "text" | "ink-synthesis" | "ink-prediction". ``sizes`` override the model config
     (text: cell, layers, hidden, embed, skip, vocab=<string of characters>; ink: layers, hidden,
-    mixtures, window, vocab/charset=<string>, ...) and may include ``name`` and ``styles``
+    mixtures, window_k, vocab=<string> (synthesis), norm={"mean": [mx, my], "std": [sx, sy]}) and may
+    include ``name`` and ``styles``
     (a list of dict(name, text, stroke3) written into the card). Takes well under a second per call
     after the first (torch's exporter warms up once, ~2 s).
     """
@@ -338,7 +339,20 @@ def make_tiny_package(kind: str, out_dir, seed: int = 0, **sizes) -> Path:
     return export_model(model.eval(), card, out_dir, name=name, seed=seed)
 
 
-def _tiny_ink_model(kind: str, sizes: dict):
-    from .models import handwriting as hw
+TINY_INK_VOCAB = " abcdefghijklmnopqrstuvwxyz.,'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
-    return hw.tiny_model(kind, **sizes)
+
+def _tiny_ink_model(kind: str, sizes: dict):
+    from .models.handwriting import build
+
+    vocab = sizes.pop("vocab", sizes.pop("charset", TINY_INK_VOCAB))
+    norm = sizes.pop("norm", {"mean": [2.0, 0.1], "std": [4.0, 3.0]})
+    cfg = dict(layers=2, hidden=16, mixtures=3, window_k=2)
+    if kind == "ink-synthesis":
+        cfg["vocab_size"] = len(vocab)
+    cfg.update(sizes)
+    model = build(kind, cfg)
+    card = {"kind": kind, "model_config": model.config_dict(), "norm": dict(norm)}
+    if kind == "ink-synthesis":
+        card["vocab"] = list(vocab)
+    return model, card

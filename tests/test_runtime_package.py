@@ -22,16 +22,28 @@ def text_pkg(tmp_path_factory):
     return make_tiny_package("text", tmp_path_factory.mktemp("pk") / "text", seed=0)
 
 
-def test_runtime_never_imports_torch(text_pkg):
+@pytest.fixture(scope="module")
+def synth_pkg(tmp_path_factory):
+    return make_tiny_package("ink-synthesis", tmp_path_factory.mktemp("pk") / "synth", seed=0)
+
+
+@pytest.mark.parametrize("block", [False, True], ids=["plain", "torch-blocked"])
+def test_runtime_never_imports_torch(text_pkg, synth_pkg, block):
+    """Loading packages and generating text and ink must work where torch is not installed."""
     code = (
         "import sys\n"
-        "import engine.runtime\n"
+        + ("sys.modules['torch'] = None  # any import of torch now fails\n" if block else "")
+        + "import engine.runtime\n"
         "from engine.runtime import load_package\n"
         f"pkg = load_package({str(text_pkg)!r})\n"
         "out = ''.join(pkg.generate_text('ab', 40, seed=1))\n"
         "assert len(out) == 40, out\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
-        "print('ok')\n")
+        f"ink = load_package({str(synth_pkg)!r})\n"
+        "pts = list(ink.generate_ink('hello', bias=0.5, seed=1, max_steps=30))\n"
+        "assert 0 < len(pts) <= 30 and pts[0].shape == (3,)\n"
+        "assert ink.styles == []\n"
+        + ("" if block else "assert 'torch' not in sys.modules, 'torch was imported'\n")
+        + "print('ok')\n")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
     assert res.returncode == 0, res.stderr

@@ -62,8 +62,13 @@ def read_card(path, kind: str | tuple[str, ...] | None = None) -> dict:
     if wanted and k not in wanted:
         raise PackageError(f"{path} is a {k} model, not {' or '.join(wanted)}")
     vocab = card.get("vocab")
-    if not isinstance(vocab, list) or not vocab or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+    if (vocab is not None or k != "ink-prediction") and not (
+            isinstance(vocab, list) and vocab and all(isinstance(c, str) and len(c) == 1 for c in vocab)):
         raise PackageError(f"{card_path} is damaged: no usable vocabulary")
+    if k != "text":
+        norm = card.get("norm")
+        if not (isinstance(norm, dict) and len(norm.get("mean") or ()) == 2 and len(norm.get("std") or ()) == 2):
+            raise PackageError(f"{card_path} is damaged: no normalisation statistics")
     io = card.get("io")
     if not isinstance(io, dict) or not isinstance(io.get("state"), dict):
         raise PackageError(f"{card_path} is damaged: no input/output description")
@@ -121,7 +126,7 @@ class ModelPackage:
         self.card = card
         self.kind: str = card["kind"]
         self.name: str = card.get("name") or self.path.name
-        self.vocab = Vocab.from_json(card["vocab"])
+        self.vocab = Vocab.from_json(card["vocab"]) if card.get("vocab") else None  # None: ink-prediction
         self.stepper = stepper
         self._styles: list[dict] | None = None
 
@@ -129,8 +134,9 @@ class ModelPackage:
         return f"ModelPackage({self.name!r}, kind={self.kind!r}, path={str(self.path)!r})"
 
     def unknown_chars(self, text: str) -> list[str]:
-        """Characters of ``text`` the model cannot write, in order of first appearance."""
-        return self.vocab.unknown(text)
+        """Characters of ``text`` the model cannot write, in order of first appearance (a prediction
+        model writes no text: always empty)."""
+        return self.vocab.unknown(text) if self.vocab is not None else []
 
     def generate_text(self, prime: str, length: int, temperature: float = 0.8, top_k: int | None = None,
                       seed: int | None = None) -> Iterator[str]:
@@ -144,16 +150,17 @@ class ModelPackage:
 
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                      seed: int | None = None, max_steps: int | None = None) -> Iterator[np.ndarray]:
-        """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down."""
+        """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down, through
+        ``engine.ink.generate.ink_stream`` (the loop the torch path runs). A prediction model ignores
+        ``text``; it writes until ``max_steps`` (default 700)."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
         from ..ink.generate import ink_stream
-        from ..ink.norm import NormStats
 
-        norm = NormStats.from_json(self.card["norm"])
-        return ink_stream(self.stepper, text=text if self.kind == "ink-synthesis" else "", vocab=self.vocab,
-                          norm=norm, bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed,
-                          max_steps=max_steps)
+        synthesis = self.kind == "ink-synthesis"
+        return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],
+                          bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if synthesis else None,
+                          seed=seed, max_steps=max_steps)
 
     @property
     def styles(self) -> list[dict]:
