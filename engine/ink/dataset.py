@@ -14,6 +14,7 @@ The first row of a line is the first point's offset from the origin (usually (0,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,6 +28,29 @@ FORMAT = "scribe-ink-dataset"
 FORMAT_VERSION = 1
 
 
+def split_for_key(key: str, val_fraction: float = 0.05, test_fraction: float = 0.05) -> str:
+    """Deterministic train/val/test split of a group key (form, file, ...): same answer on every run."""
+    h = int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
+    if h < test_fraction:
+        return "test"
+    if h < test_fraction + val_fraction:
+        return "val"
+    return "train"
+
+
+@dataclass
+class ImportReport:
+    """What an importer did: counts, timing, cache use and the files it skipped (with reasons)."""
+    lines: int = 0
+    points: int = 0
+    files: int = 0
+    parsed: int = 0          # files parsed in this run
+    reused: int = 0          # files taken from the cache
+    cached: bool = False     # nothing changed: the stored dataset was returned as is
+    seconds: float = 0.0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
 @dataclass
 class InkLine:
     points: np.ndarray          # (n, 3) float32 stroke-3
@@ -34,6 +58,7 @@ class InkLine:
     writer: str = ""
     split: str = "train"
     id: str = ""
+    meta: dict = field(default_factory=dict)   # further per-line fields kept in meta.json (e.g. form, file)
 
 
 @dataclass
@@ -50,8 +75,9 @@ class InkDataset:
 
     def line(self, i: int) -> InkLine:
         m = self.lines_meta[i]
+        rest = {k: v for k, v in m.items() if k not in ("text", "writer", "split", "id")}
         return InkLine(self.points[self.offsets[i]:self.offsets[i + 1]], m.get("text", ""), m.get("writer", ""),
-                       m.get("split", "train"), m.get("id", str(i)))
+                       m.get("split", "train"), m.get("id", str(i)), rest)
 
     def __iter__(self):
         return (self.line(i) for i in range(len(self)))
@@ -72,7 +98,7 @@ class InkDataset:
         pts = [np.asarray(l.points, dtype=np.float32).reshape(-1, 3) for l in lines]
         offsets = np.zeros(len(pts) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(p) for p in pts])
-        meta = [{"text": l.text, "writer": l.writer, "split": l.split, "id": l.id or str(i)}
+        meta = [{**l.meta, "text": l.text, "writer": l.writer, "split": l.split, "id": l.id or str(i)}
                 for i, l in enumerate(lines)]
         return cls(np.concatenate(pts, axis=0), offsets, meta, source, list(skipped), dict(extra or {}))
 

@@ -1,0 +1,471 @@
+"""Synthetic handwriting: text lines written with the single-stroke Hershey script font, timed like a pen.
+
+Why: IAM-OnDB may not be redistributed, so the bundled synthesis model is trained on this corpus.
+
+How a line is made:
+
+1. Glyphs come from the Hershey ``cursive`` font (script lowercase and capitals, single-stroke digits and
+   punctuation); a character it lacks falls back to the simplex font ``futural``. Within a glyph, strokes
+   that touch are joined into one pen stroke (retracing the previous stroke where a real pen would, as
+   in the stems of d, m, n, p), small marks (i/j dots) are written last, and the polylines are smoothed
+   with centripetal Catmull-Rom splines. Neighbouring letters of a word are joined where the exit stroke
+   of one meets the entry stroke of the next, so a word is a few long strokes like real cursive.
+2. A *writer* (:class:`WriterStyle`) fixes x-height, width, slant, letter and word spacing, baseline drift
+   and tilt, the amount of smooth shape jitter, per-letter size variation and pen speed; lines by the same
+   writer share them (that is the style priming picks up), every line still varies.
+3. The pen moves fast on straight parts and slows in curves (a 2/3-power-law-like profile) and at stroke
+   ends; points are sampled at 70 Hz, which gives IAM-like densities (~25 points per letter).
+
+Units: y points down, baseline at y = 0, x-height 20-28 units depending on the writer (IAM after /10).
+
+Public API::
+
+    SynthConfig, WriterStyle, make_writers(n, seed) -> list[WriterStyle]
+    render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
+    corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2) -> list[str]
+    synth_dataset(lines, writers=20, seed=0, jobs=1) -> InkDataset
+    synth_corpus(corpus_text, n_lines, writers=20, seed=0, mix=0.2, ...) -> InkDataset
+    supported_chars() -> str ; REQUIRED_CHARS
+"""
+
+from __future__ import annotations
+
+import string
+import zlib
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import DataError
+from .dataset import InkDataset, InkLine
+from .ink import Ink, Stroke
+
+SCRIPT_FONT = "cursive"
+FALLBACK_FONT = "futural"
+REQUIRED_CHARS = string.ascii_lowercase + string.ascii_uppercase + string.digits + " .,;:!?'\"-()&/"
+SAMPLE_HZ = 70.0
+_BASELINE = 9.0            # Hershey: cap line -12, x-height top 0, baseline 9, descender 21
+_XHEIGHT = 9.0
+_DENSE = 0.3               # spline sampling step (font units)
+_JOIN = 1.6                # end-to-start distance (font units) that counts as touching
+_TOUCH = 0.8               # distance of a stroke start to an earlier stroke that counts as touching
+_RETRACE_MAX = 14.0        # longest retrace along the previous stroke (font units)
+
+
+# ------------------------------------------------------------------------------------------ glyphs
+def _centripetal_cr(p: np.ndarray, step: float = _DENSE) -> np.ndarray:
+    """Dense centripetal Catmull-Rom spline through the points of a polyline (end points kept)."""
+    # drop repeated points
+    keep = np.concatenate([[True], np.any(np.abs(np.diff(p, axis=0)) > 1e-9, axis=1)])
+    p = p[keep]
+    n = len(p)
+    if n < 2:
+        return p.copy()
+    if n == 2:
+        m = max(int(np.ceil(np.hypot(*(p[1] - p[0])) / step)), 1)
+        u = np.linspace(0, 1, m + 1)[:, None]
+        return p[0] * (1 - u) + p[1] * u
+    ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
+    out = [p[:1]]
+    for i in range(n - 1):
+        p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
+        d01 = max(np.hypot(*(p1 - p0)), 1e-6) ** 0.5
+        d12 = max(np.hypot(*(p2 - p1)), 1e-6) ** 0.5
+        d23 = max(np.hypot(*(p3 - p2)), 1e-6) ** 0.5
+        t0, t1 = 0.0, d01
+        t2, t3 = t1 + d12, t1 + d12 + d23
+        m = max(int(np.ceil(np.hypot(*(p2 - p1)) / step)), 1)
+        t = np.linspace(t1, t2, m + 1)[1:, None]
+        a1 = (t1 - t) / (t1 - t0) * p0 + (t - t0) / (t1 - t0) * p1
+        a2 = (t2 - t) / (t2 - t1) * p1 + (t - t1) / (t2 - t1) * p2
+        a3 = (t3 - t) / (t3 - t2) * p2 + (t - t2) / (t3 - t2) * p3
+        b1 = (t2 - t) / (t2 - t0) * a1 + (t - t0) / (t2 - t0) * a2
+        b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
+        out.append((t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2)
+    return np.vstack(out)
+
+
+def _project(p: np.ndarray, poly: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """Distance from p to polyline, index of the segment and the nearest point on it."""
+    a, b = poly[:-1], poly[1:]
+    ab = b - a
+    L2 = np.maximum((ab ** 2).sum(1), 1e-12)
+    u = np.clip(((p - a) * ab).sum(1) / L2, 0, 1)
+    q = a + u[:, None] * ab
+    d = np.hypot(*(q - p).T)
+    i = int(np.argmin(d))
+    return float(d[i]), i, q[i]
+
+
+def _join_strokes(strokes: list[np.ndarray], near: float = 0.0) -> list[np.ndarray]:
+    """Join strokes of one glyph where they touch, as a pen would write them. With ``near`` > 0 a stroke
+    that starts within ``near`` of the previous stroke's end is joined by a straight pen-down move too
+    (the up-and-back-down of u, y, w, g, q in cursive)."""
+    out: list[np.ndarray] = []
+    single = False                 # out[-1] is still one original stroke (free to reverse)
+    for s in strokes:
+        if out:
+            prev = out[-1]
+            if single and len(prev) > 1 and len(s) > 1:
+                if np.hypot(*(prev[0] - s[0])) <= _JOIN:       # two strokes from one point, e.g. print A
+                    out[-1], single = np.vstack([prev[::-1], s[1:]]), False
+                    continue
+                if np.hypot(*(prev[0] - s[-1])) <= _JOIN and np.hypot(*(prev[-1] - s[0])) > _JOIN:
+                    out[-1], single = np.vstack([s, prev[1:]]), False
+                    continue
+            single = False
+            if np.hypot(*(prev[-1] - s[0])) <= _JOIN:
+                out[-1] = np.vstack([prev, s[1:]])
+                continue
+            if np.hypot(*(prev[-1] - s[-1])) <= _JOIN and len(s) > 1:
+                out[-1] = np.vstack([prev, s[::-1][1:]])
+                continue
+            if len(prev) > 1:
+                d, i, q = _project(s[0], prev)
+                if d <= _TOUCH:
+                    back = np.vstack([prev[:i:-1], q[None]])      # retrace from the end to the touch point
+                    length = np.hypot(*np.diff(np.vstack([prev[-1:], back]), axis=0).T).sum()
+                    if length <= _RETRACE_MAX:
+                        out[-1] = np.vstack([prev, back[1:] if len(back) > 1 else back, s])
+                        continue
+            if near and np.hypot(*(prev[-1] - s[0])) <= near:
+                out[-1] = np.vstack([prev, s])
+                continue
+        out.append(s)
+        single = True
+    return out
+
+
+@dataclass
+class _Glyph:
+    strokes: list[np.ndarray]       # dense pen strokes, font units, x from the glyph's left, y: baseline 0
+    width: float
+
+
+def _font(name: str):
+    from HersheyFonts import HersheyFonts
+
+    f = HersheyFonts()
+    f.load_default_font(name)
+    return f.all_glyphs
+
+
+_NEAR_JOIN = 7.5           # lowercase script letters: bridge gaps up to this (font units) with the pen down
+_LIFT = set("ijtx")        # ... except where the pen really lifts (dots, crossings)
+
+
+def _make_glyph(g, char: str = "") -> _Glyph:
+    raw = [np.array(s, dtype=np.float64) - [g.left_offset, _BASELINE] for s in g.strokes if len(s)]
+    near = _NEAR_JOIN if char.islower() and char not in _LIFT else 0.0
+    joined = _join_strokes(raw, near)
+    small = [s for s in joined if np.ptp(s[:, 0]) + np.ptp(s[:, 1]) < 3.5]
+    if small and len(small) < len(joined):                 # dots and ticks are written after the body
+        joined = [s for s in joined if not any(s is t for t in small)] + small
+    for k, s in enumerate(joined):                         # Hershey dots are little diamonds: shrink them
+        if len(s) > 2 and np.ptp(s[:, 0]) + np.ptp(s[:, 1]) < 3.5 and np.hypot(*(s[0] - s[-1])) < 0.5:
+            c = s.mean(axis=0)
+            joined[k] = c + (s - c) * 0.6
+    return _Glyph([_centripetal_cr(s) for s in joined], float(g.char_width))
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> dict[str, _Glyph]:
+    script, fallback = _font(SCRIPT_FONT), _font(FALLBACK_FONT)
+    table = {}
+    for code in range(32, 127):
+        c = chr(code)
+        g = script.get(c)
+        if g is None or (c != " " and not g.strokes):
+            g = fallback.get(c)
+        if g is None:
+            continue
+        table[c] = _make_glyph(g, c if g is script.get(c) else "")
+    return table
+
+
+@lru_cache(maxsize=1)
+def _print_capitals() -> dict[str, _Glyph]:
+    """Print (simplex) capitals for writers who print their capitals."""
+    fallback = _font(FALLBACK_FONT)
+    return {c: _make_glyph(fallback[c]) for c in string.ascii_uppercase}
+
+
+def supported_chars() -> str:
+    """Every character the synthetic writer can write (printable ASCII)."""
+    return "".join(sorted(_glyphs()))
+
+
+# ------------------------------------------------------------------------------------------ writers
+@dataclass
+class WriterStyle:
+    name: str = "synth-000"
+    x_height: float = 24.0          # output units
+    width: float = 0.85             # horizontal scale of the glyphs
+    slant: float = 0.15             # shear: x += slant * height above the baseline
+    letter_spacing: float = 0.5     # extra gap between letters (font units; joins stretch over it)
+    word_spacing: float = 1.0       # factor on the space width
+    drift: float = 0.5              # baseline wave amplitude (font units)
+    drift_wavelength: float = 150.0  # font units
+    tilt: float = 0.0               # baseline slope (dy/dx)
+    jitter: float = 0.25            # smooth shape noise amplitude (font units)
+    glyph_var: float = 0.04         # per-letter random size variation (fraction)
+    speed: float = 1.0              # pen speed factor (faster -> fewer points per letter)
+    caps: str = "script"            # "script" or "print" capitals
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, name: str) -> "WriterStyle":
+        return cls(name=name,
+                   x_height=float(rng.uniform(20, 28)),
+                   width=float(rng.uniform(0.66, 0.92)),
+                   slant=float(np.clip(rng.normal(0.12, 0.16), -0.2, 0.45)),
+                   letter_spacing=float(rng.uniform(-0.5, 1.2)),
+                   word_spacing=float(rng.uniform(0.7, 1.2)),
+                   drift=float(rng.uniform(0.0, 1.0)),
+                   drift_wavelength=float(rng.uniform(80, 260)),
+                   tilt=float(rng.normal(0, 0.012)),
+                   jitter=float(rng.uniform(0.05, 0.25)),
+                   glyph_var=float(rng.uniform(0.015, 0.06)),
+                   speed=float(rng.uniform(0.8, 1.25)),
+                   caps="print" if rng.random() < 0.4 else "script")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def make_writers(n: int, seed: int = 0) -> list[WriterStyle]:
+    """``n`` reproducible writer styles (the same seed gives the same writers)."""
+    if n < 1:
+        raise DataError(f"need at least one writer, got {n}")
+    rng = np.random.default_rng([seed, 0x5717E])
+    return [WriterStyle.random(rng, f"synth-{i:03d}") for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------ a line
+def _smooth_noise(s: np.ndarray, rng: np.random.Generator, amp: float, wavelengths=(9.0, 17.0, 37.0)) -> np.ndarray:
+    """Smooth 1-D noise along arc length s: a few sinusoids with random phases (amplitude ~amp)."""
+    out = np.zeros_like(s)
+    for lam in wavelengths:
+        lam = lam * rng.uniform(0.8, 1.25)
+        out += rng.normal(0, 1) * np.sin(2 * np.pi * s / lam + rng.uniform(0, 2 * np.pi))
+    return out * (amp / np.sqrt(len(wavelengths)))
+
+
+def _layout(text: str, w: WriterStyle, rng: np.random.Generator) -> list[np.ndarray]:
+    """Place the glyphs: pen strokes in font units (baseline 0), words joined where letters touch."""
+    table = _glyphs()
+    caps = _print_capitals() if w.caps == "print" else {}
+    strokes: list[np.ndarray] = []
+    x = 0.0
+    prev_joinable = False          # the last stroke ended a letter of the current word
+    for c in text:
+        g = caps.get(c) or table.get(c)
+        if g is None:
+            raise DataError(f"the synthetic writer cannot write {c!r}")
+        if c == " " or not g.strokes:
+            x += g.width * w.width * w.word_spacing * rng.uniform(0.85, 1.15)
+            prev_joinable = False
+            continue
+        k = 1.0 + rng.normal(0, w.glyph_var)
+        sx, sy = k * w.width, k
+        ox, oy = x + rng.normal(0, 0.15), rng.normal(0, 0.12)
+        for j, s in enumerate(g.strokes):
+            p = np.empty_like(s)
+            p[:, 0] = s[:, 0] * sx + ox
+            p[:, 1] = s[:, 1] * sy + oy
+            if j == 0 and prev_joinable and np.hypot(*(strokes[-1][-1] - p[0])) <= _JOIN + w.letter_spacing + 0.6:
+                strokes[-1] = np.vstack([strokes[-1], p])
+            else:
+                strokes.append(p)
+        x += g.width * sx + w.letter_spacing + rng.normal(0, 0.15)
+        prev_joinable = True
+    return strokes
+
+
+def _time_stroke(p: np.ndarray, v0: float, hz: float, xh: float) -> tuple[np.ndarray, float]:
+    """Resample a dense stroke at ``hz`` with a curvature- and end-dependent pen speed.
+
+    Returns the sampled points and the stroke's duration in seconds."""
+    if len(p) < 2:
+        return p[:1].copy(), 1.0 / hz
+    d = np.diff(p, axis=0)
+    ds = np.hypot(d[:, 0], d[:, 1])
+    L = ds.sum()
+    if L <= 1e-9:
+        return p[:1].copy(), 1.0 / hz
+    ang = np.arctan2(d[:, 1], d[:, 0])
+    turn = np.abs((np.diff(ang) + np.pi) % (2 * np.pi) - np.pi)
+    curv = np.zeros(len(p))
+    curv[1:-1] = turn / np.maximum(0.5 * (ds[:-1] + ds[1:]), 1e-6)
+    if len(curv) >= 5:
+        curv = np.convolve(curv, np.ones(5) / 5, mode="same")
+    s = np.concatenate([[0.0], np.cumsum(ds)])
+    v = v0 * (1.0 + 0.5 * xh * curv) ** -0.4          # slower in curves, slowest at cusps
+    v *= np.minimum(1.0, 0.35 + 0.65 * np.minimum(s, L - s) / (0.3 * xh))   # accelerate / brake at the ends
+    vm = 0.5 * (v[:-1] + v[1:])
+    tcum = np.concatenate([[0.0], np.cumsum(ds / vm)])
+    T = tcum[-1]
+    n = max(int(round(T * hz)), 1)
+    tq = np.linspace(0.0, T, n + 1)
+    return np.stack([np.interp(tq, tcum, p[:, 0]), np.interp(tq, tcum, p[:, 1])], axis=1), T
+
+
+def render_line(text: str, writer: WriterStyle | None = None, rng: np.random.Generator | None = None,
+                seed: int | None = None, hz: float = SAMPLE_HZ) -> Ink:
+    """One line of synthetic handwriting (y down, baseline at 0, strokes with a time channel)."""
+    w = writer or WriterStyle()
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    text = " ".join(text.split())
+    pen = _layout(text, w, rng)
+    if not pen:
+        raise DataError(f"nothing to write in {text!r}")
+    lens = [len(s) for s in pen]
+    P = np.vstack(pen)
+    # smooth shape jitter along the path, slant, baseline drift and tilt (font units)
+    seg = np.hypot(*np.diff(P, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(np.minimum(seg, 2.0))])
+    P[:, 0] += _smooth_noise(s, rng, w.jitter)
+    P[:, 1] += _smooth_noise(s, rng, w.jitter)
+    P[:, 0] -= w.slant * P[:, 1]
+    phase = rng.uniform(0, 2 * np.pi)
+    P[:, 1] += w.drift * np.sin(2 * np.pi * P[:, 0] / w.drift_wavelength + phase) + w.tilt * P[:, 0]
+    P *= w.x_height / _XHEIGHT
+    # time the pen: ~22 x-heights per second on straight parts at speed 1
+    v0 = 22.0 * w.x_height * w.speed
+    strokes, t = [], 0.0
+    start = 0
+    last_end = None
+    for n in lens:
+        q, dur = _time_stroke(P[start:start + n], v0, hz, w.x_height)
+        start += n
+        if last_end is not None:
+            t += 0.06 + np.hypot(*(q[0] - last_end)) / (1.4 * v0)
+        times = t + np.arange(len(q)) / hz
+        strokes.append(Stroke(q[:, 0], q[:, 1], times))
+        t = times[-1]
+        last_end = q[-1]
+    return Ink(strokes, text, w.name, {"synthetic": True})
+
+
+# ------------------------------------------------------------------------------------------ text lines
+_WORD_CHARS = set(string.ascii_letters + string.digits + ".,;:!?'\"-()&/")
+
+
+def _words(corpus: str) -> list[str]:
+    ok = set(supported_chars()) - {" "}
+    return [w for w in corpus.split() if w and all(c in ok for c in w)]
+
+
+def _mixed_token(rng: np.random.Generator, words: list[str]) -> str:
+    """A token that exercises digits, capitals and punctuation."""
+    r = rng.random()
+    word = words[rng.integers(len(words))] if words else "word"
+    bare = word.strip(".,;:!?'\"()-&/") or "so"
+    if r < 0.22:
+        kind = rng.integers(6)
+        n = int(rng.integers(0, 10 ** int(rng.integers(1, 5))))
+        return [str(n), f"{n}.{rng.integers(0, 100):02d}", f"{rng.integers(1, 13)}:{rng.integers(0, 60):02d}",
+                f"({n})", f"{rng.integers(1, 32)}/{rng.integers(1, 13)}", f"No. {n}"][kind]
+    if r < 0.36:
+        return bare.upper()
+    if r < 0.55:
+        return bare.capitalize()
+    if r < 0.68:
+        q = ['"', "'", "("][int(rng.integers(3))]
+        return q + bare + {'"': '"', "'": "'", "(": ")"}[q]
+    if r < 0.8:
+        return bare + str(rng.choice(list(".,;:!?")))
+    if r < 0.86:
+        return bare + "-" + (words[rng.integers(len(words))].strip(".,;:!?'\"()-&/") or "and") if words else bare
+    if r < 0.9:
+        return "&" if rng.random() < 0.5 else "and/or"
+    return word
+
+
+def corpus_lines(corpus: str, n: int, seed: int = 0, min_chars: int = 20, max_chars: int = 50,
+                 mix: float = 0.2) -> list[str]:
+    """``n`` text lines of ``min_chars``-``max_chars`` characters cut at word boundaries from random places in
+    ``corpus``; a fraction ``mix`` of them are mixed lines with many digits, capitals and punctuation."""
+    if not 1 <= min_chars <= max_chars:
+        raise DataError(f"bad line length range {min_chars}-{max_chars}")
+    words = _words(corpus)
+    if not words:
+        raise DataError("the corpus has no words the synthetic writer can write")
+    rng = np.random.default_rng([seed, 0x11E5])
+    out = []
+    for _ in range(n):
+        target = int(rng.integers(min_chars, max_chars + 1))
+        mixed = rng.random() < mix
+        i = int(rng.integers(len(words)))
+        toks: list[str] = []
+        length = -1
+        while length < target:
+            tok = _mixed_token(rng, words) if mixed else words[i % len(words)]
+            i += 1
+            if length + 1 + len(tok) > max_chars and length >= min_chars:
+                break
+            if len(tok) > max_chars:
+                tok = tok[:max_chars]
+            toks.append(tok)
+            length += 1 + len(tok)
+        line = " ".join(toks)[:max_chars].strip()
+        out.append(line)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ datasets
+def _split(i: int) -> str:
+    r = zlib.crc32(f"line-{i}".encode()) % 20
+    return "test" if r == 0 else "val" if r == 1 else "train"
+
+
+def _render_chunk(job) -> list[tuple[np.ndarray, str, str]]:
+    lines, writers, seed, start = job
+    out = []
+    for k, text in enumerate(lines):
+        i = start + k
+        w = writers[i % len(writers)]
+        ink = render_line(text, w, np.random.default_rng([seed, i]))
+        out.append((ink.at_origin().to_stroke3(), ink.text, w.name))
+    return out
+
+
+def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed: int = 0, jobs: int = 1,
+                  progress=None) -> InkDataset:
+    """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line)."""
+    ws = make_writers(writers, seed) if isinstance(writers, int) else list(writers)
+    lines = [" ".join(l.split()) for l in lines]
+    lines = [l for l in lines if l]
+    if not lines:
+        raise DataError("no text lines to write")
+    bad = sorted({c for l in lines for c in l} - set(supported_chars()))
+    if bad:
+        raise DataError(f"the synthetic writer cannot write {', '.join(map(repr, bad))}")
+    chunk = 250
+    jobs_list = [(lines[a:a + chunk], ws, seed, a) for a in range(0, len(lines), chunk)]
+    results: list = []
+    if jobs > 1 and len(jobs_list) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            for r in pool.imap(_render_chunk, jobs_list):
+                results.extend(r)
+                if progress:
+                    progress(len(results), len(lines))
+    else:
+        for job in jobs_list:
+            results.extend(_render_chunk(job))
+            if progress:
+                progress(len(results), len(lines))
+    ink_lines = [InkLine(pts, text, wname, _split(i), f"synth-{i:06d}") for i, (pts, text, wname) in enumerate(results)]
+    return InkDataset.from_lines(ink_lines, source="synthetic (Hershey cursive)",
+                                 extra={"units": "synthetic", "seed": seed, "sample_hz": SAMPLE_HZ,
+                                        "writers": [w.to_json() for w in ws]})
+
+
+def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 20, seed: int = 0,
+                 mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
+                 progress=None) -> InkDataset:
+    """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`)."""
+    return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix), writers, seed, jobs,
+                         progress)
