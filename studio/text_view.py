@@ -1,0 +1,318 @@
+"""The Text tab: prompt a character language model and watch it write."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPlainTextEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from engine.errors import ScribeError
+from studio.jobs import GenerationJob
+from studio.model_picker import ModelPicker
+from studio.models import PACKAGES, ModelEntry
+from studio.settings import read
+
+TEMP_TIP = ("Temperature: low picks the likeliest next character (safe, repetitive), high takes more "
+            "chances (surprising, more mistakes)")
+TOPK_TIP = "Top-k: sample only among the k likeliest characters (off = all of them)"
+SEED_TIP = "Seed: the same seed, prompt and settings give the same text again (random = new each time)"
+LENGTH_TIP = "How many characters to write after the prompt"
+DEFAULT_PROMPT = "ROMEO:\n"
+
+
+class TextView(QWidget):
+    status = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.entry: ModelEntry | None = None
+        self.job: GenerationJob | None = None
+        self._busy = False
+        self._written = 0
+        self._seed_used: int | None = None
+        self._build()
+        self._update_buttons()
+
+    def _build(self) -> None:
+        root = QHBoxLayout(self)
+        root.setContentsMargins(10, 10, 10, 6)
+        root.setSpacing(10)
+        side = QWidget()
+        side.setFixedWidth(300)
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.setSpacing(8)
+        sl.addWidget(self._caption("Model"))
+        self.model_picker = ModelPicker(("text",))
+        self.model_picker.setToolTip("The text model that writes (Models tab: details, open more)")
+        self.model_picker.entry_changed.connect(self.set_entry)
+        sl.addWidget(self.model_picker)
+        sl.addWidget(self._caption("Prompt"))
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("The text the model continues (may be empty)")
+        self.prompt_edit.setPlainText(DEFAULT_PROMPT)
+        self.prompt_edit.setTabChangesFocus(True)
+        self.prompt_edit.setMinimumHeight(90)
+        self.prompt_edit.setMaximumHeight(160)
+        self.prompt_edit.textChanged.connect(self._check_prompt)
+        sl.addWidget(self.prompt_edit)
+        self.unknown_label = QLabel()
+        self.unknown_label.setObjectName("warning")
+        self.unknown_label.setWordWrap(True)
+        self.unknown_label.hide()
+        sl.addWidget(self.unknown_label)
+
+        box = QGroupBox("Sampling")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.temp_spin = QDoubleSpinBox()
+        self.temp_spin.setRange(0.0, 3.0)
+        self.temp_spin.setSingleStep(0.05)
+        self.temp_spin.setValue(0.8)
+        self.temp_spin.setSpecialValueText("0 (greedy)")
+        self.temp_spin.setToolTip(TEMP_TIP)
+        form.addRow(self._tipped("Temperature", TEMP_TIP), self.temp_spin)
+        self.length_spin = QSpinBox()
+        self.length_spin.setRange(1, 100_000)
+        self.length_spin.setValue(600)
+        self.length_spin.setSingleStep(100)
+        self.length_spin.setSuffix(" characters")
+        self.length_spin.setToolTip(LENGTH_TIP)
+        form.addRow(self._tipped("Length", LENGTH_TIP), self.length_spin)
+        self.topk_spin = QSpinBox()
+        self.topk_spin.setRange(0, 1000)
+        self.topk_spin.setSpecialValueText("off")
+        self.topk_spin.setToolTip(TOPK_TIP)
+        form.addRow(self._tipped("Top-k", TOPK_TIP), self.topk_spin)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(-1, 2 ** 31 - 1)
+        self.seed_spin.setValue(-1)
+        self.seed_spin.setSpecialValueText("random")
+        self.seed_spin.setToolTip(SEED_TIP)
+        form.addRow(self._tipped("Seed", SEED_TIP), self.seed_spin)
+        sl.addWidget(box)
+
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("primary")
+        self.generate_button.setToolTip("Continue the prompt (Ctrl+Enter)")
+        self.generate_button.clicked.connect(self.generate)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop now (Esc)")
+        self.stop_button.clicked.connect(self.stop)
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.stop_button, 1)
+        sl.addLayout(buttons)
+        sl.addStretch(1)
+        root.addWidget(side)
+
+        right = QVBoxLayout()
+        right.setSpacing(4)
+        head = QHBoxLayout()
+        head.addWidget(self._caption("Output"))
+        self.info = QLabel()
+        self.info.setObjectName("muted")
+        head.addWidget(self.info)
+        head.addStretch(1)
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolTip("Copy the output (Ctrl+Shift+C)")
+        self.copy_button.clicked.connect(self.copy)
+        self.save_button = QToolButton()
+        self.save_button.setText("Save…")
+        self.save_button.setToolTip("Save the output as a text file (Ctrl+S)")
+        self.save_button.clicked.connect(self.save_dialog)
+        for b in (self.copy_button, self.save_button):
+            b.setAutoRaise(True)
+            head.addWidget(b)
+        right.addLayout(head)
+        self.output = QPlainTextEdit()
+        self.output.setReadOnly(True)
+        self.output.setPlaceholderText("Generated text appears here as it is written.")
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setPointSizeF(max(10.5, font.pointSizeF()))
+        self.output.setFont(font)
+        right.addWidget(self.output, 1)
+        root.addLayout(right, 1)
+
+    @staticmethod
+    def _caption(text: str) -> QLabel:
+        lab = QLabel(text.upper())
+        lab.setObjectName("heading")
+        return lab
+
+    @staticmethod
+    def _tipped(text: str, tip: str) -> QLabel:
+        lab = QLabel(text)
+        lab.setToolTip(tip)
+        return lab
+
+    # ------------------------------------------------------------------------------------ model
+    def set_entry(self, entry: ModelEntry | None) -> None:
+        self.entry = entry
+        self._check_prompt()
+        self._update_buttons()
+
+    def unknown_chars(self) -> list[str]:
+        vocab = self.entry.card.get("vocab") if self.entry else None
+        if not isinstance(vocab, list):
+            return []
+        known = set(vocab)
+        out: list[str] = []
+        for c in self.prompt_edit.toPlainText():
+            if c not in known and c not in out:
+                out.append(c)
+        return out
+
+    def _check_prompt(self) -> None:
+        bad = self.unknown_chars()
+        if bad:
+            names = " ".join({"\n": "newline", " ": "space", "\t": "tab"}.get(c, f"“{c}”") for c in bad[:12])
+            self.unknown_label.setText(f"This model does not know {names}; the prompt leaves them out.")
+            self.unknown_label.show()
+        else:
+            self.unknown_label.hide()
+
+    # ------------------------------------------------------------------------------------ generation
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.generate_button.setEnabled(self.entry is not None and not self._busy)
+        self.stop_button.setEnabled(self._busy)
+        has = bool(self.output.toPlainText())
+        self.copy_button.setEnabled(has)
+        self.save_button.setEnabled(has)
+
+    def generate(self) -> bool:
+        if self._busy:
+            return False
+        if self.entry is None:
+            self.status.emit("No text model: open one in the Models tab.")
+            return False
+        bad = set(self.unknown_chars())
+        prompt = "".join(c for c in self.prompt_edit.toPlainText() if c not in bad)
+        length = self.length_spin.value()
+        temperature = self.temp_spin.value()
+        top_k = self.topk_spin.value() or None
+        seed = self.seed_spin.value()
+        seed = random.randrange(2 ** 31) if seed < 0 else seed
+        self._seed_used = seed
+        path = self.entry.path
+
+        def produce():
+            pkg = PACKAGES.load(path)
+            return pkg.generate_text(prompt, length, temperature=temperature, top_k=top_k, seed=seed)
+
+        self.output.clear()
+        cur = self.output.textCursor()
+        fmt = QTextCharFormat()
+        fmt.setFontWeight(QFont.Weight.Bold)
+        fmt.setForeground(self.palette().color(self.palette().ColorRole.Link))
+        cur.insertText(prompt, fmt)
+        self._written = 0
+        job = GenerationJob(produce, name="text", parent=self)
+        job.event.connect(self._on_items)
+        job.finished.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        self.job = job
+        self._set_busy(True)
+        self.status.emit(f"Writing {length} characters (temperature {temperature:.2f}, seed {seed})…")
+        job.start()
+        return True
+
+    def _on_items(self, ev: dict) -> None:
+        if self.sender() is not self.job:
+            return
+        chunk = "".join(ev["items"])
+        self._written += len(ev["items"])
+        bar = self.output.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 4
+        cur = QTextCursor(self.output.document())
+        cur.movePosition(QTextCursor.MoveOperation.End)
+        cur.insertText(chunk, QTextCharFormat())
+        if at_end:
+            bar.setValue(bar.maximum())
+        self.info.setText(f"{self._written} characters")
+
+    def _on_finished(self, summary: dict) -> None:
+        if self.sender() is not self.job:
+            return
+        secs = max(summary.get("seconds", 0.0), 1e-6)
+        if summary.get("stopped"):
+            self.status.emit(f"Stopped after {self._written} characters.")
+        else:
+            self.status.emit(f"Wrote {self._written} characters in {secs:.1f} s "
+                             f"({self._written / secs:.0f} chars/s, seed {self._seed_used}).")
+        self._set_busy(False)
+
+    def _on_failed(self, msg: str) -> None:
+        if self.sender() is not self.job:
+            return
+        self.status.emit(msg)
+        self._set_busy(False)
+
+    def stop(self) -> None:
+        if self.job is not None and self.job.is_running():
+            self.job.stop()
+
+    # ------------------------------------------------------------------------------------ copy / save
+    def text(self) -> str:
+        return self.output.toPlainText()
+
+    def copy(self) -> bool:
+        if not self.text():
+            self.status.emit("Nothing to copy yet.")
+            return False
+        QGuiApplication.clipboard().setText(self.text())
+        self.status.emit("Copied the text.")
+        return True
+
+    def save_to(self, path) -> Path | None:
+        path = Path(path)
+        try:
+            path.write_text(self.text(), encoding="utf-8")
+        except OSError as exc:
+            self.status.emit(f"Could not write {path}: {exc.strerror or exc}")
+            return None
+        self.status.emit(f"Saved {path}")
+        return path
+
+    def save_dialog(self, *_):
+        if not self.text():
+            self.status.emit("Nothing to save yet.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save text", str(Path.home() / "generated.txt"),
+                                              "Text (*.txt);;All files (*)")
+        if path:
+            self.save_to(path)
+
+    # ------------------------------------------------------------------------------------ settings
+    def save_settings(self, s: QSettings) -> None:
+        s.setValue("text/prompt", self.prompt_edit.toPlainText())
+        s.setValue("text/temperature", self.temp_spin.value())
+        s.setValue("text/length", self.length_spin.value())
+        s.setValue("text/top_k", self.topk_spin.value())
+        s.setValue("text/seed", self.seed_spin.value())
+
+    def load_settings(self, s: QSettings) -> None:
+        self.prompt_edit.setPlainText(read(s, "text/prompt", DEFAULT_PROMPT))
+        self.temp_spin.setValue(read(s, "text/temperature", 0.8))
+        self.length_spin.setValue(read(s, "text/length", 600))
+        self.topk_spin.setValue(read(s, "text/top_k", 0))
+        self.seed_spin.setValue(read(s, "text/seed", -1))
+
+    def shutdown(self) -> None:
+        if self.job is not None and self.job.is_running():
+            self.job.stop()
