@@ -1,0 +1,275 @@
+"""Live training plots (pyqtgraph): loss, gradient norm vs the clip threshold, learning rate, throughput.
+
+Built to stay smooth over long runs: data lives in capped numpy buffers (when one fills, its older half is
+thinned 2:1, so a whole run is always shown at a resolution that fits), curves use clip-to-view and
+automatic peak downsampling, and the owner calls ``refresh()`` at most 20 times a second.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+MAX_POINTS = 50_000
+
+RAW = "#9db4e3"
+SMOOTH = "#2f5fc4"
+VAL = "#e07b1a"
+CLIP = "#c0392b"
+LR = "#3c8d5a"
+RATE = "#7d4cc2"
+
+
+class Series:
+    """A growing (x, y) series with a capped size: on overflow the older half is thinned 2:1."""
+
+    def __init__(self, cap: int = MAX_POINTS):
+        self.cap = max(16, int(cap))
+        self.x = np.empty(self.cap, dtype=np.float64)
+        self.y = np.empty(self.cap, dtype=np.float64)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def extend(self, xs, ys) -> None:
+        xs = np.asarray(xs, dtype=np.float64).ravel()
+        ys = np.asarray(ys, dtype=np.float64).ravel()
+        i = 0
+        while i < len(xs):
+            if self.n == self.cap:
+                self._thin()
+            k = min(len(xs) - i, self.cap - self.n)
+            self.x[self.n:self.n + k] = xs[i:i + k]
+            self.y[self.n:self.n + k] = ys[i:i + k]
+            self.n += k
+            i += k
+
+    def _thin(self) -> None:
+        half = self.n // 2
+        keep = np.arange(0, half, 2)
+        m = len(keep)
+        self.x[:m] = self.x[keep]
+        self.y[:m] = self.y[keep]
+        rest = self.n - half
+        self.x[m:m + rest] = self.x[half:self.n]
+        self.y[m:m + rest] = self.y[half:self.n]
+        self.n = m + rest
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[:self.n], self.y[:self.n]
+
+    def last(self) -> float | None:
+        return float(self.y[self.n - 1]) if self.n else None
+
+
+class Ema:
+    """TensorBoard-style debiased exponential moving average."""
+
+    def __init__(self, weight: float = 0.9):
+        self.weight = weight
+        self.value = 0.0
+        self.count = 0
+
+    def reset(self) -> None:
+        self.value, self.count = 0.0, 0
+
+    def update(self, x: float) -> float:
+        self.count += 1
+        self.value = self.weight * self.value + (1 - self.weight) * x
+        return self.value / (1 - self.weight ** self.count)
+
+
+def _finite(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _plot(title: str, left: str, log_y: bool = False) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    w.setMinimumHeight(140)
+    item = w.getPlotItem()
+    item.setTitle(title, size="9pt")
+    item.setLabel("left", left)
+    item.setLabel("bottom", "step")
+    item.showGrid(x=True, y=True, alpha=0.15)
+    item.setClipToView(True)
+    item.setDownsampling(auto=True, mode="peak")
+    item.setLogMode(False, log_y)
+    item.setMenuEnabled(True)
+    for name in ("left", "bottom"):
+        item.getAxis(name).enableAutoSIPrefix(False)
+    return w
+
+
+class LivePlots(QWidget):
+    """Four plots fed by trainer ``step``/``eval`` events."""
+
+    def __init__(self, parent: QWidget | None = None, cap: int = MAX_POINTS, smoothing: float = 0.9):
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False)
+        self.cap = cap
+        self.loss = Series(cap)
+        self.loss_smooth = Series(cap)
+        self.val = Series(4096)
+        self.gnorm = Series(cap)
+        self.clipped = Series(min(cap, 20_000))
+        self.lr = Series(cap)
+        self.rate = Series(cap)
+        self.rate_smooth = Series(cap)
+        self._ema = Ema(smoothing)
+        self._rate_ema = Ema(0.9)
+        self.clip_threshold: float | None = None
+        self.unit = "tokens"
+        self.dirty = False
+
+        self.loss_plot = _plot("Loss", "nats / unit")
+        self.grad_plot = _plot("Gradient norm (before clipping)", "‖g‖", log_y=True)
+        self.lr_plot = _plot("Learning rate", "lr")
+        self.rate_plot = _plot("Throughput", "tokens/s")
+
+        li = self.loss_plot.getPlotItem()
+        li.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
+        self.c_loss = li.plot(pen=pg.mkPen(RAW, width=1), name="train")
+        self.c_loss_smooth = li.plot(pen=pg.mkPen(SMOOTH, width=2), name="train (smoothed)")
+        self.c_val = li.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=6, symbolBrush=VAL,
+                             symbolPen=None, name="validation")
+        gi = self.grad_plot.getPlotItem()
+        gi.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
+        self.c_gnorm = gi.plot(pen=pg.mkPen(RAW, width=1), name="‖g‖")
+        self.c_clipped = gi.plot(pen=None, symbol="t", symbolSize=5, symbolBrush=CLIP, symbolPen=None,
+                                 name="clipped")
+        # the threshold as a 2-point curve (not an InfiniteLine) so auto-range always keeps it in view
+        self.c_clip = gi.plot(pen=pg.mkPen(CLIP, width=1.5, style=Qt.PenStyle.DashLine), name="clip threshold")
+        self.c_lr = self.lr_plot.getPlotItem().plot(pen=pg.mkPen(LR, width=2))
+        ri = self.rate_plot.getPlotItem()
+        self.c_rate = ri.plot(pen=pg.mkPen("#c9b6e8", width=1))
+        self.c_rate_smooth = ri.plot(pen=pg.mkPen(RATE, width=2))
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.grad_plot, 0, 1)
+        grid.addWidget(self.lr_plot, 1, 0)
+        grid.addWidget(self.rate_plot, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        self.apply_palette()
+
+    # ---- data ---------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        for s in (self.loss, self.loss_smooth, self.val, self.gnorm, self.clipped, self.lr, self.rate,
+                  self.rate_smooth):
+            s.clear()
+        self._ema.reset()
+        self._rate_ema.reset()
+        self.dirty = True
+        self.refresh()
+
+    def set_clip(self, clip: float | None) -> None:
+        self.clip_threshold = clip if clip and clip > 0 else None
+        self.dirty = True
+
+    def set_unit(self, unit: str) -> None:
+        self.unit = unit or "tokens"
+        self.rate_plot.getPlotItem().setLabel("left", f"{self.unit}/s")
+
+    def add_steps(self, steps: list[dict]) -> None:
+        if not steps:
+            return
+        n = len(steps)
+        x = np.empty(n)
+        loss = np.full(n, np.nan)
+        sm = np.full(n, np.nan)
+        g = np.full(n, np.nan)
+        lr = np.full(n, np.nan)
+        rate = np.full(n, np.nan)
+        rsm = np.full(n, np.nan)
+        cx, cy = [], []
+        for i, ev in enumerate(steps):
+            x[i] = ev.get("step", 0)
+            v = _finite(ev.get("loss"))
+            if v is not None:
+                loss[i] = v
+                sm[i] = self._ema.update(v)
+            gv = _finite(ev.get("grad_norm"))
+            if gv is not None and gv > 0:
+                g[i] = gv
+                if ev.get("clipped"):
+                    cx.append(x[i])
+                    cy.append(gv)
+            lv = _finite(ev.get("lr"))
+            if lv is not None:
+                lr[i] = lv
+            rv = _finite(ev.get("rate"))
+            if rv is not None:
+                rate[i] = rv
+                rsm[i] = self._rate_ema.update(rv)
+        for series, ys in ((self.loss, loss), (self.loss_smooth, sm), (self.gnorm, g), (self.lr, lr),
+                           (self.rate, rate), (self.rate_smooth, rsm)):
+            ok = np.isfinite(ys)
+            series.extend(x[ok], ys[ok])
+        if cx:
+            self.clipped.extend(cx, cy)
+        clip = _finite(steps[-1].get("clip"))
+        if clip is not None and clip != self.clip_threshold:
+            self.set_clip(clip)
+        self.dirty = True
+
+    def add_eval(self, ev: dict) -> None:
+        v = _finite(ev.get("val_loss"))
+        if v is not None:
+            self.val.extend([ev.get("step", 0)], [v])
+            self.dirty = True
+
+    def refresh(self) -> None:
+        """Push the buffers to the curves (call at <= 20 Hz)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        self.c_loss.setData(*self.loss.data())
+        self.c_loss_smooth.setData(*self.loss_smooth.data())
+        self.c_val.setData(*self.val.data())
+        self.c_gnorm.setData(*self.gnorm.data())
+        self.c_clipped.setData(*self.clipped.data())
+        gx, _ = self.gnorm.data()
+        if self.clip_threshold is not None and len(gx):
+            self.c_clip.setData([gx[0], max(gx[-1], gx[0] + 1)], [self.clip_threshold] * 2)
+        else:
+            self.c_clip.setData([], [])
+        self.c_lr.setData(*self.lr.data())
+        self.c_rate.setData(*self.rate.data())
+        self.c_rate_smooth.setData(*self.rate_smooth.data())
+
+    # ---- looks --------------------------------------------------------------------------------------
+    def apply_palette(self) -> None:
+        pal = self.palette()
+        bg = pal.color(QPalette.ColorRole.Base)
+        fg = pal.color(QPalette.ColorRole.Text)
+        for w in (self.loss_plot, self.grad_plot, self.lr_plot, self.rate_plot):
+            w.setBackground(bg)
+            item = w.getPlotItem()
+            for name in ("left", "bottom"):
+                ax = item.getAxis(name)
+                ax.setPen(pg.mkPen(QColor(fg).darker(100) if bg.lightness() > 128 else fg))
+                ax.setTextPen(pg.mkPen(fg))
+            item.titleLabel.setText(item.titleLabel.text, color=fg.name())
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        from PySide6.QtCore import QEvent
+
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
