@@ -66,13 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(0, lambda: _report_and_close(win))
-    return app.exec()
+    rc = app.exec()
+    from studio.jobs import join_workers
+
+    join_workers(10.0)
+    return rc
 
 
 def _report_and_close(win) -> None:
     import json
 
-    print(json.dumps({"shown": win.isVisible(), "torch": "torch" in sys.modules,
+    import time
+
+    print(json.dumps({"shown": win.isVisible(), "time": time.time(), "torch": "torch" in sys.modules,
                       "onnxruntime": "onnxruntime" in sys.modules}), flush=True)
     win.close()
 

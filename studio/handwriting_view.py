@@ -21,7 +21,7 @@ from studio.jobs import GenerationJob
 from studio.model_picker import ModelPicker
 from studio.models import INK_KINDS, PACKAGES, ModelEntry
 from studio.page import InkPage, wrap_lines
-from studio.prime import estimate_x_height, strokes_to_stroke3, typical_spacing
+from studio.prime import drawing_scale, estimate_x_height, strokes_to_stroke3, typical_spacing
 from studio.settings import read
 from studio.theme import DEFAULT_INK, WARN
 
@@ -143,6 +143,7 @@ class HandwritingView(QWidget):
         menu.addSeparator()
         menu.addAction("Custom…").triggered.connect(self.choose_colour)
         self.color_button.setMenu(menu)
+        self.color_button.setObjectName("menuButton")
         form.addRow("Colour", self.color_button)
 
         self.cpl_spin = QSpinBox()
@@ -165,6 +166,12 @@ class HandwritingView(QWidget):
         buttons.addWidget(self.stop_button, 1)
         sl.addLayout(buttons)
         sl.addStretch(1)
+        tips = QLabel("<b>Your own hand:</b> write a line in the strip on the right, type what you wrote "
+                      "below it and press <i>Use as style</i>.<br><b>Keys:</b> Ctrl+Enter write · Esc stop · "
+                      "Ctrl+Z undo stroke · Ctrl+S save")
+        tips.setObjectName("muted")
+        tips.setWordWrap(True)
+        sl.addWidget(tips)
         root.addWidget(side)
 
         # right: drawing strip above the page
@@ -233,7 +240,8 @@ class HandwritingView(QWidget):
         ph.addWidget(self.page_info)
         ph.addStretch(1)
         self.save_button = QToolButton()
-        self.save_button.setText("Save…")
+        self.save_button.setText("Save ▾")
+        self.save_button.setObjectName("menuButton")
         self.save_button.setToolTip("Save the page as SVG, PNG or InkML (Ctrl+S)")
         self.save_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         smenu = QMenu(self.save_button)
@@ -310,7 +318,7 @@ class HandwritingView(QWidget):
         self._color = QColor(color)
         self.color_button.setIcon(_swatch(self._color))
         name = next((n for n, h in INK_PRESETS if QColor(h) == self._color), self._color.name())
-        self.color_button.setText(name)
+        self.color_button.setText(f"{name}  ▾")
         self._ink_changed()
 
     def _preset_colour(self) -> None:
@@ -535,9 +543,9 @@ class HandwritingView(QWidget):
         if not self.prime_ready():
             return None
         xh = self._x_height or estimate_x_height(self.entry.card if self.entry else None, self._styles)
-        scale = xh / X_HEIGHT
-        spacing = typical_spacing(self._styles)
         strokes = [(np.asarray(s.xs), np.asarray(s.ys)) for s in self.canvas.strokes]
+        scale = drawing_scale(np.concatenate([y for _, y in strokes]), X_HEIGHT, xh, self._styles)
+        spacing = typical_spacing(self._styles)
         s3 = strokes_to_stroke3(strokes, scale=scale, spacing=spacing)
         bad = set(self.unknown_in(self.wrote_edit.text()))
         text = "".join(c for c in " ".join(self.wrote_edit.text().split()) if c not in bad)
@@ -806,7 +814,7 @@ class HandwritingView(QWidget):
     def shutdown(self) -> None:
         """Window closing: stop work and keep the drawing."""
         for job in (self.job, self._load_job):
-            if job is not None and job.is_running():
+            if job is not None:
                 job.stop()
         self._autosave_timer.stop()
         self.autosave()

@@ -19,6 +19,20 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 DRAIN_INTERVAL_MS = 50  # <= 20 GUI updates per second
 
+_WORKERS: set[threading.Thread] = set()
+_WORKERS_LOCK = threading.Lock()
+
+
+def join_workers(timeout: float = 10.0) -> bool:
+    """Wait for every generation worker thread to end (at exit: a thread still inside onnxruntime while
+    the interpreter shuts down can abort the process). True if all ended in time."""
+    deadline = time.monotonic() + timeout
+    with _WORKERS_LOCK:
+        threads = list(_WORKERS)
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in threads)
+
 
 class Job(QObject):
     """Something that runs off the GUI thread and reports plain dict events.
@@ -85,6 +99,8 @@ class GenerationJob(Job):
         self._running = True
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._work, name=f"scribe-{self.name}", daemon=True)
+        with _WORKERS_LOCK:
+            _WORKERS.add(self._thread)
         self._thread.start()
         self._timer.start()
 
@@ -142,6 +158,8 @@ class GenerationJob(Job):
                 except Exception:  # noqa: BLE001
                     pass
             self._done.set()
+            with _WORKERS_LOCK:
+                _WORKERS.discard(threading.current_thread())
 
     def _drain(self) -> None:
         if not self._running:

@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Scribe Studio")
         self.settings = settings if settings is not None else open_settings()
         self.models: list[ModelEntry] = []
+        self._training = False
         self._status_label = QLabel()
         self.statusBar().addPermanentWidget(self._status_label)
         self.statusBar().setSizeGripEnabled(True)
@@ -102,6 +103,9 @@ class MainWindow(QMainWindow):
             sig = getattr(view, "model_exported", None)
             if sig is not None:
                 sig.connect(self.model_exported)
+            ts = getattr(view, "training_state", None)
+            if ts is not None:
+                ts.connect(self._training_state)
             st = getattr(view, "status", None)
             if st is not None and hasattr(st, "connect"):
                 try:
@@ -118,6 +122,14 @@ class MainWindow(QMainWindow):
         lab.setObjectName("muted")
         lab.setWordWrap(True)
         return lab
+
+    @property
+    def handwriting_view(self) -> HandwritingView:
+        return self.handwriting
+
+    @property
+    def text_view(self) -> TextView:
+        return self.text
 
     @property
     def train_view(self) -> QWidget:
@@ -218,9 +230,17 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(v is self.handwriting)
         self.act_clear.setEnabled(v is self.handwriting)
 
-    def _busy_changed(self, _busy: bool) -> None:
-        busy = self.handwriting.is_busy() or self.text.is_busy()
-        self._status_label.setText("● writing" if busy else "")
+    def _busy_changed(self, _busy: bool = False) -> None:
+        parts = []
+        if self.handwriting.is_busy() or self.text.is_busy():
+            parts.append("● writing")
+        if self._training:
+            parts.append("● training")
+        self._status_label.setText("   ".join(parts))
+
+    def _training_state(self, running: bool) -> None:
+        self._training = bool(running)
+        self._busy_changed()
 
     def show_status(self, msg: str) -> None:
         self.statusBar().showMessage(msg)
@@ -364,5 +384,8 @@ class MainWindow(QMainWindow):
                     break
         self.handwriting.shutdown()
         self.text.shutdown()
+        from studio.jobs import join_workers
+
+        join_workers(10.0)  # no worker may still be inside onnxruntime when the process exits
         self.save_settings()
         super().closeEvent(event)

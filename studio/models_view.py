@@ -150,7 +150,7 @@ class ModelsView(QWidget):
         actions.addStretch(1)
         rl.addLayout(actions)
         split.addWidget(right)
-        split.setSizes([420, 640])
+        split.setSizes([540, 660])
         root.addWidget(split)
         self._update_buttons()
 
@@ -178,11 +178,17 @@ class ModelsView(QWidget):
                 self.tree.addTopLevelItem(it)
                 it.setFirstColumnSpanned(True)
             for e in group:
-                mark = "  ✓" if e.key in self._in_use else ""
-                it = QTreeWidgetItem([f"   {e.name}{mark}", KIND_LABELS.get(e.kind, e.kind) if e.usable else "unusable",
+                mark = "✓ " if e.key in self._in_use else "    "
+                it = QTreeWidgetItem([f"  {mark}{e.name}", KIND_LABELS.get(e.kind, e.kind) if e.usable else "unusable",
                                       human_size(e.size_bytes)])
+                if e.key in self._in_use:
+                    f = it.font(0)
+                    f.setBold(True)
+                    it.setFont(0, f)
+                    it.setToolTip(0, f"in use — {e.path}")
                 it.setData(0, Qt.ItemDataRole.UserRole, e.key)
-                it.setToolTip(0, str(e.path) if e.usable else e.error)
+                if e.key not in self._in_use:
+                    it.setToolTip(0, str(e.path) if e.usable else e.error)
                 if not e.usable:
                     it.setForeground(1, self.palette().color(self.palette().ColorRole.PlaceholderText))
                 self.tree.addTopLevelItem(it)

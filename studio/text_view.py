@@ -314,5 +314,5 @@ class TextView(QWidget):
         self.seed_spin.setValue(read(s, "text/seed", -1))
 
     def shutdown(self) -> None:
-        if self.job is not None and self.job.is_running():
+        if self.job is not None:
             self.job.stop()

@@ -107,6 +107,8 @@ def style_sheet(dark: bool) -> str:
     QTabBar::tab:selected {{ color: {text}; border-bottom: 2px solid {accent}; font-weight: 600; }}
     QTabBar::tab:hover:!selected {{ color: {text}; }}
     QToolButton {{ padding: 3px 8px; }}
+    QToolButton#menuButton::menu-indicator {{ image: none; width: 0px; }}
+    QToolButton#menuButton {{ text-align: left; }}
     QStatusBar {{ color: {muted}; }}
     """
 

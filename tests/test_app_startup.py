@@ -113,3 +113,21 @@ def test_prime_scaling_and_resampling():
     assert estimate_x_height({}, None) == 25.0
     style = {"stroke3": np.c_[np.tile([[1.0, 1.0], [1.0, -1.0]], (20, 1)), np.zeros(40)]}
     assert typical_spacing([style]) == np.hypot(1, 1)
+
+
+def test_drawing_scale_matches_the_styles_size():
+    from studio.prime import drawing_scale, estimate_x_height, style_band
+
+    rng = np.random.default_rng(1)
+    ys = rng.uniform(0, 10, 400)               # style: y spread over 10 units
+    s3 = np.c_[np.diff(np.r_[0, np.arange(400.0)]), np.diff(np.r_[0, ys]), np.zeros(400)]
+    styles = [{"stroke3": s3}]
+    band = style_band(styles)
+    assert 5.5 < band < 6.5                    # central 60% of a uniform 0..10
+    assert abs(estimate_x_height({}, styles) - band / 0.9) < 1e-9
+    drawn = rng.uniform(0, 30, 400)            # drawn 3x bigger than the style
+    k = drawing_scale(drawn, guide_x_height=36.0, model_x_height=10.0, styles=styles)
+    assert abs(k - 1 / 3) < 0.03
+    # far off the guide: clamped to within 2x of the guide's scale; no styles: the guide decides
+    assert drawing_scale(drawn * 100, 36.0, 10.0, styles) == 10.0 / 36.0 / 2
+    assert drawing_scale(drawn, 36.0, 10.0, None) == 10.0 / 36.0
