@@ -6,6 +6,9 @@ same seed gives the same text or ink on both.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
+
 import numpy as np
 
 
@@ -15,9 +18,8 @@ def make_rng(seed: int | None) -> np.random.Generator:
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    m = np.max(x, axis=axis, keepdims=True)
-    e = np.exp(x - m)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def sample_logits(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0,
@@ -56,15 +58,25 @@ def mdn_params(y: np.ndarray, bias: float = 0.0):
 
 
 def sample_mdn(y: np.ndarray, rng: np.random.Generator, bias: float = 0.0) -> np.ndarray:
-    """Draw one (dx, dy, eos) point from a raw MDN output vector (normalised units)."""
-    e, pi, mu1, mu2, s1, s2, rho = mdn_params(y, bias)
-    u = rng.random(4)
-    j = int(min(np.searchsorted(np.cumsum(pi), u[0] * pi.sum(), side="right"), pi.size - 1))
+    """Draw one (dx, dy, eos) point from a raw MDN output vector (normalised units).
+
+    Same draw as taking :func:`mdn_params` and indexing component j, but only component j's sigma/rho
+    are computed (scalar math): this runs once per pen point, so it is on the runtime's hot path.
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    m = (y.size - 1) // 6
+    pi = softmax(y[1:1 + m] * (1.0 + bias))
+    u = rng.random(4).tolist()
+    j = min(bisect_right(np.cumsum(pi).tolist(), u[0] * float(pi.sum())), m - 1)
+    e = 1.0 / (1.0 + math.exp(-y[0]))
+    s1 = math.exp(y[1 + 3 * m + j] - bias)
+    s2 = math.exp(y[1 + 4 * m + j] - bias)
+    rho = min(max(math.tanh(y[1 + 5 * m + j]), -0.999), 0.999)
     # Box-Muller from the same uniforms on every backend
-    r = np.sqrt(-2.0 * np.log(max(u[1], 1e-12)))
-    z1 = r * np.cos(2 * np.pi * u[2])
-    z2 = r * np.sin(2 * np.pi * u[2])
-    dx = mu1[j] + s1[j] * z1
-    dy = mu2[j] + s2[j] * (rho[j] * z1 + np.sqrt(1.0 - rho[j] ** 2) * z2)
+    r = math.sqrt(-2.0 * math.log(max(u[1], 1e-12)))
+    z1 = r * math.cos(2 * math.pi * u[2])
+    z2 = r * math.sin(2 * math.pi * u[2])
+    dx = y[1 + m + j] + s1 * z1
+    dy = y[1 + 2 * m + j] + s2 * (rho * z1 + math.sqrt(1.0 - rho * rho) * z2)
     eos = 1.0 if u[3] < e else 0.0
     return np.array([dx, dy, eos], dtype=np.float32)

@@ -103,9 +103,14 @@ def test_same_seed_same_ink_on_torch_and_onnx(exported):
     assert not np.allclose(np.stack(b)[:10], np.stack(list(pkg.generate_ink(text, **kw)))[:10])
 
 
-def test_synthesis_package_checks_its_text(tmp_path):
-    model, card = tiny_ink("ink-synthesis")
-    pkg = load_package(export_model(model, card, tmp_path / "s"))
+def test_ink_package_checks_its_text(exported, tmp_path):
+    model, card, out = exported
+    pkg = load_package(out)
+    if card["kind"] == "ink-prediction":  # writes no text: ignores it, stops at the cap
+        assert pkg.vocab is None and pkg.unknown_chars("anything") == []
+        pts = list(pkg.generate_ink("ignored", seed=1, max_steps=25))
+        assert len(pts) == 25 and pts[-1][2] == 1.0
+        return
     assert pkg.unknown_chars("hello, Q!") == [",", "Q", "!"]
     with pytest.raises(ScribeError, match="cannot write"):
         next(pkg.generate_ink("hello Q"))
@@ -114,23 +119,15 @@ def test_synthesis_package_checks_its_text(tmp_path):
     with pytest.raises(PackageError, match="writes handwriting"):
         pkg.generate_text("a", 3)
     with pytest.raises(PackageError, match="ink-synthesis model, not text"):
-        load_package(tmp_path / "s", kind="text")
+        load_package(out, kind="text")
 
     broken = tmp_path / "broken"
-    shutil.copytree(tmp_path / "s", broken)
+    shutil.copytree(out, broken)
     c = json.loads((broken / "card.json").read_text())
     del c["norm"]
     (broken / "card.json").write_text(json.dumps(c))
     with pytest.raises(PackageError, match="normalisation"):
         load_package(broken)
-
-
-def test_prediction_package_ignores_text(tmp_path):
-    model, card = tiny_ink("ink-prediction")
-    pkg = load_package(export_model(model, card, tmp_path / "p"))
-    assert pkg.vocab is None and pkg.unknown_chars("anything") == []
-    pts = list(pkg.generate_ink(seed=1, max_steps=25))
-    assert len(pts) == 25 and pts[-1][2] == 1.0
 
 
 def test_cli_sample_ink_from_checkpoint_and_package(tmp_path, run_cli, capsys):
@@ -145,3 +142,12 @@ def test_cli_sample_ink_from_checkpoint_and_package(tmp_path, run_cli, capsys):
     a, b = (tmp_path / "a.svg").read_text(), (tmp_path / "b.svg").read_text()
     assert a.startswith("<svg") or "<svg" in a[:200]
     assert a == b
+
+
+def test_int8_synthesis_package(tmp_path):
+    model, card = tiny_ink("ink-synthesis", seed=1)
+    pkg = load_package(export_model(model, card, tmp_path / "q", quantize="int8"))
+    q = pkg.card["quantization"]
+    assert q["scheme"] == "int8-dynamic" and np.isfinite(q["drift"]["max_diff"])
+    pts = list(pkg.generate_ink("hello", seed=2, max_steps=30))
+    assert 0 < len(pts) <= 30 and all(np.isfinite(p).all() for p in pts)

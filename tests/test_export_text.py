@@ -146,3 +146,25 @@ def test_cli_export_and_sample_from_checkpoint_or_package(tmp_path, run_cli, cap
     assert run_cli("export", tmp_path / "nothing", "--out", tmp_path / "p2") == 2
     assert "scribe: error:" in capsys.readouterr().err
     assert not (tmp_path / "p2").exists()
+
+
+def test_int8_package_is_smaller_and_close(tmp_path):
+    import onnx
+
+    model = tiny_lm("lstm", False, seed=2, hidden=64)
+    q = export_model(model, text_card(model), tmp_path / "q", quantize="int8", seed=1)
+    card = json.loads((q / "card.json").read_text())
+    assert card["quantization"]["scheme"] == "int8-dynamic"
+    assert 0 < card["quantization"]["drift"]["max_diff"] < 0.1
+    assert card["parity"]["max_diff"] <= 1e-4  # the float graph was checked first
+    ops = {n.op_type for n in onnx.load(str(q / "model.onnx")).graph.node}
+    assert "DynamicQuantizeLSTM" in ops
+    float_bytes = 4 * sum(p.numel() for p in model.parameters())
+    assert (q / "model.onnx").stat().st_size < 0.5 * float_bytes
+    qp = load_package(q)
+    feeds = {"x": np.array([[3]]), **qp.stepper.initial_state()}
+    a, b = TorchStepper(step_module(model, "text")).step(feeds)["logits"], qp.stepper.step(feeds)["logits"]
+    assert 0 < np.abs(a - b).max() < 0.05
+    assert len("".join(qp.generate_text("the ", 50, seed=1))) == 50
+    with pytest.raises(ExportError, match="unknown quantization"):
+        export_model(model, text_card(model), tmp_path / "x", quantize="int4")

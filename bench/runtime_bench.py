@@ -1,0 +1,274 @@
+"""Runtime benchmark: batch-1 sampling with onnxruntime packages vs torch eager, in one run.
+
+    flock /tmp/scribe-heavy.lock .venv/bin/python bench/runtime_bench.py [--quick]
+
+1. Graves-size synthesis net (3 x 400 LSTM, K = 10 window Gaussians, M = 20 mixtures, 75 symbols):
+   time per step of torch eager vs onnxruntime (float and int8 packages; 1 and 2 threads), and a
+   700-point line through the real sampling loop (engine.ink.generate.ink_stream) with the time split
+   into the ORT call, numpy sampling and the rest (Python loop overhead).
+2. Char LM 3 x 512 LSTM (65 symbols): characters per second through engine.generate.text_stream, torch
+   eager vs onnxruntime, with the same split.
+
+Random weights (speed does not depend on training). Timings interleave the configurations and report
+the median of several blocks, so a busy machine slows all of them alike; `uptime` is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SYMBOLS = string.ascii_letters + string.digits + " .,'!?-:;\"()&"   # 75
+LINE_TEXT = "A MOVE to stop Mr. Gaitskell from nominating any more Labour life Peers"  # an IAM-style line
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+class Timed:
+    """A stepper proxy that accumulates the time spent in ``step``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.input_names, self.output_names = inner.input_names, inner.output_names
+        self.seconds = 0.0
+        self.calls = 0
+
+    def initial_state(self):
+        return self.inner.initial_state()
+
+    def step(self, feeds):
+        t = time.perf_counter()
+        out = self.inner.step(feeds)
+        self.seconds += time.perf_counter() - t
+        self.calls += 1
+        return out
+
+
+def timed_fn(fn, acc: dict):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        r = fn(*a, **k)
+        acc["s"] += time.perf_counter() - t
+        acc["n"] += 1
+        return r
+    return wrapper
+
+
+def per_step(configs: dict, feeds: dict, n: int, blocks: int) -> dict:
+    """Median seconds per step for each config (interleaved blocks of n steps)."""
+    times = {k: [] for k in configs}
+    for step in configs.values():
+        for _ in range(5):
+            step(feeds)
+    for _ in range(blocks):
+        for k, step in configs.items():
+            t = time.perf_counter()
+            for _ in range(n):
+                step(feeds)
+            times[k].append((time.perf_counter() - t) / n)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def torch_threads(n: int):
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def build_synthesis(tmp: Path, quick: bool):
+    import torch
+
+    from engine.export import export_model
+    from engine.models.handwriting import build
+
+    torch.manual_seed(0)
+    H = 400
+    model = build("ink-synthesis", dict(layers=3, hidden=H, mixtures=20, window_k=10, vocab_size=len(SYMBOLS))).eval()
+    card = {"kind": "ink-synthesis", "model_config": model.config_dict(), "vocab": list(SYMBOLS),
+            "norm": {"mean": [0.3, 0.0], "std": [2.0, 2.0]}}
+    pk = {}
+    for q in (None, "int8"):
+        t = time.perf_counter()
+        pk[q] = export_model(model, card, tmp / f"synthesis-{q or 'float'}", quantize=q)
+        print(f"  export synthesis ({q or 'float'}): {time.perf_counter() - t:.1f} s, "
+              f"{(pk[q] / 'model.onnx').stat().st_size / 1e6:.1f} MB", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    return model, pk, n_params
+
+
+def build_charlm(tmp: Path):
+    import torch
+
+    from engine.export import export_model
+    from engine.models.charlm import CharLM, CharLMConfig
+
+    torch.manual_seed(0)
+    vocab = "\n" + SYMBOLS[:64]  # 65 symbols, like tiny-shakespeare
+    model = CharLM(CharLMConfig(vocab_size=len(vocab), cell="lstm", layers=3, hidden=512, embed=64)).eval()
+    card = {"kind": "text", "model_config": model.config_dict(), "vocab": list(vocab)}
+    pk = {}
+    for q in (None, "int8"):
+        t = time.perf_counter()
+        pk[q] = export_model(model, card, tmp / f"charlm-{q or 'float'}", quantize=q)
+        print(f"  export char LM ({q or 'float'}): {time.perf_counter() - t:.1f} s, "
+              f"{(pk[q] / 'model.onnx').stat().st_size / 1e6:.1f} MB", flush=True)
+    return model, pk, vocab, sum(p.numel() for p in model.parameters())
+
+
+def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
+    import engine.ink.generate as inkgen
+    from engine.generate import TorchStepper
+    from engine.runtime import load_package
+
+    out = []
+    model, pk, n_params = build_synthesis(tmp, quick)
+    out.append(f"### Synthesis net 3x400, K=10, M=20, {len(SYMBOLS)} symbols ({n_params / 1e6:.2f} M weights, "
+               f"{n_params * 4 / 1e6:.1f} MB float32)\n")
+    pkgs = {(q, t): load_package(pk[q], threads=t) for q in (None, "int8") for t in (1, 2)}
+    tstep = TorchStepper(model.step_module())
+    chars = inkgen.one_hot(LINE_TEXT, pkgs[(None, 1)].vocab)
+    feeds = {"x": np.array([[0.1, -0.2, 0.0]], np.float32), "chars": chars, **tstep.initial_state()}
+
+    def torch_cfg(threads):
+        def run(f):
+            torch_threads(threads)
+            return tstep.step(f)
+        return run
+
+    configs = {"torch eager, 1 thread": torch_cfg(1), "torch eager, 2 threads": torch_cfg(2)}
+    for (q, t), p in pkgs.items():
+        configs[f"onnxruntime {q or 'float32'}, {t} thread{'s' if t > 1 else ''}"] = p.stepper.step
+    res = per_step(configs, feeds, n=20 if quick else 60, blocks=3 if quick else 7)
+    torch_threads(1)
+    base = res["torch eager, 1 thread"]
+    out.append("| step (batch 1) | us/step | speed-up vs torch eager 1 thread |")
+    out.append("|---|---:|---:|")
+    for k, v in res.items():
+        out.append(f"| {k} | {v * 1e6:.0f} | {base / v:.1f}x |")
+    out.append("")
+
+    # a 700-point line through the real loop, with the time split
+    out.append("700-point line through `ink_stream` (bias 0.5, stop rule off: `max_steps=700` on a long text):\n")
+    out.append("| backend | line ms | ORT/torch call ms | numpy sampling ms | rest (Python loop) ms | points |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    lines = {"torch eager, 1 thread": (tstep, 1)}
+    for (q, t), p in pkgs.items():
+        lines[f"onnxruntime {q or 'float32'}, {t} thread{'s' if t > 1 else ''}"] = (p.stepper, t)
+    reps = 1 if quick else 3
+    orig = inkgen.sample_mdn
+    for label, (stepper, threads) in lines.items():
+        torch_threads(threads if label.startswith("torch") else 1)
+        best = None
+        for r in range(reps):
+            acc = {"s": 0.0, "n": 0}
+            inkgen.sample_mdn = timed_fn(orig, acc)
+            ts = Timed(stepper)
+            t = time.perf_counter()
+            pts = list(inkgen.ink_stream(ts, text=LINE_TEXT, vocab=SYMBOLS, norm=None, bias=0.5, seed=r,
+                                         max_steps=700, finish_stroke=10_000))
+            total = time.perf_counter() - t
+            inkgen.sample_mdn = orig
+            row = (total, ts.seconds, acc["s"], len(pts))
+            if best is None or row[0] < best[0]:
+                best = row
+        total, t_step, t_samp, n = best
+        out.append(f"| {label} | {total * 1e3:.0f} | {t_step * 1e3:.0f} | {t_samp * 1e3:.1f} | "
+                   f"{(total - t_step - t_samp) * 1e3:.1f} | {n} |")
+    torch_threads(1)
+    out.append("")
+    return out
+
+
+def bench_charlm(tmp: Path, quick: bool) -> list[str]:
+    import engine.generate as gen
+    from engine.generate import TorchStepper
+    from engine.models.charlm import CharLMStep
+    from engine.runtime import load_package
+    from engine.vocab import Vocab
+
+    out = []
+    model, pk, vocab, n_params = build_charlm(tmp)
+    out.append(f"### Char LM 3x512 LSTM, {len(vocab)} symbols ({n_params / 1e6:.2f} M weights, "
+               f"{n_params * 4 / 1e6:.1f} MB float32)\n")
+    v = Vocab(vocab)
+    n_chars = 300 if quick else 1500
+    out.append(f"{n_chars} characters through `text_stream` (temperature 0.8, top-k off; best of "
+               f"{1 if quick else 3}):\n")
+    out.append("| backend | chars/s | ms/char | ORT/torch call ms/char | numpy sampling ms/char | rest ms/char |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    steppers = {"torch eager, 1 thread": (TorchStepper(CharLMStep(model)), 1),
+                "torch eager, 2 threads": (TorchStepper(CharLMStep(model)), 2)}
+    for q in (None, "int8"):
+        for t in (1, 2):
+            steppers[f"onnxruntime {q or 'float32'}, {t} thread{'s' if t > 1 else ''}"] = (
+                load_package(pk[q], threads=t).stepper, t)
+    orig = gen.sample_logits
+    for label, (stepper, threads) in steppers.items():
+        torch_threads(threads if label.startswith("torch") else 1)
+        best = None
+        for r in range(1 if quick else 3):
+            acc = {"s": 0.0, "n": 0}
+            gen.sample_logits = timed_fn(orig, acc)
+            ts = Timed(stepper)
+            t = time.perf_counter()
+            text = "".join(gen.text_stream(ts, v, "The ", n_chars, temperature=0.8, seed=r))
+            total = time.perf_counter() - t
+            gen.sample_logits = orig
+            assert len(text) == n_chars
+            row = (total, ts.seconds, acc["s"])
+            if best is None or row[0] < best[0]:
+                best = row
+        total, t_step, t_samp = best
+        per = 1e3 / n_chars
+        out.append(f"| {label} | {n_chars / total:,.0f} | {total * per:.3f} | {t_step * per:.3f} | "
+                   f"{t_samp * per:.3f} | {(total - t_step - t_samp) * per:.3f} |")
+    torch_threads(1)
+    out.append("")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    ap.add_argument("--only", choices=["synthesis", "charlm"], default=None)
+    args = ap.parse_args()
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import onnxruntime
+    import torch
+
+    print(f"# runtime benchmark  ({time.strftime('%Y-%m-%d %H:%M')})\n")
+    print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs")
+    print(f"load before: {uptime()}\n", flush=True)
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="scribe-bench-") as d:
+        tmp = Path(d)
+        if args.only in (None, "synthesis"):
+            lines += bench_synthesis(tmp, args.quick)
+        if args.only in (None, "charlm"):
+            lines += bench_charlm(tmp, args.quick)
+    print()
+    print("\n".join(lines))
+    print(f"load after: {uptime()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
