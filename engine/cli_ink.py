@@ -1,0 +1,197 @@
+"""``scribe train ink`` and ``scribe sample ink``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cli_common import add_trainer_flags, run_training, trainer_config
+
+# Model/trainer settings per preset; flags given on the command line win.
+INK_PRESETS: dict[str, dict] = {
+    # the bundled default handwriting model: trains on a 2-core CPU in ~40 min on 'scribe synth' data
+    "default-ink": dict(kind="synthesis", layers=3, hidden=256, mixtures=20, window_k=10, batch=32,
+                        lr=2e-3, clip=1.0, warmup=100, weight_decay=0.0, eval_every=250, buckets=4,
+                        max_points=1200, minutes=40.0),
+    # Graves (2013) size: 3 x 400 LSTM, K = 10, M = 20
+    "graves": dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, batch=32, lr=1e-3,
+                   clip=1.0, warmup=200, weight_decay=0.0, eval_every=500, buckets=6, max_points=1200),
+    # Graves size on a GPU: bigger batches, bf16 autocast
+    "gpu": dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, batch=64, lr=1.5e-3,
+                clip=1.0, warmup=200, weight_decay=0.0, eval_every=500, buckets=6, max_points=1200,
+                device="cuda"),
+    # a small, fast model for trying things out
+    "tiny": dict(kind="synthesis", layers=2, hidden=64, mixtures=10, window_k=5, batch=16, lr=3e-3,
+                 clip=1.0, warmup=20, weight_decay=0.0, eval_every=100, buckets=3, max_points=800),
+}
+
+# settings a preset may set, with the values used when neither the preset nor the command line does
+BASE = dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, dropout=0.0, batch=32, lr=1e-3,
+            clip=1.0, warmup=100, weight_decay=0.0, eval_every=250, buckets=4, max_points=1200, minutes=None,
+            device="auto", optimizer="adamw", schedule="cosine", steps=None)
+
+
+def register(groups) -> None:
+    p = groups["train"].add_parser("ink", help="train a handwriting model (Graves synthesis or prediction)")
+    p.add_argument("--data", required=True, help="ink dataset folder (scribe import / scribe synth)")
+    p.add_argument("--kind", choices=["synthesis", "prediction"], help="text-conditioned or unconditional")
+    p.add_argument("--preset", choices=sorted(INK_PRESETS), default=None,
+                   help="a tested recipe (model size + training settings); explicit flags override it")
+    p.add_argument("--layers", type=int, help="LSTM layers (default 3)")
+    p.add_argument("--hidden", type=int, help="LSTM width (default 400)")
+    p.add_argument("--mixtures", type=int, help="mixture components M (default 20)")
+    p.add_argument("--window-k", type=int, dest="window_k", help="attention window Gaussians K (default 10)")
+    p.add_argument("--buckets", type=int, help="padded length buckets (default 4)")
+    p.add_argument("--max-points", type=int, dest="max_points", help="skip longer lines (default 1200)")
+    p.add_argument("--sample-text", default=None, help="text written in the training samples")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                   help="torch.compile the attention step (auto: on CUDA only)")
+    add_trainer_flags(p, lr=1e-3, clip=1.0, batch=32)
+    # trainer flags that presets set: leave them unset unless given, so a preset can fill them in
+    for a in p._actions:
+        if a.dest in BASE:
+            a.default = argparse.SUPPRESS
+    p.set_defaults(func=cmd_train_ink)
+
+    s = groups["sample"].add_parser("ink", help="write text by hand with a synthesis model")
+    s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
+    s.add_argument("--text", default="", help="the text to write (synthesis models)")
+    s.add_argument("--bias", type=float, default=0.5, help="legibility bias b >= 0 (0: unbiased)")
+    s.add_argument("--prime-ink", default=None, metavar="FILE.inkml", help="handwriting whose style to copy")
+    s.add_argument("--prime-text", default=None, help="transcript of --prime-ink (default: its truth annotation)")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--max-steps", type=int, default=None, help="cap on generated points")
+    s.add_argument("--svg", required=True, metavar="OUT.svg")
+    s.add_argument("--inkml", default=None, metavar="OUT.inkml")
+    s.set_defaults(func=cmd_sample_ink)
+
+
+def resolve_settings(args) -> argparse.Namespace:
+    """Merge BASE < preset < explicitly given flags into a new namespace (works for any namespace,
+    e.g. one built by the app's training process)."""
+    preset = getattr(args, "preset", None)
+    if preset and preset not in INK_PRESETS:
+        from .errors import ScribeError
+
+        raise ScribeError(f"unknown ink preset {preset!r} (choose from {', '.join(sorted(INK_PRESETS))})")
+    merged = dict(BASE)
+    merged.update(INK_PRESETS.get(preset, {}) if preset else {})
+    given = {k: v for k, v in vars(args).items() if v is not None or k not in BASE}
+    if "steps" in given and "minutes" not in given:
+        merged["minutes"] = None   # an explicit step count replaces the preset's time budget
+    if "minutes" in given and "steps" not in given:
+        merged["steps"] = None
+    merged.update(given)
+    if merged.get("steps") is None and merged.get("minutes") is None:
+        merged["steps"] = 1000
+    return argparse.Namespace(**merged)
+
+
+def cmd_train_ink(args) -> int:
+    args = resolve_settings(args)
+    run_training(build_ink_trainer(args), args)
+    return 0
+
+
+def build_ink_trainer(args):
+    """The Task + Trainer that ``scribe train ink`` runs (also for the app's training process)."""
+    import torch  # noqa: F401
+
+    from . import checkpoint as ckpt
+    from .errors import ScribeError
+    from .ink.dataset import InkDataset
+    from .ink.norm import NormStats
+    from .ink_task import InkTask
+    from .trainer import Trainer
+    from .vocab import Vocab
+
+    args = resolve_settings(args)
+    kind = "ink-" + args.kind
+    model_cfg = dict(layers=args.layers, hidden=args.hidden, mixtures=args.mixtures, dropout=args.dropout)
+    if args.kind == "synthesis":
+        model_cfg["window_k"] = args.window_k
+    model = vocab = norm = None
+    source = args.out if getattr(args, "resume", False) else getattr(args, "init_from", None)
+    if source:
+        model, card = ckpt.load_model(source, prefer="last" if getattr(args, "resume", False) else "best")
+        if card["kind"] != kind:
+            raise ScribeError(f"{source} is a {card['kind']} model, not an {kind} model")
+        vocab = Vocab.from_json(card["vocab"]) if card.get("vocab") else None
+        norm = NormStats.from_json(card["norm"]) if card.get("norm") else None
+        model.train()
+    dataset = InkDataset.load(args.data)
+    task = InkTask(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
+                   sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
+                   seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"))
+    if any(task.skipped.values()):
+        print(f"note: lines skipped: {task.skipped}", file=sys.stderr)
+    return Trainer(task, trainer_config(args), args.out)
+
+
+# ---- sampling ------------------------------------------------------------------------------------------
+
+def load_ink_generator(model_path: str):
+    """(generate(text, bias, prime_stroke3, prime_text, seed, max_steps) -> iterator, kind, vocab chars)
+    for a run/checkpoint folder (torch) or an exported package folder with model.onnx (onnxruntime)."""
+    if (Path(model_path) / "model.onnx").exists():
+        from .runtime import load_package
+
+        pkg = load_package(model_path)
+        return pkg.generate_ink, pkg.kind
+
+    from . import checkpoint as ckpt
+    from .errors import ScribeError
+    from .generate import TorchStepper
+    from .ink.generate import ink_stream
+
+    model, card = ckpt.load_model(model_path)
+    if not card["kind"].startswith("ink-"):
+        raise ScribeError(f"{model_path} is a {card['kind']} model; use 'scribe sample text'")
+    stepper = TorchStepper(model.step_module())
+
+    def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None):
+        return ink_stream(stepper, text=text, vocab=card.get("vocab"), norm=card.get("norm"), bias=bias,
+                          prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps)
+
+    return generate, card["kind"]
+
+
+def cmd_sample_ink(args) -> int:
+    import numpy as np
+
+    from .errors import ScribeError
+    from .ink.ink import Ink
+
+    prime, prime_text = None, args.prime_text
+    if args.prime_ink:
+        from .ink.inkml import read_inkml
+
+        inks = read_inkml(args.prime_ink)
+        if not inks:
+            raise ScribeError(f"{args.prime_ink} holds no ink")
+        ink = inks[0].at_origin()
+        prime = ink.to_stroke3()
+        prime_text = prime_text or ink.text
+        if not prime_text:
+            raise ScribeError(f"{args.prime_ink} has no transcription; give it with --prime-text")
+    elif args.prime_text:
+        raise ScribeError("--prime-text needs --prime-ink")
+    generate, kind = load_ink_generator(args.model)
+    if kind == "ink-synthesis" and not args.text:
+        raise ScribeError("give the text to write with --text")
+    pts = list(generate(args.text, bias=args.bias, prime_stroke3=prime, prime_text=prime_text, seed=args.seed,
+                        max_steps=args.max_steps))
+    if not pts:
+        raise ScribeError("the model produced no points")
+    ink = Ink.from_stroke3(np.stack(pts), text=args.text)
+    from .ink.svg import ink_to_svg
+
+    Path(args.svg).write_text(ink_to_svg(ink), encoding="utf-8")
+    print(f"wrote {args.svg} ({len(pts)} points)", file=sys.stderr)
+    if args.inkml:
+        from .ink.inkml import write_inkml
+
+        write_inkml(args.inkml, [ink])
+        print(f"wrote {args.inkml}", file=sys.stderr)
+    return 0
