@@ -586,6 +586,7 @@ class HandwritingView(QWidget):
 
     def _update_buttons(self) -> None:
         has_model = self.entry is not None
+        self.model_picker.setEnabled(not self._busy and self.model_picker.current() is not None)
         self.write_button.setEnabled(has_model and not self._busy)
         self.stop_button.setEnabled(self._busy)
         self.use_style_button.setEnabled(not self.canvas.is_empty())

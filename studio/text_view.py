@@ -109,6 +109,12 @@ class TextView(QWidget):
         buttons.addWidget(self.stop_button, 1)
         sl.addLayout(buttons)
         sl.addStretch(1)
+        tips = QLabel("<b>Temperature</b> trades safety for surprise: try 0.5 for careful text, 1.0 for the "
+                      "model's own voice.<br><b>Keys:</b> Ctrl+Enter generate · Esc stop · Ctrl+Shift+C copy · "
+                      "Ctrl+S save")
+        tips.setObjectName("muted")
+        tips.setWordWrap(True)
+        sl.addWidget(tips)
         root.addWidget(side)
 
         right = QVBoxLayout()
@@ -189,6 +195,7 @@ class TextView(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
+        self.model_picker.setEnabled(not self._busy and self.model_picker.current() is not None)
         self.generate_button.setEnabled(self.entry is not None and not self._busy)
         self.stop_button.setEnabled(self._busy)
         has = bool(self.output.toPlainText())

@@ -127,18 +127,28 @@ def test_handwriting_is_revealed_while_written_and_stop_interrupts(window, qtbot
     assert hv.job.wait(5)
 
 
-def test_stop_shortcut_stops_writing(window, qtbot, studio_home):
+def test_keyboard_shortcuts_write_stop_and_undo(window, qtbot, studio_home):
     from PySide6.QtCore import Qt
 
     hv = window.handwriting
     select_model(window, "ink-synthesis", studio_home)
+    window.tabs.setCurrentWidget(hv)
     hv.text_edit.setPlainText("hello " * 40)
     hv.speed_slider.setValue(1)
-    window.tabs.setCurrentWidget(hv)
-    window.act_generate.trigger()
-    qtbot.waitUntil(lambda: hv.is_busy(), timeout=5000)
-    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    hv.text_edit.setFocus()
+    qtbot.keyClick(hv.text_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert hv.is_busy()
+    assert hv.text_edit.toPlainText() == "hello " * 40  # the shortcut wrote; no newline typed
+    qtbot.keyClick(hv.text_edit, Qt.Key.Key_Escape)
     assert not hv.is_busy()
+    drag(hv.canvas, [(30 + 10 * i, 100) for i in range(8)])
+    drag(hv.canvas, [(30 + 10 * i, 60) for i in range(8)])
+    hv.canvas.setFocus()
+    qtbot.keyClick(hv.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert hv.canvas.stroke_count() == 1
+    qtbot.keyClick(hv.canvas, Qt.Key.Key_Backspace,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert hv.canvas.is_empty()
 
 
 def test_unknown_characters_are_pointed_out_and_left_out(window, qtbot, studio_home):
