@@ -33,6 +33,13 @@ def make_app(argv: list[str]):
     app.setApplicationName("Scribe Studio")
     app.setOrganizationName("scribe-studio")
     app.setApplicationDisplayName("Scribe Studio")
+    from pathlib import Path
+
+    from PySide6.QtGui import QIcon
+
+    icon = Path(__file__).resolve().parent / "resources" / "scribe.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

@@ -123,7 +123,7 @@ class HandwritingView(QWidget):
         self.bias_slider, self.bias_value = self._slider(0, 300, 75, BIAS_TIP, lambda v: f"{v / 100:.2f}")
         form.addRow(self._tipped("Legibility", BIAS_TIP), self._with_value(self.bias_slider, self.bias_value))
         self.speed_slider, self.speed_value = self._slider(
-            1, 10, 6, SPEED_TIP, lambda v: "Instant" if v >= 10 else f"{v}")
+            1, 10, 7, SPEED_TIP, lambda v: "Instant" if v >= 10 else f"{v}")
         self.speed_slider.valueChanged.connect(lambda v: self.page_view.set_speed(v))  # same thread (GUI)
         form.addRow(self._tipped("Speed", SPEED_TIP), self._with_value(self.speed_slider, self.speed_value))
         self.width_slider, self.width_value = self._slider(2, 24, 6, WIDTH_TIP, lambda v: f"{v / 4:.2f}")
@@ -803,7 +803,7 @@ class HandwritingView(QWidget):
     def load_settings(self, s: QSettings) -> None:
         self.text_edit.setPlainText(read(s, "handwriting/text", DEFAULT_TEXT))
         self.bias_slider.setValue(read(s, "handwriting/bias", 75))
-        self.speed_slider.setValue(read(s, "handwriting/speed", 6))
+        self.speed_slider.setValue(read(s, "handwriting/speed", 7))
         self.width_slider.setValue(read(s, "handwriting/width", 6))
         c = QColor(read(s, "handwriting/colour", DEFAULT_INK.name()))
         self._set_colour(c if c.isValid() else QColor(DEFAULT_INK))
