@@ -52,7 +52,7 @@ def register(groups) -> None:
     for a in p._actions:
         if a.dest in BASE:
             a.default = argparse.SUPPRESS
-    p.set_defaults(func=cmd_train_ink)
+    p.set_defaults(func=cmd_train_ink, build_trainer=build_ink_trainer)
 
     s = groups["sample"].add_parser("ink", help="write text by hand with a synthesis model")
     s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
