@@ -32,6 +32,9 @@ def wrap_lines(text: str, width: int) -> list[str]:
     return out
 
 
+ALIGN_MIN_POINTS = 24
+
+
 @dataclass
 class PageLine:
     text: str
@@ -40,6 +43,20 @@ class PageLine:
     lifted: bool = True  # the next point starts a new stroke
     points: int = 0
     done: bool = False
+    _shift: tuple[float, float] | None = None  # frozen alignment once the line is done
+
+    def shift(self) -> tuple[float, float]:
+        """Where to move the line so lines align: left edge at x = 0 and the middle of its letters
+        (median y) at y = 0. Settles after a few letters; frozen when the line is done."""
+        if self._shift is not None:
+            return self._shift
+        if self.points < ALIGN_MIN_POINTS:
+            return (0.0, 0.0)
+        a = np.asarray([p for s in self.strokes for p in s], dtype=np.float64)
+        sh = (-float(a[:, 0].min()), -float(np.median(a[:, 1])))
+        if self.done:
+            self._shift = sh
+        return sh
 
     def add(self, dx: float, dy: float, pen_up: float) -> None:
         x, y = self.pen[0] + float(dx), self.pen[1] + float(dy)
@@ -69,8 +86,13 @@ class InkPage:
 
     # --- geometry ---------------------------------------------------------------------------------
     def line_origin(self, i: int) -> tuple[float, float]:
-        """Where line ``i``'s first point (0, 0) goes on the page."""
-        return self.margin, self.margin + self.x_height * 2.2 + i * self.line_height
+        """Where line ``i``'s own (0, 0) goes on the page: its guide position plus its alignment shift
+        (see PageLine.shift: the left edge at the margin, the middle of the letters on the guide)."""
+        gx, gy = self.margin, self.margin + self.x_height * 2.2 + i * self.line_height
+        if 0 <= i < len(self.lines):
+            sx, sy = self.lines[i].shift()
+            return gx + sx, gy + sy
+        return gx, gy
 
     def content_bounds(self) -> tuple[float, float, float, float] | None:
         boxes = []
@@ -89,8 +111,8 @@ class InkPage:
         cw = char_width if char_width is not None else self.x_height * 1.15
         longest = max((len(ln.text) for ln in self.lines), default=0)
         w = self.margin * 2 + cw * max(longest, 8)
-        ox, oy = self.line_origin(max(len(self.lines), 1) - 1)
-        h = oy + self.x_height * 1.5 + self.margin
+        gy = self.margin + self.x_height * 2.2 + (max(len(self.lines), 1) - 1) * self.line_height
+        h = gy + self.x_height * 2.0 + self.margin
         b = self.content_bounds()
         if b is not None:
             w = max(w, b[2] + self.margin)

@@ -95,6 +95,25 @@ def test_page_lines_follow_stroke3_semantics():
     assert ink.text == "ab" and ink.strokes[1].x[0] == 7 + ox and ink.strokes[1].y[1] == 2 + oy
 
 
+def test_page_lines_are_aligned_by_their_letters_not_their_first_point():
+    from studio.page import InkPage
+
+    page = InkPage(["one", "two"], x_height=20)
+    rng = np.random.default_rng(0)
+    for i, start_dy in enumerate((-30.0, 25.0)):  # line 1 starts high (a capital), line 2 low
+        page.add_point(i, (3.0 * i, start_dy, 0))
+        for _ in range(60):
+            page.add_point(i, (1.0, rng.normal(0, 1), 0))
+        page.lines[i].done = True
+    mids = []
+    for i, ink in enumerate(page.line_inks()):
+        y = np.concatenate([s.y for s in ink.strokes])
+        x = np.concatenate([s.x for s in ink.strokes])
+        mids.append(np.median(y) - i * page.line_height)
+        assert abs(x.min() - page.margin) < 1e-6  # left edges on the margin
+    assert abs(mids[0] - mids[1]) < 1e-6      # letters on the same guide, whatever the first point
+
+
 def test_prime_scaling_and_resampling():
     from studio.prime import estimate_x_height, resample, strokes_to_stroke3, typical_spacing
 
