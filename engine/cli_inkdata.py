@@ -35,6 +35,8 @@ def register(groups) -> None:
                    help="fraction of lines mixing in digits, capitals and punctuation (default 0.2)")
     s.add_argument("--min-chars", type=int, default=20)
     s.add_argument("--max-chars", type=int, default=50)
+    s.add_argument("--hz", type=float, default=70.0,
+                   help="pen sampling rate: 70 is IAM-like (~24 points per letter); 30 gives ~10 (default 70)")
     s.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)
@@ -190,7 +192,7 @@ def cmd_synth(args) -> int:
     t0 = time.perf_counter()
     ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix,
                       min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
-                      progress=_progress("writing"))
+                      progress=_progress("writing"), hz=args.hz)
     ds.source = f"synthetic (Hershey cursive) from {corpus.name}"
     ds.save(out)
     print(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s")

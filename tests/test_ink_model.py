@@ -92,11 +92,13 @@ def test_dataset_save_load_keeps_extra_line_fields(tmp_path):
 
 
 def test_drop_nonfinite():
-    ink = Ink([Stroke([1, np.nan, 3, np.inf], [1, 2, np.nan, 4], t=[0, 1, 2, 3]), Stroke([np.nan], [1])])
+    ink = Ink([Stroke([1, np.nan, 3, np.inf], [1, 2, np.nan, 4], t=[0, 1, 2, 3]), Stroke([np.nan], [1], t=[4])])
     out = drop_nonfinite(ink)
     assert len(out.strokes) == 1
     np.testing.assert_array_equal(out.strokes[0].x, [1])
     np.testing.assert_array_equal(out.strokes[0].t, [0])
+    bad_t = drop_nonfinite(Ink([Stroke([1, 2], [1, 2], t=[0, np.nan], p=[0.5, 0.5])]))
+    assert bad_t.strokes[0].t is None and len(bad_t) == 2 and bad_t.strokes[0].p is not None
 
 
 def test_merge_duplicates():
@@ -131,3 +133,16 @@ def test_clean_ink_rejections():
     with pytest.raises(DataError, match="too long"):
         clean_ink(long, CleanOptions(max_points=10))
     assert len(clean_ink(long, CleanOptions(max_points=50))) == 50
+
+
+def test_ink_modules_do_not_import_torch_or_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import engine.ink.ink, engine.ink.norm, engine.ink.clean, engine.ink.iam, engine.ink.inkml\n"
+            "import engine.ink.synth, engine.ink.svg, engine.ink.dataset, engine.cli_inkdata\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'pyqtgraph')]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

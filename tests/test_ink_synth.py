@@ -56,7 +56,8 @@ def test_writers_differ_and_are_reproducible():
     assert (hb[3] - hb[1]) / (hs[3] - hs[1]) == pytest.approx(1.4, rel=0.1)
     ws = make_writers(8, seed=5)
     assert make_writers(8, seed=5) == ws and make_writers(8, seed=6) != ws
-    assert len({round(w.slant, 3) for w in ws}) == 8
+    assert len({tuple(w.to_json().values()) for w in ws}) == 8
+    assert np.std([w.slant for w in ws]) > 0.05 and np.std([w.x_height for w in ws]) > 1.0
     a = render_line("same text", ws[0], seed=9).to_stroke3()
     np.testing.assert_array_equal(a, render_line("same text", ws[0], seed=9).to_stroke3())
     assert not np.array_equal(a, render_line("same text", ws[0], seed=10).to_stroke3())
@@ -96,3 +97,16 @@ def test_synth_dataset_covers_charset_splits_and_writers(tmp_path):
     assert len(type(ds).load(tmp_path / "syn")) == 120
     ds2 = synth_dataset([ds.line(i).text for i in range(len(ds))], writers=4, seed=2, jobs=1)
     np.testing.assert_array_equal(ds.points, ds2.points)
+
+
+def test_sampling_rate_and_parallel_rendering_are_consistent():
+    lines = corpus_lines(TEXT, 90, seed=3)
+    fast = synth_dataset(lines, writers=3, seed=1)
+    slow = synth_dataset(lines, writers=3, seed=1, hz=35)
+    ratio = slow.lengths().sum() / fast.lengths().sum()
+    assert 0.4 < ratio < 0.6                                # half the rate, about half the points
+    par = synth_dataset(lines, writers=3, seed=1, jobs=2)
+    np.testing.assert_array_equal(par.points, fast.points)
+    assert par.lines_meta == fast.lines_meta
+    with pytest.raises(DataError):
+        synth_dataset(lines, hz=0)

@@ -29,31 +29,101 @@ def _with(ink: Ink, strokes: list[Stroke]) -> Ink:
     return Ink(strokes, ink.text, ink.writer, dict(ink.meta))
 
 
+class _Flat:
+    """A line as flat arrays (x, y, optional t and p, stroke id per point) for vectorised cleaning."""
+
+    def __init__(self, ink: Ink):
+        strokes = [s for s in ink.strokes if len(s)]
+        self.ink = ink
+        cat = (lambda vs: np.concatenate(vs) if vs else np.zeros(0))
+        self.x = cat([s.x for s in strokes])
+        self.y = cat([s.y for s in strokes])
+        self.t = cat([s.t for s in strokes]) if strokes and all(s.t is not None for s in strokes) else None
+        self.p = cat([s.p for s in strokes]) if strokes and all(s.p is not None for s in strokes) else None
+        self.sid = np.repeat(np.arange(len(strokes)), [len(s) for s in strokes])
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.x, self.y, self.sid = self.x[mask], self.y[mask], self.sid[mask]
+        if self.t is not None:
+            self.t = self.t[mask]
+        if self.p is not None:
+            self.p = self.p[mask]
+
+    def steps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Length of each step to the next point and whether it is pen-down (same stroke)."""
+        return np.hypot(np.diff(self.x), np.diff(self.y)), self.sid[1:] == self.sid[:-1]
+
+    def to_ink(self) -> Ink:
+        if len(self.x) == 0:
+            return _with(self.ink, [])
+        cuts = np.flatnonzero(np.diff(self.sid)) + 1
+        parts = [np.split(v, cuts) if v is not None else [None] * (len(cuts) + 1)
+                 for v in (self.x, self.y, self.t, self.p)]
+        return _with(self.ink, [Stroke(*ch) for ch in zip(*parts)])
+
+
+def _drop_nonfinite(f: _Flat) -> None:
+    f.keep(np.isfinite(f.x) & np.isfinite(f.y))
+    if f.t is not None and not np.all(np.isfinite(f.t)):
+        f.t = None
+    if f.p is not None and not np.all(np.isfinite(f.p)):
+        f.p = None
+
+
+def _median_step(f: _Flat) -> float:
+    step, down = f.steps()
+    d = step[down & (step > 0)]
+    return float(np.median(d)) if len(d) else 0.0
+
+
+def _merge_duplicates(f: _Flat, eps: float) -> None:
+    if len(f.x) < 2:
+        return
+    step, down = f.steps()
+    if eps <= 0:
+        f.keep(np.concatenate([[True], ~(down & (step == 0))]))
+        return
+    keep = np.ones(len(f.x), dtype=bool)
+    last = 0
+    for i in range(1, len(f.x)):      # distance to the last *kept* point of the stroke, not the neighbour
+        if f.sid[i] == f.sid[last] and np.hypot(f.x[i] - f.x[last], f.y[i] - f.y[last]) <= eps:
+            keep[i] = False
+        else:
+            last = i
+    f.keep(keep)
+
+
+def _remove_jumps(f: _Flat, max_jump: float | None, jump_factor: float) -> None:
+    limit = max_jump if max_jump is not None else jump_factor * _median_step(f)
+    if not limit or limit <= 0:
+        return
+    for _ in range(3):                 # spikes: one point far from both neighbours (rarely nested)
+        if len(f.x) < 3:
+            break
+        step, down = f.steps()
+        big = (step > limit) & down
+        skip = np.hypot(f.x[2:] - f.x[:-2], f.y[2:] - f.y[:-2])
+        spike = np.zeros(len(f.x), dtype=bool)
+        spike[1:-1] = big[:-1] & big[1:] & (skip <= limit)
+        if not spike.any():
+            break
+        f.keep(~spike)
+    if len(f.x) > 1:                   # any other long pen-down step: the pen must have been lifted
+        step, down = f.steps()
+        new = np.concatenate([[True], ~down | (step > limit)])
+        f.sid = np.cumsum(new) - 1
+
+
 def drop_nonfinite(ink: Ink) -> Ink:
     """Drop points whose x or y is NaN/inf; a time or pressure channel with bad values is dropped too."""
-    out = []
-    for s in ink.strokes:
-        ok = np.isfinite(s.x) & np.isfinite(s.y)
-        s2 = s if ok.all() else s.take(ok)
-        if s2.t is not None and not np.all(np.isfinite(s2.t)):
-            s2 = Stroke(s2.x, s2.y, None, s2.p)
-        if s2.p is not None and not np.all(np.isfinite(s2.p)):
-            s2 = Stroke(s2.x, s2.y, s2.t, None)
-        if len(s2):
-            out.append(s2)
-    if any(s.t is None for s in out) and any(s.t is not None for s in out):   # keep channels consistent
-        out = [Stroke(s.x, s.y, None, s.p) for s in out]
-    if any(s.p is None for s in out) and any(s.p is not None for s in out):
-        out = [Stroke(s.x, s.y, s.t, None) for s in out]
-    return _with(ink, out)
+    f = _Flat(ink)
+    _drop_nonfinite(f)
+    return f.to_ink()
 
 
 def median_step(ink: Ink) -> float:
     """Median length of the non-zero pen-down steps (0 if there are none)."""
-    d = [np.hypot(np.diff(s.x), np.diff(s.y)) for s in ink.strokes if len(s) > 1]
-    d = np.concatenate(d) if d else np.zeros(0)
-    d = d[d > 0]
-    return float(np.median(d)) if len(d) else 0.0
+    return _median_step(_Flat(ink))
 
 
 def remove_jumps(ink: Ink, max_jump: float | None = None, jump_factor: float = 12.0) -> Ink:
@@ -63,53 +133,16 @@ def remove_jumps(ink: Ink, max_jump: float | None = None, jump_factor: float = 1
     longer than the limit splits the stroke there (the pen must have been lifted). The limit is ``max_jump``
     or, when None, ``jump_factor`` times the line's median pen-down step.
     """
-    limit = max_jump if max_jump is not None else jump_factor * median_step(ink)
-    if not limit or limit <= 0:
-        return ink
-    out = []
-    for s in ink.strokes:
-        for _ in range(3):     # spikes (rarely nested)
-            if len(s) < 3:
-                break
-            xy = s.xy()
-            step = np.hypot(*np.diff(xy, axis=0).T)
-            skip = np.hypot(*(xy[2:] - xy[:-2]).T)
-            spike = np.zeros(len(s), dtype=bool)
-            spike[1:-1] = (step[:-1] > limit) & (step[1:] > limit) & (skip <= limit)
-            if not spike.any():
-                break
-            s = s.take(~spike)
-        if len(s) > 1:
-            step = np.hypot(np.diff(s.x), np.diff(s.y))
-            cuts = np.flatnonzero(step > limit) + 1
-            if len(cuts):
-                bounds = np.concatenate([[0], cuts, [len(s)]])
-                out.extend(s.take(slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
-                continue
-        out.append(s)
-    return _with(ink, out)
+    f = _Flat(ink)
+    _remove_jumps(f, max_jump, jump_factor)
+    return f.to_ink()
 
 
 def merge_duplicates(ink: Ink, eps: float = 0.0) -> Ink:
     """Merge consecutive points of a stroke that are within ``eps`` of the last kept point."""
-    out = []
-    for s in ink.strokes:
-        if len(s) < 2:
-            out.append(s)
-            continue
-        step = np.hypot(np.diff(s.x), np.diff(s.y))
-        if eps <= 0:
-            keep = np.concatenate([[True], step > 0])
-        else:
-            keep = np.ones(len(s), dtype=bool)
-            last = 0
-            for i in range(1, len(s)):      # distance to the last *kept* point, not the neighbour
-                if np.hypot(s.x[i] - s.x[last], s.y[i] - s.y[last]) <= eps:
-                    keep[i] = False
-                else:
-                    last = i
-        out.append(s if keep.all() else s.take(keep))
-    return _with(ink, out)
+    f = _Flat(ink)
+    _merge_duplicates(f, eps)
+    return f.to_ink()
 
 
 def resample(ink: Ink, step: float) -> Ink:
@@ -140,12 +173,13 @@ def resample(ink: Ink, step: float) -> Ink:
 def clean_ink(ink: Ink, options: CleanOptions | None = None) -> Ink:
     """All cleaning steps in order. Raises DataError (reason) if the line is empty, too short or too long."""
     o = options or CleanOptions()
-    ink = drop_nonfinite(ink)
-    ink = merge_duplicates(ink, o.merge_eps)
-    ink = remove_jumps(ink, o.max_jump, o.jump_factor)
+    f = _Flat(ink)
+    _drop_nonfinite(f)
+    _merge_duplicates(f, o.merge_eps)
+    _remove_jumps(f, o.max_jump, o.jump_factor)
+    ink = f.to_ink()
     if o.resample_step:
         ink = resample(ink, o.resample_step)
-    ink = _with(ink, [s for s in ink.strokes if len(s)])
     n = len(ink)
     if n == 0:
         raise DataError("no valid points")

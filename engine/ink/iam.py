@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import asdict
 from pathlib import Path
+from xml.sax.handler import ContentHandler
 
 import numpy as np
 
@@ -57,38 +58,44 @@ def _floats(vals: list) -> np.ndarray:
         return out
 
 
+class _LineHandler(ContentHandler):
+    """SAX handler collecting the Points of every Stroke."""
+
+    def __init__(self):
+        super().__init__()
+        self.strokes: list[list] = []
+        self.current: list | None = None
+        self.root: str | None = None
+
+    def startElement(self, name, attrs):
+        if self.root is None:
+            self.root = name
+            if name != "WhiteboardCaptureSession":
+                raise DataError(f"not an IAM-OnDB line file (root element <{name}>)")
+        if name == "Point":
+            if self.current is not None:
+                self.current.append((attrs.get("x"), attrs.get("y"), attrs.get("time")))
+        elif name == "Stroke":
+            self.current = []
+
+    def endElement(self, name):
+        if name == "Stroke" and self.current is not None:
+            if self.current:
+                self.strokes.append(self.current)
+            self.current = None
+
+
 def parse_line_file(path: str | os.PathLike) -> Ink:
     """One lineStrokes XML file -> Ink (strokes with x, y and time). Raises DataError(reason)."""
-    strokes: list[Stroke] = []
-    xs: list = []
-    ys: list = []
-    ts: list = []
-    in_stroke = False
-    root_seen = False
-    for ev, el in xmlsafe.iterparse(path):
-        tag = xmlsafe.local(el.tag)
-        if ev == "start":
-            if not root_seen:
-                root_seen = True
-                if tag != "WhiteboardCaptureSession":
-                    raise DataError(f"not an IAM-OnDB line file (root element <{tag}>)")
-            if tag == "Point":
-                a = el.attrib
-                xs.append(a.get("x"))
-                ys.append(a.get("y"))
-                ts.append(a.get("time"))
-            elif tag == "Stroke":
-                in_stroke = True
-                xs, ys, ts = [], [], []
-        elif tag == "Stroke" and in_stroke:
-            if xs:
-                t = _floats(ts)
-                strokes.append(Stroke(_floats(xs), _floats(ys), t if np.all(np.isfinite(t)) else None))
-            in_stroke = False
-            el.clear()
-    if not strokes:
+    h = _LineHandler()
+    xmlsafe.sax_parse(path, h)
+    if not h.strokes:
         raise DataError("no strokes")
-    if any(s.t is None for s in strokes):
+    strokes = []
+    for pts in h.strokes:
+        x, y, t = (_floats(list(col)) for col in zip(*pts))
+        strokes.append(Stroke(x, y, t))
+    if not all(np.all(np.isfinite(s.t)) for s in strokes):
         strokes = [Stroke(s.x, s.y) for s in strokes]
     return Ink(strokes)
 
@@ -127,19 +134,20 @@ def _parse_clean(job: tuple[str, dict]) -> tuple[np.ndarray | None, str | None]:
 def _scan(folder: Path, suffix: str) -> dict[str, tuple[int, int]]:
     """relpath (posix) -> (size, mtime_ns) of every file ending in suffix under folder."""
     out: dict[str, tuple[int, int]] = {}
-    stack = [folder]
+    stack = [("", os.fspath(folder))]
     while stack:
-        d = stack.pop()
+        rel, d = stack.pop()
         try:
             entries = list(os.scandir(d))
         except OSError:
             continue
         for e in entries:
+            name = f"{rel}{e.name}"
             if e.is_dir(follow_symlinks=False):
-                stack.append(Path(e.path))
+                stack.append((name + "/", e.path))
             elif e.name.lower().endswith(suffix):
                 st = e.stat()
-                out[Path(e.path).relative_to(folder).as_posix()] = (st.st_size, st.st_mtime_ns)
+                out[name] = (st.st_size, st.st_mtime_ns)
     return dict(sorted(out.items()))
 
 

@@ -1,16 +1,19 @@
 """Safe streaming XML for ink files: defusedxml refuses entity declarations (bombs) and external entities.
 
-:func:`iterparse` yields ``(event, element)`` like ElementTree's but raises :class:`~engine.errors.DataError`
-with a one-line reason for anything unsafe, malformed or unreadable.
+:func:`iterparse` yields ``(event, element)`` like ElementTree's; :func:`sax_parse` streams SAX events to a
+handler (about 1.5x faster: no element objects). Both raise :class:`~engine.errors.DataError` with a one-line
+reason for anything unsafe, malformed or unreadable.
 """
 
 from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from xml.sax import SAXException, SAXParseException
 
 import defusedxml
 import defusedxml.ElementTree as DET
+import defusedxml.sax as DSAX
 
 from ..errors import DataError
 
@@ -35,6 +38,10 @@ def reason(exc: BaseException) -> str:
         return f"refused: {exc}"
     if isinstance(exc, ET.ParseError):
         return f"malformed XML: {exc}"
+    if isinstance(exc, SAXParseException):
+        return f"malformed XML: {exc.getMessage()}: line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
+    if isinstance(exc, SAXException):
+        return f"malformed XML: {exc.getMessage()}"
     if isinstance(exc, UnicodeError):
         return f"bad text encoding: {exc}"
     if isinstance(exc, OSError):
@@ -48,4 +55,12 @@ def iterparse(source: str | os.PathLike, events=("start", "end")):
         yield from DET.iterparse(os.fspath(source), events=events, forbid_dtd=False, forbid_entities=True,
                                  forbid_external=True)
     except (ET.ParseError, defusedxml.DefusedXmlException, UnicodeError, OSError) as exc:
+        raise DataError(reason(exc)) from None
+
+
+def sax_parse(source: str | os.PathLike, handler) -> None:
+    """Stream a file to a SAX ContentHandler; unsafe or malformed content raises DataError(reason)."""
+    try:
+        DSAX.parse(os.fspath(source), handler, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except (SAXException, defusedxml.DefusedXmlException, UnicodeError, OSError) as exc:
         raise DataError(reason(exc)) from None
