@@ -299,12 +299,13 @@ def _layout(text: str, w: WriterStyle, rng: np.random.Generator) -> tuple[np.nda
     return np.concatenate(parts), np.concatenate(ids)
 
 
-def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float):
+def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, keep_turns: bool = True):
     """Move the pen along dense strokes and sample it at ``hz``, all strokes at once.
 
     The pen is fast on straight parts, slower in curves (speed ~ (1 + r*curvature)^-0.4, slowest at cusps)
     and accelerates / brakes near stroke ends; between strokes it is lifted for a time that grows with the
-    distance. Returns (x, y, t, stroke id) of the samples."""
+    distance. With ``keep_turns`` the turning points of the path are sampled too, so shapes survive low
+    rates. Returns (x, y, t, stroke id) of the samples."""
     n = len(P)
     d = np.diff(P, axis=0)
     ds = np.hypot(d[:, 0], d[:, 1])
@@ -332,9 +333,26 @@ def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float):
     k = np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)
     step = np.where(m > 1, (T1 - T0) / np.maximum(m - 1, 1), 0.0)
     q = np.repeat(T0, m) + k * np.repeat(step, m)
+    if keep_turns:
+        # also sample the turning points (top / bottom of a curve, cusps) so no sampling rate cuts them off;
+        # regular samples closer than 0.4 of a period to one are dropped
+        dy = np.diff(P[:, 1])
+        ext = np.zeros(n, dtype=bool)
+        ext[1:-1] = inner & (dy[:-1] * dy[1:] < 0)
+        sharp = np.zeros(n, dtype=bool)
+        sharp[1:-1] = inner & (turn > 1.2)
+        key = tc[ext | sharp]
+        if len(key) > 1:                                  # at most one turning point per half period
+            key = key[np.concatenate([[True], np.diff(key) > 0.5 / hz])]
+        if len(key):
+            j = np.clip(np.searchsorted(key, q), 1, len(key) - 1) if len(key) > 1 else np.zeros(len(q), int)
+            near = np.minimum(np.abs(q - key[j]), np.abs(q - key[np.maximum(j - 1, 0)])) < 0.4 / hz
+            near[np.concatenate([[0], np.cumsum(m)[:-1]])] = False      # keep every stroke's first ...
+            near[np.cumsum(m) - 1] = False                               # ... and last sample
+            q = np.sort(np.concatenate([q[~near], key]))
     x = np.interp(q, tc, P[:, 0])
     y = np.interp(q, tc, P[:, 1])
-    return x, y, q, np.repeat(np.arange(len(starts)), m)
+    return x, y, q, np.searchsorted(T0, q, side="right") - 1
 
 
 def _render_flat(text: str, w: WriterStyle, rng: np.random.Generator, hz: float):
