@@ -36,7 +36,7 @@ def register(groups) -> None:
     s.add_argument("--min-chars", type=int, default=20)
     s.add_argument("--max-chars", type=int, default=50)
     s.add_argument("--hz", type=float, default=70.0,
-                   help="pen sampling rate: 70 is IAM-like (~24 points per letter); 30 gives ~10 (default 70)")
+                   help="pen sampling rate: 70 is IAM-like (~26 points per letter); 30 gives ~12 (default 70)")
     s.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)

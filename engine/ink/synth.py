@@ -14,7 +14,7 @@ How a line is made:
    and tilt, the amount of smooth shape jitter, per-letter size variation and pen speed; lines by the same
    writer share them (that is the style priming picks up), every line still varies.
 3. The pen moves fast on straight parts and slows in curves (a 2/3-power-law-like profile) and at stroke
-   ends; points are sampled at 70 Hz, which gives IAM-like densities (~25 points per letter).
+   ends; points are sampled at 70 Hz, which gives IAM-like densities (~26 points per letter).
 
 Units: y points down, baseline at y = 0, x-height 20-28 units depending on the writer (IAM after /10).
 
@@ -370,8 +370,8 @@ def _render_flat(text: str, w: WriterStyle, rng: np.random.Generator, hz: float)
     phase = rng.uniform(0, 2 * np.pi)
     P[:, 1] += w.drift * np.sin(2 * np.pi * P[:, 0] / w.drift_wavelength + phase) + w.tilt * P[:, 0]
     P *= w.x_height / _XHEIGHT
-    # ~22 x-heights per second on straight parts at speed 1
-    return text, _time_line(P, sid, 22.0 * w.x_height * w.speed, hz, w.x_height)
+    # ~20 x-heights per second on straight parts at speed 1
+    return text, _time_line(P, sid, 20.0 * w.x_height * w.speed, hz, w.x_height)
 
 
 def render_line(text: str, writer: WriterStyle | None = None, rng: np.random.Generator | None = None,
@@ -482,8 +482,8 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
                   progress=None, hz: float = SAMPLE_HZ) -> InkDataset:
     """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line).
 
-    ``hz`` is the pen sampling rate: 70 gives IAM-like ~24 points per letter; lower rates give shorter
-    sequences (30 Hz: ~10 per letter) for faster training. Same arguments -> the same dataset."""
+    ``hz`` is the pen sampling rate: 70 gives IAM-like ~26 points per letter; lower rates give shorter
+    sequences (30 Hz: ~12 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
     ws = make_writers(writers, seed) if isinstance(writers, int) else list(writers)
