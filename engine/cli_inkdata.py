@@ -127,12 +127,16 @@ def summary(ds, report=None, max_skipped: int = 20) -> str:
 
 
 def _svg_preview(ds, path: str, n: int = 8) -> None:
+    import numpy as np
+
     from .ink.ink import Ink
     from .ink.svg import inks_to_svg
 
     inks = [Ink.from_stroke3(ds.line(i).points, ds.line(i).text) for i in range(min(n, len(ds)))]
+    height = float(np.median([b[3] - b[1] for b in (i.bounds() for i in inks)])) if inks else 0.0
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(inks_to_svg(inks, stroke_width=1.5, background="white"), encoding="utf-8")
+    Path(path).write_text(inks_to_svg(inks, stroke_width=max(1.0, height / 50), background="white"),
+                          encoding="utf-8")
 
 
 def cmd_import_iam(args) -> int:
