@@ -42,6 +42,8 @@ PARITY_STEPS = 50
 PARITY_TOL = 1e-4
 OPSET = 18
 QUANTIZE = (None, "int8")
+GRAPHS = ("fused", "reference")
+FLOAT_WEIGHTS = ("head", "win")  # weight names kept float32 by quantize_int8
 _CHECKPOINT_ONLY = ("format", "format_version", "saved", "checkpoint_path")
 
 
@@ -62,7 +64,7 @@ def step_module(model, kind: str):
 
 def export_package(model_dir, out_dir, *, name: str | None = None, prefer: str = "best",
                    exporter: str = "dynamo", parity_steps: int = PARITY_STEPS, tol: float = PARITY_TOL,
-                   quantize: str | None = None) -> Path:
+                   quantize: str | None = None, graph: str = "fused") -> Path:
     """Export the model in a run or checkpoint folder ``model_dir`` to the package folder ``out_dir``."""
     from . import checkpoint as ckpt
 
@@ -70,12 +72,12 @@ def export_package(model_dir, out_dir, *, name: str | None = None, prefer: str =
     src = Path(card.get("checkpoint_path", model_dir))
     extra = {"styles.npz": src / "styles.npz"} if (src / "styles.npz").is_file() else {}
     return export_model(model, card, out_dir, name=name, exporter=exporter, parity_steps=parity_steps, tol=tol,
-                        extra_files=extra, quantize=quantize)
+                        extra_files=extra, quantize=quantize, graph=graph)
 
 
 def export_model(model, card: dict, out_dir, *, name: str | None = None, exporter: str = "dynamo",
                  parity_steps: int = PARITY_STEPS, tol: float = PARITY_TOL, extra_files: dict | None = None,
-                 quantize: str | None = None, seed: int = 0) -> Path:
+                 quantize: str | None = None, graph: str = "fused", seed: int = 0) -> Path:
     """Export an in-memory model with its checkpoint-style ``card`` (kind, model_config, vocab, ...).
 
     ``quantize="int8"``: after the float graph passes the parity check, store weights as int8 (onnxruntime
@@ -83,6 +85,10 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
     bottleneck of batch-1 sampling). The outputs then drift from torch's (measured over the same 50
     steps and recorded in card["quantization"]), so the same seed no longer gives the same sample as
     the torch model; the float package is the default.
+
+    ``graph="fused"`` (default) exports ``engine.export_steps``' fused step module where the model kind has
+    one (fewer graph nodes, plain weight matrices; faster, quantizable), ``"reference"`` the model's own
+    step module. Either way the graph is checked against the model's own step module.
     """
     if quantize not in QUANTIZE:
         raise ExportError(f"unknown quantization {quantize!r} (choose {', '.join(q for q in QUANTIZE if q)})")
@@ -96,12 +102,20 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
         import copy
 
         model = copy.deepcopy(model).cpu()  # export on the CPU; leave the caller's (training) model alone
-    step = step_module(model.eval(), kind)
+    if graph not in GRAPHS:
+        raise ExportError(f"unknown graph {graph!r} ({' | '.join(GRAPHS)})")
+    step = step_module(model.eval(), kind)  # the model's own step: the reference for every check
+    exported = step
+    if graph == "fused":
+        from .export_steps import fused_step_module
+
+        exported = fused_step_module(model, kind) or step
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.export-"))
     try:
         onnx_path = tmp / "model.onnx"
-        export_onnx(step, onnx_path, exporter=exporter)
+        export_onnx(exported, onnx_path, exporter=exporter)
         parity = check_parity(step, onnx_path, card, steps=parity_steps, tol=tol, seed=seed)
+        parity["graph"] = "fused" if exported is not step else "reference"
         quant = None
         if quantize:
             float_path = tmp / "float.onnx"
@@ -180,7 +194,9 @@ def export_onnx(step, path: Path, exporter: str = "dynamo", opset: int = OPSET) 
 
 def quantize_int8(src: Path, dst: Path) -> None:
     """int8 weights: fold the graph's constants (onnxruntime basic optimisations, portable ONNX), then
-    onnxruntime's dynamic quantization of MatMul/Gemm/LSTM (DynamicQuantizeLSTM, MatMulInteger)."""
+    onnxruntime's dynamic quantization of the recurrent layers' matrix products (MatMulInteger, or
+    DynamicQuantizeLSTM for a reference graph). The output layer and the attention window stay float32:
+    they are small, and their precision shows directly in the samples (MDN parameters, attention)."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -193,7 +209,17 @@ def quantize_int8(src: Path, dst: Path) -> None:
     logging.disable(logging.WARNING)  # the quantizer logs every node it skips
     try:
         ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
-        quantize_dynamic(folded, dst, op_types_to_quantize=["MatMul", "Gemm", "LSTM"], weight_type=QuantType.QInt8)
+        import onnx
+
+        model = onnx.load(str(folded))
+        for i, n in enumerate(model.graph.node):  # the quantizer excludes nodes by name
+            n.name = n.name or f"{n.op_type}_{i}"
+        keep_float = [name for n in model.graph.node if n.op_type in ("MatMul", "Gemm")
+                      and any(any(k in i for k in FLOAT_WEIGHTS) for i in n.input)
+                      for name in (n.name, f"{n.name}_MatMul")]  # the quantizer splits a Gemm first
+        onnx.save(model, str(folded))
+        quantize_dynamic(folded, dst, op_types_to_quantize=["MatMul", "Gemm", "LSTM"], weight_type=QuantType.QInt8,
+                         nodes_to_exclude=keep_float)
     except Exception as exc:
         raise ExportError(f"int8 quantization failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
     finally:

@@ -43,6 +43,7 @@ def test_ink_export_card_and_parity(exported):
     model, card, out = exported
     pc = json.loads((out / "card.json").read_text())
     assert pc["kind"] == card["kind"] and pc["norm"] == NORM and pc["parity"]["max_diff"] <= 1e-4
+    assert pc["parity"]["graph"] == "fused"
     names = [i["name"] for i in pc["io"]["inputs"]]
     if card["kind"] == "ink-synthesis":
         assert names == ["x", "chars", "h", "c", "kappa", "w"]
@@ -151,3 +152,12 @@ def test_int8_synthesis_package(tmp_path):
     assert q["scheme"] == "int8-dynamic" and np.isfinite(q["drift"]["max_diff"])
     pts = list(pkg.generate_ink("hello", seed=2, max_steps=30))
     assert 0 < len(pts) <= 30 and all(np.isfinite(p).all() for p in pts)
+
+
+def test_reference_synthesis_graph_exports_with_dynamic_text_length(tmp_path):
+    model, card = tiny_ink("ink-synthesis", seed=4)
+    pkg = load_package(export_model(model, card, tmp_path / "ref", graph="reference"))
+    assert pkg.card["parity"]["graph"] == "reference" and len(pkg.card["parity"]["sizes"]) == 2
+    kw = dict(bias=0.2, seed=1, max_steps=40)
+    _same_ink(list(ink_stream(TorchStepper(model.step_module()), text="hello", vocab=CHARS, norm=NORM, **kw)),
+              list(pkg.generate_ink("hello", **kw)))

@@ -38,6 +38,7 @@ def test_text_export_parity_and_same_seed_same_text(tmp_path, cell, skip):
     card = json.loads((out / "card.json").read_text())
     assert card["format"] == "scribe-package" and card["kind"] == "text"
     assert card["parity"]["steps"] == 50 and card["parity"]["max_diff"] <= 1e-4
+    assert card["parity"]["graph"] == "fused"
     assert card["vocab"] == VOCAB.to_json() and card["metrics"] == {"val_loss": 1.5}
     assert set(card["io"]["state"]) == ({"h", "c"} if cell == "lstm" else {"h"})
     assert not list(tmp_path.glob(".*")), "no temporary folders left behind"
@@ -158,7 +159,7 @@ def test_int8_package_is_smaller_and_close(tmp_path):
     assert 0 < card["quantization"]["drift"]["max_diff"] < 0.1
     assert card["parity"]["max_diff"] <= 1e-4  # the float graph was checked first
     ops = {n.op_type for n in onnx.load(str(q / "model.onnx")).graph.node}
-    assert "DynamicQuantizeLSTM" in ops
+    assert "MatMulInteger" in ops
     float_bytes = 4 * sum(p.numel() for p in model.parameters())
     assert (q / "model.onnx").stat().st_size < 0.5 * float_bytes
     qp = load_package(q)
@@ -168,3 +169,37 @@ def test_int8_package_is_smaller_and_close(tmp_path):
     assert len("".join(qp.generate_text("the ", 50, seed=1))) == 50
     with pytest.raises(ExportError, match="unknown quantization"):
         export_model(model, text_card(model), tmp_path / "x", quantize="int4")
+
+
+def test_reference_graph_export(tmp_path):
+    """The model's own step module exports too (graph="reference"), checked the same way."""
+    import onnx
+
+    model = tiny_lm("lstm", True, seed=6)
+    out = export_model(model, text_card(model), tmp_path / "ref", graph="reference")
+    card = json.loads((out / "card.json").read_text())
+    assert card["parity"]["graph"] == "reference" and card["parity"]["max_diff"] <= 1e-4
+    assert "LSTM" in {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
+    kw = dict(temperature=1.0, seed=3)
+    assert "".join(load_package(out).generate_text("a b", 60, **kw)) == "".join(generate_text(model, VOCAB, "a b", 60, **kw))
+    with pytest.raises(ExportError, match="unknown graph"):
+        export_model(model, text_card(model), tmp_path / "x", graph="fancy")
+
+
+def test_fused_graph_that_disagrees_is_refused(tmp_path, monkeypatch):
+    """The fused module is checked against the model's own step: a wrong fused graph cannot ship."""
+    import engine.export_steps as es
+
+    real = es.fused_step_module
+
+    def broken(model, kind):
+        m = real(model, kind)
+        with torch.no_grad():
+            m.head_b += 0.01
+        return m
+
+    monkeypatch.setattr(es, "fused_step_module", broken)
+    model = tiny_lm("gru", False, seed=7)
+    with pytest.raises(ExportError, match="parity check failed"):
+        export_model(model, text_card(model), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
