@@ -49,6 +49,19 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _fsync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
@@ -81,7 +94,7 @@ def save_checkpoint(run_dir: str | os.PathLike, *, model: torch.nn.Module, card:
     ckdir.mkdir(parents=True, exist_ok=True)
     step = int(card.get("step", 0))
     val = card.get("metrics", {}).get("val_loss")
-    name = f"step-{step:07d}" + (f"-val{val:.4f}" if isinstance(val, (int, float)) else "")
+    name = checkpoint_name(step, val)
     final = ckdir / name
     tmp = Path(tempfile.mkdtemp(dir=ckdir, prefix=f".{name}."))
     try:
@@ -103,9 +116,15 @@ def save_checkpoint(run_dir: str | os.PathLike, *, model: torch.nn.Module, card:
         card = dict(card, format=FORMAT, format_version=FORMAT_VERSION, saved=time.time())
         (tmp / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
         (tmp / "state.json").write_text(json.dumps(state_j), encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
+        for f in tmp.iterdir():  # on disk before the folder is published
+            _fsync(f)
+        old = None
+        if final.exists():  # the same step saved again: move the old one aside, never delete it first
+            old = Path(tempfile.mkdtemp(dir=ckdir, prefix=f".{name}.old."))
+            os.replace(final, old / "ck")
         os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -136,6 +155,11 @@ def _prune(run_dir: Path, keep_last: int) -> None:
             shutil.rmtree(p, ignore_errors=True)
     for p in (run_dir / "checkpoints").glob(".step-*"):  # leftovers of a killed save
         shutil.rmtree(p, ignore_errors=True)
+
+
+def checkpoint_name(step: int, val_loss: float | None) -> str:
+    """``step-0000500-val1.5321``: the step and the validation loss, sortable by step."""
+    return f"step-{int(step):07d}" + (f"-val{val_loss:.4f}" if isinstance(val_loss, (int, float)) else "")
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 
 from .events import JsonlSink
 
@@ -17,7 +18,9 @@ def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64
     g.add_argument("--minutes", type=float, default=None, help="train for this long instead of --steps")
     g.add_argument("--batch", type=int, default=batch)
     g.add_argument("--seq-len", type=int, default=seq_len, help="BPTT chunk length T")
-    g.add_argument("--lr", type=float, default=lr)
+    g.add_argument("--lr", type=float, default=lr, help="peak learning rate (after warmup)")
+    g.add_argument("--min-lr", type=float, default=None, help="final learning rate of the cosine schedule "
+                   "(default: lr / 10)")
     g.add_argument("--optimizer", choices=["adamw", "rmsprop"], default="adamw")
     g.add_argument("--weight-decay", type=float, default=0.01)
     g.add_argument("--warmup", type=int, default=50)
@@ -43,39 +46,66 @@ def trainer_config(args):
     return TrainConfig(steps=steps, minutes=args.minutes, lr=args.lr, optimizer=args.optimizer,
                        weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule,
                        clip=args.clip, eval_every=args.eval_every, sample_every=args.sample_every,
-                       patience=args.patience, device=args.device, seed=args.seed, amp=args.amp)
+                       patience=args.patience, device=args.device, seed=args.seed, amp=bool(args.amp),
+                       min_lr=getattr(args, "min_lr", None))
+
+
+def _fmt_duration(s: float | None) -> str:
+    if s is None:
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
 class ProgressBar:
-    """A tqdm bar (loss, rate, ETA) on a terminal; silent otherwise."""
+    """A tqdm bar on a terminal: steps, loss, throughput, ETA (by steps or by --minutes); silent when
+    stderr is not a terminal (evaluations, warnings and errors are printed either way)."""
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
+    def __init__(self, enabled: bool, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and self.stream.isatty()
         self.bar = None
+        self._last_draw = 0.0
+
+    def _print(self, msg: str) -> None:
+        if self.bar is not None:
+            self.bar.write(msg, file=self.stream)
+        else:
+            print(msg, file=self.stream)
 
     def __call__(self, ev: dict) -> None:
         t = ev["type"]
-        if t in ("eval", "warning", "error", "resume") and (self.enabled or t in ("warning", "error")):
-            msg = {"eval": lambda: f"step {ev['step']}: val_loss {ev.get('val_loss', float('nan')):.4f}"
-                                   + (" (best)" if ev.get("best") else ""),
-                   "warning": lambda: f"warning: {ev['message']}",
-                   "error": lambda: f"error: {ev['message']}",
-                   "resume": lambda: f"resumed from {ev['path']} at step {ev['step']}"}[t]()
-            (self.bar.write if self.bar else lambda s: print(s, file=sys.stderr))(msg)
+        if t == "eval":
+            extra = "".join(f" | {k} {ev[k]:.4f}" for k in ("val_loss_stateful", "bpc") if isinstance(ev.get(k), float))
+            self._print(f"step {ev['step']}: val_loss {ev.get('val_loss', float('nan')):.4f}{extra}"
+                        + (" (best)" if ev.get("best") else ""))
+        elif t in ("warning", "error"):
+            self._print(f"{t}: {ev['message']}")
+        elif t == "resume":
+            self._print(f"resumed from {ev['path']} at step {ev['step']}")
         if not self.enabled:
             return
         if t == "start":
             from tqdm import tqdm
 
-            self.bar = tqdm(total=ev.get("total_steps"), initial=ev.get("step", 0), unit="step",
-                            dynamic_ncols=True, file=sys.stderr)
+            total = ev.get("total_steps")
+            fmt = ("{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}] {postfix}" if total
+                   else "step {n_fmt} [{elapsed}] {postfix}")
+            self.bar = tqdm(total=total, initial=ev.get("step", 0), unit="step", dynamic_ncols=True,
+                            file=self.stream, bar_format=fmt, mininterval=0.2)
         elif t == "step" and self.bar is not None:
             self.bar.n = ev["step"]
-            self.bar.set_postfix_str(f"loss {ev['loss']:.4f} | {ev['rate']:,.0f} {ev['unit']}/s"
+            self.bar.set_postfix_str(f"loss {ev['loss']:.4f} | {ev['rate']:,.0f} {ev['unit']}/s | "
+                                     f"ETA {_fmt_duration(ev.get('eta_s'))}"
                                      + (" | clipped" if ev.get("clipped") else ""), refresh=False)
+            now = time.monotonic()
+            if now - self._last_draw >= 0.2:  # redraw at most 5 times a second
+                self._last_draw = now
+                self.bar.refresh()
+        elif t in ("done", "error") and self.bar is not None:
             self.bar.refresh()
-        elif t == "done" and self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def run_training(trainer, args) -> dict:
@@ -84,19 +114,19 @@ def run_training(trainer, args) -> dict:
     if sink:
         trainer.events.add(sink)
     trainer.events.add(ProgressBar(not args.quiet and args.events != "-"))
-    old = None
+    old = {}
     if threading.current_thread() is threading.main_thread():
         def _stop(signum, frame):
             trainer.control.stop.set()
-        old = signal.signal(signal.SIGINT, _stop)
-        signal.signal(signal.SIGTERM, _stop)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, _stop)
     try:
-        if args.resume:
+        if getattr(args, "resume", False):
             trainer.resume()
         summary = trainer.run()
     finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         if sink:
             sink.close()
     if args.events != "-":

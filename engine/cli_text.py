@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 from .cli_common import add_trainer_flags, run_training, trainer_config
 
 
 def register(groups) -> None:
-    p = groups["train"].add_parser("text", help="train a character language model")
-    p.add_argument("--corpus", required=True, help="UTF-8 text file or folder of them")
-    p.add_argument("--cell", choices=["rnn-tanh", "rnn-relu", "gru", "lstm"], default="lstm")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--embed", type=int, default=64)
-    p.add_argument("--skip", action="store_true", help="Graves skip connections (input->every layer->output)")
-    p.add_argument("--no-orthogonal", action="store_true", help="disable orthogonal recurrent init")
-    p.add_argument("--gate-bias", type=float, default=1.0, help="LSTM forget / GRU update gate bias init")
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    from .presets import TEXT_BASE, preset_names
+
+    p = groups["train"].add_parser(
+        "text", help="train a character language model",
+        description="Train a character-level RNN language model with truncated BPTT. Settings merge as "
+                    "defaults < the resumed run < --preset < the flags you give.")
+    p.add_argument("--corpus", default=None, help="UTF-8 text file or folder of them (default with --resume: "
+                   "the run's corpus; with --preset default-text: the bundled tinyshakespeare)")
+    p.add_argument("--preset", choices=preset_names(), default=None,
+                   help="a tested recipe (model size + training settings): cpu, gpu, default-text")
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=["rnn-tanh", "rnn-relu", "gru", "lstm"], help="recurrent cell (lstm)")
+    m.add_argument("--layers", type=int, help="stacked layers (2)")
+    m.add_argument("--hidden", type=int, help="units per layer (512)")
+    m.add_argument("--embed", type=int, help="character embedding size (64)")
+    m.add_argument("--skip", action="store_true", default=None,
+                   help="Graves skip connections (input -> every layer -> output)")
+    m.add_argument("--no-orthogonal", action="store_true", default=None, help="disable orthogonal recurrent init")
+    m.add_argument("--gate-bias", type=float, help="LSTM forget / GRU update gate bias init (1.0)")
+    d = p.add_argument_group("data and evaluation")
+    d.add_argument("--val-fraction", type=float, help="last fraction of the corpus held out (0.1)")
+    d.add_argument("--eval-blocks", type=int, help="random 256-char blocks per validation (64)")
+    d.add_argument("--stateful-streams", type=int, help="segments the stateful validation pass is split into "
+                   "(1 = one exact pass over the whole validation text)")
     add_trainer_flags(p, batch=64, seq_len=128)
+    for a in p._actions:  # leave preset-able settings unset unless given, so presets/resume can fill them
+        if a.dest in TEXT_BASE:
+            a.default = None
     p.set_defaults(func=cmd_train_text, build_trainer=build_text_trainer)
 
     s = groups["sample"].add_parser("text", help="generate text from a char model")
@@ -36,42 +55,126 @@ def cmd_train_text(args) -> int:
     return 0
 
 
+_MODEL_KEYS = ("cell", "layers", "hidden", "embed", "dropout", "skip", "no_orthogonal", "gate_bias")
+
+
+def saved_settings(card: dict) -> dict:
+    """The settings a run was trained with, from its checkpoint card (for --resume)."""
+    out: dict = {}
+    tc = dict(card.get("train_config") or {})
+    for k in ("steps", "minutes", "lr", "min_lr", "optimizer", "weight_decay", "warmup", "schedule", "clip",
+              "eval_every", "sample_every", "patience", "seed", "amp"):
+        if k in tc:
+            out[k] = tc[k]
+    mc = card.get("model_config") or {}
+    for k in _MODEL_KEYS:
+        if k == "no_orthogonal":
+            if "orthogonal_init" in mc:
+                out[k] = not mc["orthogonal_init"]
+        elif k in mc:
+            out[k] = mc[k]
+    settings = card.get("settings") or {}
+    for k in ("batch", "seq_len", "val_fraction", "eval_blocks", "stateful_streams"):
+        if k in settings:
+            out[k] = settings[k]
+        elif k in card:
+            out[k] = card[k]
+    if (card.get("data") or {}).get("corpus"):
+        out["corpus"] = card["data"]["corpus"]
+    return out
+
+
+def resolve_text_settings(args, saved: dict | None = None) -> argparse.Namespace:
+    """Merge TEXT_BASE < saved (resumed run) < preset < explicitly given flags into a new namespace
+    (works for any namespace, e.g. one built by the app's training process)."""
+    from .errors import ScribeError
+    from .paths import assets_dir
+    from .presets import TEXT_BASE, TEXT_PRESETS
+
+    preset_name = getattr(args, "preset", None)
+    if preset_name and preset_name not in TEXT_PRESETS:
+        raise ScribeError(f"unknown text preset {preset_name!r} (choose from {', '.join(sorted(TEXT_PRESETS))})")
+    preset = dict(TEXT_PRESETS.get(preset_name, {})) if preset_name else {}
+    saved = dict(saved or {})
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    for layer in (saved, preset):  # an explicit budget replaces the preset's / the saved one entirely
+        if "steps" in given or "minutes" in given:
+            layer.pop("steps", None)
+            layer.pop("minutes", None)
+    if "steps" in preset or "minutes" in preset:  # a preset's budget replaces the saved one
+        saved.pop("steps", None)
+        saved.pop("minutes", None)
+    merged = dict(TEXT_BASE)
+    merged.update({k: v for k, v in vars(args).items() if k not in TEXT_BASE})
+    merged.update(saved)
+    merged.update(preset)
+    merged.update(given)
+    if not merged.get("steps") and not merged.get("minutes"):
+        merged["steps"] = 1000
+    corpus = merged.get("corpus")
+    if isinstance(corpus, str) and corpus.startswith("assets:"):
+        merged["corpus"] = str(assets_dir() / corpus[len("assets:"):])
+    if not merged.get("corpus"):
+        raise ScribeError("give a corpus: --corpus PATH (a UTF-8 text file or a folder of them)")
+    for k in ("skip", "no_orthogonal", "amp"):
+        merged[k] = bool(merged.get(k))
+    return argparse.Namespace(**merged)
+
+
 def build_text_trainer(args):
-    """The Task + Trainer that ``scribe train text`` runs (also used by the app's training process)."""
+    """The Task + Trainer that ``scribe train text`` runs (also used by the app's training process).
+    With ``args.resume`` the caller then calls ``trainer.resume()`` (``run_training`` does)."""
     import torch  # noqa: F401  (heavy import only when training)
 
     from . import checkpoint as ckpt
     from .corpus import load_corpus
     from .errors import ScribeError
     from .text_task import TextTask
-    from .trainer import Trainer
+    from .trainer import Trainer, seed_everything
+    from .vocab import Vocab
 
-    model_cfg = dict(cell=args.cell, layers=args.layers, hidden=args.hidden, embed=args.embed,
-                     dropout=args.dropout, skip=args.skip, orthogonal_init=not args.no_orthogonal,
-                     gate_bias=args.gate_bias)
-    vocab, model = None, None
-    source = None
-    if args.resume:
-        source = args.out
-    elif args.init_from:
-        source = args.init_from
-    if source:
-        model, card = ckpt.load_model(source, prefer="last" if args.resume else "best")
+    resume = bool(getattr(args, "resume", False))
+    init_from = getattr(args, "init_from", None)
+    out = Path(args.out)
+    existing = ckpt.list_checkpoints(out) if out.is_dir() else []
+    card = None
+    if resume:
+        if not existing:
+            raise ScribeError(f"nothing to resume in {out}: it holds no checkpoint (leave out --resume to start "
+                              f"a new run there)")
+        card = ckpt.read_card(ckpt.resolve(out, prefer="last"))
+        if card.get("kind") != "text":
+            raise ScribeError(f"{out} holds a {card.get('kind')} model, not a text model")
+    elif existing:
+        raise ScribeError(f"{out} already holds a training run (last checkpoint at step "
+                          f"{existing[-1]['step']}); add --resume to continue it, or choose another --out")
+    settings = resolve_text_settings(args, saved_settings(card) if card else None)
+    warnings: list[str] = []
+    model = vocab = None
+    if resume or init_from:
+        source = out if resume else init_from
+        model, card = ckpt.load_model(source, prefer="last" if resume else "best")
         if card["kind"] != "text":
             raise ScribeError(f"{source} is a {card['kind']} model, not a text model")
-        from .vocab import Vocab
-
         vocab = Vocab.from_json(card["vocab"])
         model.train()
-    corpus = load_corpus(args.corpus, vocab=vocab)
-    for path, why in corpus.skipped:
-        print(f"skipped {path}: {why}", file=sys.stderr)
-    if corpus.unknown_chars:
-        print(f"note: the model's vocabulary cannot represent {len(corpus.unknown_chars)} character(s) of the new "
-              f"corpus; they are dropped: {''.join(corpus.unknown_chars)!r}", file=sys.stderr)
-    task = TextTask(corpus, model_cfg, batch=args.batch, seq_len=args.seq_len, val_fraction=args.val_fraction,
-                    model=model, seed=args.seed)
-    return Trainer(task, trainer_config(args), args.out)
+        mc = card["model_config"]
+        differ = [k for k in _MODEL_KEYS if k != "no_orthogonal" and getattr(args, k, None) is not None
+                  and mc.get(k) != getattr(args, k)]
+        if differ:
+            warnings.append(f"the model comes from {source}; ignoring --{', --'.join(k.replace('_', '-') for k in differ)}")
+        if resume and settings.steps and not settings.minutes and settings.steps <= int(card.get("step", 0)):
+            warnings.append(f"the run already reached step {card.get('step')}; give a higher --steps to train on")
+    seed_everything(settings.seed)  # before the model is built: reproducible init
+    corpus = load_corpus(settings.corpus, vocab=vocab)
+    model_cfg = dict(cell=settings.cell, layers=settings.layers, hidden=settings.hidden, embed=settings.embed,
+                     dropout=settings.dropout, skip=settings.skip, orthogonal_init=not settings.no_orthogonal,
+                     gate_bias=settings.gate_bias)
+    task = TextTask(corpus, model_cfg, batch=settings.batch, seq_len=settings.seq_len,
+                    val_fraction=settings.val_fraction, eval_blocks=settings.eval_blocks, model=model,
+                    seed=settings.seed, stateful_streams=settings.stateful_streams, corpus_path=settings.corpus)
+    task.warnings = warnings + task.warnings
+    return Trainer(task, trainer_config(settings), settings.out)
 
 
 def cmd_sample_text(args) -> int:

@@ -101,15 +101,70 @@ class StackedRNN(nn.Module):
             below = out
         return self.drop(torch.cat(outs, dim=-1)), new_state
 
-    def layer_outputs(self, x: torch.Tensor, state=None):
-        """Per-layer hidden sequences (used by the gradient-flow probe)."""
-        if not self.cfg.skip:
-            # run layer by layer through the fused module's weights is not possible; return top only
-            out, st = self.forward(x, state)
-            return [out], st
-        out, st = self.forward(x, state)
-        return list(out.split(self.cfg.hidden, dim=-1)), st
 
+    # ---- explicit cell-by-cell stepping (the gradient-flow probe; a reference for the fused kernels) ---
+    def layer_weights(self, i: int):
+        """(w_ih, w_hh, b_ih, b_hh) of layer ``i`` in torch's gate layout."""
+        m, j = (self.rnns[i], 0) if self.cfg.skip else (self.rnns[0], i)
+        return (getattr(m, f"weight_ih_l{j}"), getattr(m, f"weight_hh_l{j}"),
+                getattr(m, f"bias_ih_l{j}"), getattr(m, f"bias_hh_l{j}"))
+
+    def step_cells(self, x: torch.Tensor, state=None):
+        """One time step computed cell by cell from the layers' weights, so that each layer's new hidden
+        state is ONE autograd node used both by the layer above (and the output) and by the next step.
+
+        ``x``: (B, input). Returns (out (B, output_size), new_state in :meth:`forward`'s format,
+        hs: list of the layers' new h, each (B, hidden)). No dropout (call it in eval mode)."""
+        cfg = self.cfg
+        lstm = cfg.cell == "lstm"
+        B = x.shape[0]
+        hs, cs = [], []
+        below = None
+        for i in range(cfg.layers):
+            if state is None:
+                h = x.new_zeros(B, cfg.hidden)
+                c = x.new_zeros(B, cfg.hidden) if lstm else None
+            else:
+                entry = state[i] if cfg.skip else state[0]
+                li = 0 if cfg.skip else i
+                h = (entry[0] if lstm else entry)[li]
+                c = entry[1][li] if lstm else None
+            if cfg.skip:
+                inp = x if below is None else torch.cat([x, below], dim=-1)
+            else:
+                inp = x if below is None else below
+            h, c = cell_step(cfg.cell, inp, h, c, *self.layer_weights(i))
+            hs.append(h)
+            cs.append(c)
+            below = h
+        out = torch.cat(hs, dim=-1) if cfg.skip else hs[-1]
+        if cfg.skip:
+            new = [(h[None], c[None]) if lstm else h[None] for h, c in zip(hs, cs)]
+        else:
+            new = [(torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs)]
+        return out, new, hs
+
+
+def cell_step(cell: str, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """One step of one torch-layout recurrent cell: returns (h_new, c_new) (c_new is None but for LSTM)."""
+    gi = torch.nn.functional.linear(x, w_ih, b_ih)
+    gh = torch.nn.functional.linear(h, w_hh, b_hh)
+    if cell == "lstm":
+        i, f, g, o = (gi + gh).chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+    if cell == "gru":
+        ir, iz, in_ = gi.chunk(3, dim=-1)
+        hr, hz, hn = gh.chunk(3, dim=-1)
+        r = torch.sigmoid(ir + hr)
+        z = torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        return (1 - z) * n + z * h, None
+    if cell == "rnn-tanh":
+        return torch.tanh(gi + gh), None
+    if cell == "rnn-relu":
+        return torch.relu(gi + gh), None
+    raise ValueError(f"unknown cell {cell!r}")
 
 def detach_state(state):
     if state is None:
@@ -133,7 +188,37 @@ def state_tensors(state, prefix: str = "state") -> dict[str, torch.Tensor]:
 
 
 def state_from_tensors(template, tensors: dict[str, torch.Tensor], prefix: str = "state"):
+    """Inverse of :func:`state_tensors`, shaped like ``template`` (a state of the same model)."""
     if isinstance(template, torch.Tensor):
         return tensors[prefix]
     items = [state_from_tensors(s, tensors, f"{prefix}.{i}") for i, s in enumerate(template)]
     return tuple(items) if isinstance(template, tuple) else items
+
+
+def unflatten_state(tensors: dict[str, torch.Tensor], prefix: str = "state"):
+    """Inverse of :func:`state_tensors` for a :class:`StackedRNN` state (a list per layer module whose
+    entries are tensors, or (h, c) tuples for LSTM), without needing a template. None if empty."""
+    keys = [k for k in tensors if k == prefix or k.startswith(prefix + ".")]
+    if not keys:
+        return None
+
+    def build(pre: str, depth: int):
+        if pre in tensors:
+            return tensors[pre]
+        n = 0
+        while any(k == f"{pre}.{n}" or k.startswith(f"{pre}.{n}.") for k in keys):
+            n += 1
+        items = [build(f"{pre}.{i}", depth + 1) for i in range(n)]
+        return items if depth == 0 else tuple(items)
+
+    return build(prefix, 0)
+
+
+def hidden_parts(state) -> list[torch.Tensor]:
+    """The hidden-state tensors h of a :class:`StackedRNN` state (not the LSTM cell states c)."""
+    if state is None:
+        return []
+    out = []
+    for entry in state:
+        out.append(entry[0] if isinstance(entry, tuple) else entry)
+    return out
