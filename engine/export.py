@@ -104,14 +104,15 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
         model = copy.deepcopy(model).cpu()  # export on the CPU; leave the caller's (training) model alone
     if graph not in GRAPHS:
         raise ExportError(f"unknown graph {graph!r} ({' | '.join(GRAPHS)})")
-    step = step_module(model.eval(), kind)  # the model's own step: the reference for every check
-    exported = step
-    if graph == "fused":
-        from .export_steps import fused_step_module
-
-        exported = fused_step_module(model, kind) or step
+    was_training = model.training
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.export-"))
     try:
+        step = step_module(model.eval(), kind)  # the model's own step: the reference for every check
+        exported = step
+        if graph == "fused":
+            from .export_steps import fused_step_module
+
+            exported = fused_step_module(model, kind) or step
         onnx_path = tmp / "model.onnx"
         export_onnx(exported, onnx_path, exporter=exporter)
         parity = check_parity(step, onnx_path, card, steps=parity_steps, tol=tol, seed=seed)
@@ -136,6 +137,8 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        model.train(was_training)
     return out_dir
 
 
