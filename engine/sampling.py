@@ -35,8 +35,7 @@ def sample_logits(logits: np.ndarray, rng: np.random.Generator, temperature: flo
     p = softmax(z)
     # inverse-CDF draw: one uniform per token, identical on every backend
     u = rng.random()
-    idx = int(np.searchsorted(np.cumsum(p), u * p.sum(), side="right"))
-    return min(idx, z.size - 1)
+    return min(bisect_right(np.cumsum(p).tolist(), u * float(p.sum())), z.size - 1)
 
 
 def mdn_params(y: np.ndarray, bias: float = 0.0):
