@@ -153,6 +153,13 @@ def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
     configs = {"torch eager, 1 thread": torch_cfg(1), "torch eager, 2 threads": torch_cfg(2)}
     for (q, t), p in pkgs.items():
         configs[f"onnxruntime {q or 'float32'}, {t} thread{'s' if t > 1 else ''}"] = p.stepper.step
+    from engine.runtime.session import OrtStepper, make_session, session_options
+
+    spin = make_session(pk[None] / "model.onnx", session_options(threads=2, spin=True))
+    configs["onnxruntime float32, 2 threads, spinning"] = OrtStepper(spin, {}).step
+    for level in ("disable", "basic", "extended"):  # graph optimisation levels ("all" is above)
+        configs[f"onnxruntime float32, 1 thread, optimisation {level}"] = \
+            load_package(pk[None], threads=1, optimization=level).stepper.step
     res = per_step(configs, feeds, n=20 if quick else 60, blocks=3 if quick else 7)
     torch_threads(1)
     base = res["torch eager, 1 thread"]

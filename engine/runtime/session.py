@@ -10,6 +10,7 @@ keyword arguments to ``load_package`` or environment variables:
     SCRIBE_ORT_INTER_THREADS  inter-op threads (default 1)
     SCRIBE_ORT_OPT            disable | basic | extended | all (default all)
     SCRIBE_ORT_PARALLEL       1 = parallel execution mode (default sequential)
+    SCRIBE_ORT_SPIN           1 = let idle worker threads spin (default off)
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _env_int(name: str, default: int) -> int:
 
 
 def session_options(threads: int | None = None, inter_threads: int | None = None,
-                    optimization: str | None = None, parallel: bool | None = None) -> ort.SessionOptions:
+                    optimization: str | None = None, parallel: bool | None = None,
+                    spin: bool | None = None) -> ort.SessionOptions:
     """Session options: keyword arguments win over SCRIBE_ORT_* environment variables over defaults."""
     so = ort.SessionOptions()
     threads = _env_int("SCRIBE_ORT_THREADS", 1) if threads is None else int(threads)
@@ -50,8 +52,10 @@ def session_options(threads: int | None = None, inter_threads: int | None = None
     so.inter_op_num_threads = max(0, inter_threads)
     so.graph_optimization_level = OPT_LEVELS[optimization]
     so.execution_mode = ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
+    if spin is None:
+        spin = os.environ.get("SCRIBE_ORT_SPIN", "").strip() == "1"
     # a spinning worker thread burns the other core between steps (the GUI needs it)
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     so.log_severity_level = 3
     return so
 
