@@ -57,6 +57,28 @@ def render_png(lines: list[tuple[np.ndarray, str]], path: str, width: int = 1400
     return path
 
 
+def svg_to_png(svg_path: str, png_path: str, width: int = 1400) -> str:
+    """Rasterise an SVG file with Qt's SVG renderer (offscreen), white background."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841
+    r = QSvgRenderer(svg_path)
+    if not r.isValid():
+        raise ValueError(f"{svg_path} is not a valid SVG")
+    size = r.defaultSize()
+    height = max(1, int(width * size.height() / max(size.width(), 1)))
+    img = QImage(width, height, QImage.Format_RGB32)
+    img.fill(QColor("white"))
+    p = QPainter(img)
+    p.setRenderHint(QPainter.Antialiasing)
+    r.render(p, QRectF(0, 0, width, height))
+    p.end()
+    img.save(png_path)
+    return png_path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)

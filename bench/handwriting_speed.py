@@ -32,7 +32,7 @@ from engine.models.handwriting import INPUT_SIZE, HandwritingConfig, SynthesisNe
 
 def per_step_forward(net: SynthesisNet, x: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
     """Every layer stepped per time step (same weights and math as SynthesisNet.forward)."""
-    B, T, _ = x.shape
+    B = x.shape[0]
     cfg = net.cfg
     H = cfg.hidden
     u = torch.arange(chars.shape[1], device=x.device, dtype=x.dtype)
@@ -41,8 +41,7 @@ def per_step_forward(net: SynthesisNet, x: torch.Tensor, chars: torch.Tensor) ->
     w, kappa = x.new_zeros(B, cfg.vocab_size), x.new_zeros(B, cfg.window_k)
     l1 = net.lstm1
     ys = []
-    for t in range(T):
-        xt = x[:, t]
+    for xt in x.unbind(1):   # (not x[:, t]: its backward would allocate a full-size gradient per step)
         xg = F.linear(xt, l1.weight_ih_l0[:, :INPUT_SIZE], l1.bias_ih_l0 + l1.bias_hh_l0)
         hs[0], cs[0], w, kappa, _ = layer1_window_step(xg, hs[0], cs[0], w, kappa, l1.weight_hh_l0,
                                                        l1.weight_ih_l0[:, INPUT_SIZE:], net.window.weight,

@@ -47,6 +47,7 @@ class InkTask:
         self.synthesis = self.kind == "ink-synthesis"
         self.dataset = dataset
         self.batch = int(batch)
+        self.max_points = max_points
         self.seed = seed
         self.sample_bias = sample_bias
         self.compile_step = compile_step
@@ -253,7 +254,7 @@ class InkTask:
                 "data": {"source": self.dataset.source, "lines": len(self.dataset),
                          "train_lines": len(self.train_lines), "val_lines": len(self.val_lines),
                          "train_points": int(sum(len(p) for p, _ in self.train_lines)),
-                         "skipped": dict(self.skipped)},
+                         "max_points": self.max_points, "skipped": dict(self.skipped)},
                 "batch": self.batch, "buckets": [list(s) for s in self.bucket_shapes],
                 "generation": {"bias": self.sample_bias, "steps_per_char": 40}}
         if self.synthesis:

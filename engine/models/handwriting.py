@@ -111,6 +111,25 @@ def layer1_window_step(xg_t, h, c, w, kappa, w_hh, w_w, win_w, win_b, chars, u):
     return h, c, w, kappa, phi
 
 
+class _EagerFallback:
+    """Call a compiled step; on a compilation/runtime failure switch to the eager step for good."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.failed: str | None = None
+
+    def __call__(self, *args):
+        if self.failed is None:
+            try:
+                return self.compiled(*args)
+            except Exception as exc:  # noqa: BLE001
+                self.failed = f"{type(exc).__name__}: {exc}"
+                import warnings
+
+                warnings.warn(f"torch.compile of the attention step failed, running eagerly: {self.failed}")
+        return layer1_window_step(*args)
+
+
 class SynthesisNet(nn.Module):
     kind = "ink-synthesis"
 
@@ -130,9 +149,10 @@ class SynthesisNet(nn.Module):
         for m in [self.lstm1, *self.upper]:
             init_recurrent(m, "lstm", cfg.orthogonal_init, cfg.gate_bias)
         with torch.no_grad():
-            # start with flat, wide windows moving at about the data's characters-per-point speed
+            # start with windows about one character wide, moving at about the data's characters-per-point speed
             self.window.weight.mul_(0.1)
             self.window.bias.zero_()
+            self.window.bias[:K] = -math.log(K)   # sum of alphas ~ 1: w starts as about one character
             self.window.bias[2 * K:] = math.log(max(cfg.kappa_init, 1e-4))
         self._step_fn = layer1_window_step
 
@@ -145,15 +165,17 @@ class SynthesisNet(nn.Module):
 
     def compile_step(self, enabled: bool = True) -> bool:
         """Compile the layer-1 + window step with torch.compile (fuses its small kernels; meant for
-        CUDA). Returns whether compilation is active; failures fall back to eager."""
+        CUDA). Returns whether compilation is requested; if compiling fails at the first call, the
+        eager step is used from then on."""
         self._step_fn = layer1_window_step
         if not enabled:
             return False
         try:
-            self._step_fn = torch.compile(layer1_window_step, dynamic=False, fullgraph=True)
-            return True
+            compiled = torch.compile(layer1_window_step, dynamic=False, fullgraph=True)
         except Exception:  # noqa: BLE001 - compilation is an optimisation only
             return False
+        self._step_fn = _EagerFallback(compiled)
+        return True
 
     def zero_state(self, batch: int, device=None, dtype=None) -> dict:
         cfg = self.cfg

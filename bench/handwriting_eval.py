@@ -1,0 +1,90 @@
+"""Quality figures of a trained synthesis model: validation nats per line / per point and the runaway rate.
+
+Runaway rate: the fraction of prompts whose sample does NOT stop by the stop rule within 1.5x the
+expected length (expected = the training data's points per character x the prompt's characters).
+Prompts: validation-split transcriptions of the dataset (never trained on), then synthetic lines.
+
+    .venv/bin/python bench/handwriting_eval.py --model runs/default-ink --data runs/synth-ink-30hz \
+        --prompts 100 --bias 0.5 --png docs/handwriting-samples.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True, help="the ink dataset (its validation split is evaluated)")
+    ap.add_argument("--prompts", type=int, default=100)
+    ap.add_argument("--bias", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--factor", type=float, default=1.5, help="runaway threshold x expected length")
+    ap.add_argument("--png", default=None, help="render the first --show samples here")
+    ap.add_argument("--show", type=int, default=10)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from engine import checkpoint as ckpt
+    from engine.generate import TorchStepper
+    from engine.ink.dataset import InkDataset
+    from engine.ink.generate import ink_sample
+    from engine.ink.norm import NormStats
+    from engine.ink_task import InkTask
+    from engine.vocab import Vocab
+
+    model, card = ckpt.load_model(a.model)
+    vocab, norm = Vocab.from_json(card["vocab"]), NormStats.from_json(card["norm"])
+    ds = InkDataset.load(a.data)
+    t0 = time.time()
+    task = InkTask(ds, card["kind"], model=model, vocab=vocab, norm=norm, batch=32, eval_lines=10 ** 9,
+                   max_points=card.get("data", {}).get("max_points", 1200) or 1200)
+    with torch.no_grad():
+        metrics = task.evaluate()
+    print(f"validation: {metrics['val_lines']} lines, {metrics['nats_per_line']:.1f} nats/line, "
+          f"{metrics['val_loss']:.4f} nats/point ({time.time() - t0:.0f} s)", flush=True)
+
+    ppc = float(card.get("points_per_char") or task.points_per_char)
+    texts = [ds.lines_meta[i]["text"] for i in ds.indices("val")]
+    texts = [t for t in texts if t and not vocab.unknown(t)][:a.prompts]
+    stepper = TorchStepper(model.step_module())
+    runaway, stopped_rule, lengths, rows = 0, 0, [], []
+    t0 = time.time()
+    for i, text in enumerate(texts):
+        stats: dict = {}
+        pts = ink_sample(stepper, text=text, vocab=vocab, norm=norm, bias=a.bias, seed=a.seed + i, stats=stats)
+        expected = ppc * len(text)
+        ok = stats["stopped"] == "stop-rule" and len(pts) <= a.factor * expected
+        runaway += not ok
+        stopped_rule += stats["stopped"] == "stop-rule"
+        lengths.append(len(pts) / expected)
+        if i < a.show:
+            rows.append((pts, f"bias {a.bias}: {text}  ({len(pts)} pts, {stats['stopped']})"))
+    n = len(texts)
+    res = {"model": a.model, "data": a.data, "bias": a.bias, "prompts": n, **metrics,
+           "runaway_rate": runaway / n, "stop_rule_rate": stopped_rule / n,
+           "length_ratio_median": float(np.median(lengths)), "length_ratio_p95": float(np.percentile(lengths, 95)),
+           "sampling_s": time.time() - t0}
+    print(f"runaway rate {runaway}/{n} = {100 * runaway / n:.1f}% (stop rule fired in {stopped_rule}/{n}); "
+          f"sample length / expected: median {res['length_ratio_median']:.2f}, p95 {res['length_ratio_p95']:.2f} "
+          f"({res['sampling_s']:.0f} s)")
+    if a.png and rows:
+        from handwriting_render import render_png
+
+        print(render_png(rows, a.png))
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
