@@ -43,7 +43,18 @@ class JsonlSink:
 
     def __init__(self, target: str):
         self._own = target != "-"
-        self._fh = open(target, "a", encoding="utf-8") if self._own else sys.stdout
+        if not self._own:
+            self._fh = sys.stdout
+            return
+        from pathlib import Path
+
+        from .errors import ScribeError
+
+        try:
+            Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(Path(target).expanduser(), "a", encoding="utf-8")
+        except OSError as exc:
+            raise ScribeError(f"cannot write events to {target}: {exc.strerror or exc}") from None
 
     def __call__(self, event: Event) -> None:
         self._fh.write(json.dumps(_jsonable(event), ensure_ascii=False) + "\n")

@@ -66,6 +66,7 @@ class TrainConfig:
     amp: bool = False                  # bf16 autocast on CUDA
     log_every: int = 1
     keep_last: int = 2
+    threads: int | None = None         # CPU threads for torch (None: torch's default, one per core)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -79,6 +80,9 @@ def seed_everything(seed: int) -> None:
 def _finite_params(model: torch.nn.Module) -> bool:
     ps = [p.detach() for p in model.parameters()]
     return bool(torch.stack([torch.isfinite(p).all() for p in ps]).all()) if ps else True
+
+
+_OWNER_CACHE: dict = {}
 
 
 def grad_norms_and_clip(groups: dict[str, list[torch.nn.Parameter]], clip: float):
@@ -96,12 +100,16 @@ def grad_norms_and_clip(groups: dict[str, list[torch.nn.Parameter]], clip: float
         z = torch.zeros(())
         return z, torch.zeros(len(names))
     dev = grads[0].device
+    key = (str(dev), tuple(owner))
+    index = _OWNER_CACHE.get(key)
+    if index is None:  # built once per parameter layout: no host->device copy per step
+        index = _OWNER_CACHE[key] = torch.tensor(owner, device=dev)
     try:
         norms = torch._foreach_norm(grads)  # one fused kernel per dtype/device (what clip_grad_norm_ uses)
     except (AttributeError, RuntimeError):
         norms = [torch.linalg.vector_norm(g) for g in grads]
     sq = torch.stack([n.float() for n in norms]).pow(2)
-    per_group = torch.zeros(len(names), device=dev).index_add_(0, torch.tensor(owner, device=dev), sq).sqrt()
+    per_group = torch.zeros(len(names), device=dev).index_add_(0, index, sq).sqrt()
     total = sq.sum().sqrt()
     if clip and math.isfinite(clip) and clip > 0:
         coef = torch.clamp(clip / (total + 1e-6), max=1.0)
@@ -172,6 +180,10 @@ class Trainer:
         self.events = Emitter(callbacks)
         self.control = control or Control()
         self.device = pick_device(cfg.device)
+        if cfg.threads and self.device.type == "cpu":
+            torch.set_num_threads(int(cfg.threads))
+        if self.device.type == "cuda":
+            torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
         self.step = 0
         self.best = math.inf
         self.evals_since_best = 0

@@ -46,11 +46,6 @@ class CharLM(nn.Module):
         h, state = self.rnn(self.embed(ids), state)
         return self.head(h), state
 
-    def hidden_sequence(self, ids: torch.Tensor, state=None):
-        """Per-layer hidden sequences and logits, for the gradient-flow probe."""
-        h, state = self.rnn(self.embed(ids), state)
-        return h, self.head(h)
-
 
 class CharLMStep(nn.Module):
     """One sampling step of a :class:`CharLM` with explicit state, for ONNX export and the shared
