@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -91,10 +92,15 @@ class ProgressBar:
             from tqdm import tqdm
 
             total = ev.get("total_steps")
-            fmt = ("{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}] {postfix}" if total
-                   else "step {n_fmt} [{elapsed}] {postfix}")
-            self.bar = tqdm(total=total, initial=ev.get("step", 0), unit="step", dynamic_ncols=True,
-                            file=self.stream, bar_format=fmt, mininterval=0.2)
+            fmt = ("{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}]{postfix}" if total
+                   else "step {n_fmt} [{elapsed}]{postfix}")
+            try:
+                cols = os.get_terminal_size(self.stream.fileno()).columns
+            except (OSError, AttributeError, ValueError):
+                cols = 0
+            self.bar = tqdm(total=total, initial=ev.get("step", 0), unit="step", file=self.stream,
+                            bar_format=fmt, mininterval=0.2,
+                            **({"dynamic_ncols": True} if cols > 0 else {"ncols": 100, "nrows": 40}))
         elif t == "step" and self.bar is not None:
             self.bar.n = ev["step"]
             self.bar.set_postfix_str(f"loss {ev['loss']:.4f} | {ev['rate']:,.0f} {ev['unit']}/s | "
@@ -105,7 +111,6 @@ class ProgressBar:
                 self._last_draw = now
                 self.bar.refresh()
         elif t in ("done", "error") and self.bar is not None:
-            self.bar.refresh()
             self.bar.close()
             self.bar = None
 
