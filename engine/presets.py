@@ -33,7 +33,7 @@ TEXT_PRESETS: dict[str, dict] = {
     # a lent H100/H200: 2 x 1024 LSTM on cuDNN, bf16 autocast, strong regularisation, best checkpoint by
     # validation loss and early stopping (it overfits tinyshakespeare within a minute or two)
     "gpu": dict(cell="lstm", layers=2, hidden=1024, embed=128, dropout=0.25, batch=128, seq_len=256,
-                lr=2e-3, min_lr=2e-4, weight_decay=0.1, warmup=100, clip=1.0, eval_every=50, eval_blocks=512,
+                lr=2e-3, min_lr=2e-4, weight_decay=0.1, warmup=100, clip=1.0, eval_every=100, eval_blocks=512,
                 stateful_streams=64, patience=6, sample_every=500, minutes=10.0, device="cuda", amp=True),
 }
 

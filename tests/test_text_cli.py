@@ -141,3 +141,18 @@ def test_progress_bar_shows_loss_rate_and_eta():
     bar({"type": "step", "step": 1, "loss": 2.5, "rate": 1.0, "unit": "tokens", "eta_s": 1.0})
     bar({"type": "eval", "step": 1, "val_loss": 2.0})
     assert quiet.getvalue() == "step 1: val_loss 2.0000\n"
+
+
+@pytest.mark.parametrize("preset", ["cpu", "gpu"])
+def test_presets_train_with_small_overrides(tmp_path, run_cli, preset):
+    """Every preset's settings run (the gpu one on the CPU here: bf16 autocast is a CUDA-only switch)."""
+    c = tmp_path / "c.txt"
+    c.write_text(TEXT, encoding="utf-8")
+    rc = run_cli("train", "text", "--preset", preset, "--device", "cpu", "--corpus", c, "--out", tmp_path / preset,
+                 "--steps", "2", "--eval-every", "2", "--layers", "1", "--hidden", "16", "--embed", "8",
+                 "--batch", "4", "--seq-len", "16", "--eval-blocks", "2", "--quiet")
+    assert rc == 0
+    _, card = ckpt.load_model(tmp_path / preset)
+    assert card["step"] == 2
+    assert card["train_config"]["amp"] is TEXT_PRESETS[preset].get("amp", False)
+    assert card["model_config"]["dropout"] == TEXT_PRESETS[preset]["dropout"]
