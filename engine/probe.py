@@ -5,8 +5,13 @@ of the autograd graph, take the loss L_t at the last step t, and measure ``||dL_
 k = 0..K. A plain tanh RNN's curve falls off exponentially with k; an LSTM's (or GRU's) stays up far
 longer, which is why they learn long dependencies.
 
-    from engine.probe import gradient_flow
-    curve = gradient_flow(model, ids, K=50)      # np.ndarray, shape (K+1,); curve[k] = ||dL_t/dh_{t-k}||
+    from engine.probe import gradient_flow, probe_batch, decay_summary
+    ids = probe_batch(corpus.data, K=50, batch=16)   # (16, K + 2 + warmup) windows of an encoded corpus
+    curve = gradient_flow(model, ids, K=50)          # np.ndarray (K+1,): curve[k] = ||dL_t/dh_{t-k}||
+    decay_summary(curve)                             # ratio at K, mean decay per step, k where < 1/10 ...
+
+Cost: one forward step per window position plus one backward pass; a 2 x 512 LSTM with K=50 and 16
+windows takes well under a second on a CPU.
 
 ``model`` is a :class:`engine.models.charlm.CharLM` (any cell, with or without skip connections), or any
 module with the same parts: ``embed`` (ids -> vectors), ``rnn`` (a :class:`engine.models.rnn.StackedRNN`),
