@@ -70,18 +70,48 @@ def timed_fn(fn, acc: dict):
 
 
 def per_step(configs: dict, feeds: dict, n: int, blocks: int) -> dict:
-    """Median seconds per step for each config (interleaved blocks of n steps)."""
-    times = {k: [] for k in configs}
+    """Per config: (min, median) wall seconds per step over interleaved blocks of n steps, and the CPU
+    seconds per step of the calling thread (min; the whole work for 1-thread configs, which run in the
+    caller's thread; robust to other processes taking the CPU)."""
+    wall = {k: [] for k in configs}
+    cpu = {k: [] for k in configs}
     for step in configs.values():
         for _ in range(5):
             step(feeds)
     for _ in range(blocks):
         for k, step in configs.items():
+            c = time.thread_time()
             t = time.perf_counter()
             for _ in range(n):
                 step(feeds)
-            times[k].append((time.perf_counter() - t) / n)
-    return {k: float(np.median(v)) for k, v in times.items()}
+            wall[k].append((time.perf_counter() - t) / n)
+            cpu[k].append((time.thread_time() - c) / n)
+    return {k: (min(wall[k]), float(np.median(wall[k])), min(cpu[k])) for k in configs}
+
+
+def bandwidth_probe(threads: int = 1) -> float:
+    """GB/s that one onnxruntime matrix-vector product (1 x 1024 @ 1024 x 2048 float32, 8 MB) streams."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from engine.runtime.session import make_session, session_options
+
+    w = np.random.default_rng(0).standard_normal((1024, 2048)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "W"], ["y"])], "g",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 1024])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2048])],
+                          [numpy_helper.from_array(w, "W")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    sess = make_session(m.SerializeToString(), session_options(threads=threads))
+    a = {"a": np.ones((1, 1024), np.float32)}
+    best = float("inf")
+    for _ in range(7):
+        t = time.perf_counter()
+        for _ in range(50):
+            sess.run(["y"], a)
+        best = min(best, (time.perf_counter() - t) / 50)
+    del onnx
+    return w.nbytes / best / 1e9
 
 
 def torch_threads(n: int):
@@ -139,6 +169,14 @@ def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
     model, pk, n_params = build_synthesis(tmp, quick)
     out.append(f"### Synthesis net 3x400, K=10, M=20, {len(SYMBOLS)} symbols ({n_params / 1e6:.2f} M weights, "
                f"{n_params * 4 / 1e6:.1f} MB float32)\n")
+    bw1, bw2 = bandwidth_probe(1), bandwidth_probe(2)
+    qbytes = (pk["int8"] / "model.onnx").stat().st_size
+    out.append(f"Memory bandwidth of one onnxruntime float32 matrix-vector product (8 MB of weights), measured now: "
+               f"{bw1:.1f} GB/s with 1 thread, {bw2:.1f} GB/s with 2. A batch-1 step must stream every weight "
+               f"once: float32 {n_params * 4 / 1e6:.1f} MB -> at least {n_params * 4 / bw1 / 1e3:.0f} us/step "
+               f"(1 thread), {700 * n_params * 4 / bw1 / 1e6:.0f} ms per 700 points; int8 package "
+               f"{qbytes / 1e6:.1f} MB -> at least {qbytes / bw1 / 1e3:.0f} us/step, "
+               f"{700 * qbytes / bw1 / 1e6:.0f} ms per 700 points.\n")
     pkgs = {(q, t): load_package(pk[q], threads=t) for q in (None, "int8") for t in (1, 2)}
     tstep = TorchStepper(model.step_module())
     chars = inkgen.one_hot(LINE_TEXT, pkgs[(None, 1)].vocab)
@@ -160,19 +198,23 @@ def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
     for level in ("disable", "basic", "extended"):  # graph optimisation levels ("all" is above)
         configs[f"onnxruntime float32, 1 thread, optimisation {level}"] = \
             load_package(pk[None], threads=1, optimization=level).stepper.step
-    res = per_step(configs, feeds, n=20 if quick else 60, blocks=3 if quick else 7)
+    res = per_step(configs, feeds, n=10 if quick else 20, blocks=3 if quick else 15)
     torch_threads(1)
     base = res["torch eager, 1 thread"]
-    out.append("| step (batch 1) | us/step | speed-up vs torch eager 1 thread |")
-    out.append("|---|---:|---:|")
-    for k, v in res.items():
-        out.append(f"| {k} | {v * 1e6:.0f} | {base / v:.1f}x |")
+    out.append("| step (batch 1) | us/step (min) | us/step (median) | CPU us/step (calling thread) | "
+               "speed-up vs torch eager 1 thread (min; CPU) |")
+    out.append("|---|---:|---:|---:|---:|")
+    for k, (mn, med, c) in res.items():
+        cpu = f"{c * 1e6:.0f}" if "2 threads" not in k else "(n/a)"
+        ratio = f"{base[0] / mn:.1f}x" + (f"; {base[2] / c:.1f}x" if "2 threads" not in k else "")
+        out.append(f"| {k} | {mn * 1e6:.0f} | {med * 1e6:.0f} | {cpu} | {ratio} |")
     out.append("")
 
     # a 700-point line through the real loop, with the time split
     out.append("700-point line through `ink_stream` (bias 0.5, stop rule off: `max_steps=700` on a long text):\n")
-    out.append("| backend | line ms | ORT/torch call ms | numpy sampling ms | rest (Python loop) ms | points |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    out.append("| backend | line ms (best of 3) | CPU ms (calling thread) | ORT/torch call ms | numpy sampling ms | "
+               "rest (Python loop) ms | points |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     lines = {"torch eager, 1 thread": (tstep, 1)}
     for (q, t), p in pkgs.items():
         lines[f"onnxruntime {q or 'float32'}, {t} thread{'s' if t > 1 else ''}"] = (p.stepper, t)
@@ -185,16 +227,19 @@ def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
             acc = {"s": 0.0, "n": 0}
             inkgen.sample_mdn = timed_fn(orig, acc)
             ts = Timed(stepper)
+            c = time.thread_time()
             t = time.perf_counter()
             pts = list(inkgen.ink_stream(ts, text=LINE_TEXT, vocab=SYMBOLS, norm=None, bias=0.5, seed=r,
                                          max_steps=700, finish_stroke=10_000))
             total = time.perf_counter() - t
+            cpu = time.thread_time() - c
             inkgen.sample_mdn = orig
-            row = (total, ts.seconds, acc["s"], len(pts))
+            row = (total, ts.seconds, acc["s"], len(pts), cpu)
             if best is None or row[0] < best[0]:
                 best = row
-        total, t_step, t_samp, n = best
-        out.append(f"| {label} | {total * 1e3:.0f} | {t_step * 1e3:.0f} | {t_samp * 1e3:.1f} | "
+        total, t_step, t_samp, n, cpu = best
+        cpu_s = f"{cpu * 1e3:.0f}" if threads == 1 else "(n/a)"
+        out.append(f"| {label} | {total * 1e3:.0f} | {cpu_s} | {t_step * 1e3:.0f} | {t_samp * 1e3:.1f} | "
                    f"{(total - t_step - t_samp) * 1e3:.1f} | {n} |")
     torch_threads(1)
     out.append("")
@@ -216,8 +261,9 @@ def bench_charlm(tmp: Path, quick: bool) -> list[str]:
     n_chars = 300 if quick else 1500
     out.append(f"{n_chars} characters through `text_stream` (temperature 0.8, top-k off; best of "
                f"{1 if quick else 3}):\n")
-    out.append("| backend | chars/s | ms/char | ORT/torch call ms/char | numpy sampling ms/char | rest ms/char |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    out.append("| backend | chars/s | chars per CPU-second (calling thread) | ms/char | ORT/torch call ms/char | "
+               "numpy sampling ms/char | rest ms/char |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     steppers = {"torch eager, 1 thread": (TorchStepper(CharLMStep(model)), 1),
                 "torch eager, 2 threads": (TorchStepper(CharLMStep(model)), 2)}
     for q in (None, "int8"):
@@ -232,17 +278,20 @@ def bench_charlm(tmp: Path, quick: bool) -> list[str]:
             acc = {"s": 0.0, "n": 0}
             gen.sample_logits = timed_fn(orig, acc)
             ts = Timed(stepper)
+            c = time.thread_time()
             t = time.perf_counter()
             text = "".join(gen.text_stream(ts, v, "The ", n_chars, temperature=0.8, seed=r))
             total = time.perf_counter() - t
+            cpu = time.thread_time() - c
             gen.sample_logits = orig
             assert len(text) == n_chars
-            row = (total, ts.seconds, acc["s"])
+            row = (total, ts.seconds, acc["s"], cpu)
             if best is None or row[0] < best[0]:
                 best = row
-        total, t_step, t_samp = best
+        total, t_step, t_samp, cpu = best
         per = 1e3 / n_chars
-        out.append(f"| {label} | {n_chars / total:,.0f} | {total * per:.3f} | {t_step * per:.3f} | "
+        cpu_s = f"{n_chars / cpu:,.0f}" if threads == 1 else "(n/a)"
+        out.append(f"| {label} | {n_chars / total:,.0f} | {cpu_s} | {total * per:.3f} | {t_step * per:.3f} | "
                    f"{t_samp * per:.3f} | {(total - t_step - t_samp) * per:.3f} |")
     torch_threads(1)
     out.append("")

@@ -184,6 +184,17 @@ def test_session_options_are_overridable(text_pkg, monkeypatch):
     assert str(env.graph_optimization_level).endswith("ENABLE_BASIC")
     kw = opts(load_package(text_pkg, threads=3, optimization="disable"))
     assert kw.intra_op_num_threads == 3 and str(kw.graph_optimization_level).endswith("DISABLE_ALL")
+    # automatic threads: 2 for large models where there are 2 cores, 1 for small ones or on 1 core
+    from engine.runtime.session import session_options
+
+    monkeypatch.delenv("SCRIBE_ORT_THREADS")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert session_options(model_bytes=20_000_000).intra_op_num_threads == 2
+    assert session_options(model_bytes=50_000).intra_op_num_threads == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert session_options(model_bytes=20_000_000).intra_op_num_threads == 1
+    assert session_options(model_bytes=20_000_000).get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert session_options(spin=True).get_session_config_entry("session.intra_op.allow_spinning") == "1"
     monkeypatch.setenv("SCRIBE_ORT_OPT", "fastest")
     with pytest.raises(PackageError, match="optimisation level"):
         load_package(text_pkg)

@@ -93,7 +93,7 @@ def load_package(path, kind: str | tuple[str, ...] | None = None, *, threads: in
     from .session import OrtStepper, make_session, session_options
 
     try:
-        so = session_options(threads, inter_threads, optimization)
+        so = session_options(threads, inter_threads, optimization, model_bytes=onnx_path.stat().st_size)
     except ValueError as exc:
         raise PackageError(str(exc)) from None
     try:

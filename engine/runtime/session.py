@@ -1,12 +1,19 @@
 """onnxruntime sessions and the ORT stepper. Imports numpy and onnxruntime only.
 
-Session options were chosen by measurement on the 2-core development machine (bench/RESULTS-runtime.md):
-one intra-op thread, sequential execution, all graph optimisations, no thread spinning. Batch-1 recurrent
-steps are matrix-vector products bound by memory bandwidth; a second thread only pays off for large nets
-on an idle machine, and on a shared machine it mostly competes with the GUI thread. Override with
-keyword arguments to ``load_package`` or environment variables:
+Session options, chosen by measurement on the 2-core development machine (bench/RESULTS-runtime.md):
 
-    SCRIBE_ORT_THREADS        intra-op threads (default 1; 0 = onnxruntime's choice, all cores)
+- intra-op threads: 2 (at most the number of cores) for models whose weights exceed 2 MB, else 1. A batch-1
+  step is a chain of matrix-vector products bound by memory bandwidth; one core streams ~26 GB/s, two
+  ~50 GB/s on an idle machine, so large models gain up to ~2x, while tiny models only pay the thread
+  hand-offs;
+- no spinning: an idle worker thread that spins burns the second core between steps (the GUI's), and
+  on a busy machine it was slower, not faster;
+- all graph optimisations (the fused graphs leave little for them to do; "disable" is slower),
+  sequential execution (the step is one chain of dependent products).
+
+Override with keyword arguments to ``load_package`` or environment variables:
+
+    SCRIBE_ORT_THREADS        intra-op threads (default: automatic as above; 0 = onnxruntime's choice)
     SCRIBE_ORT_INTER_THREADS  inter-op threads (default 1)
     SCRIBE_ORT_OPT            disable | basic | extended | all (default all)
     SCRIBE_ORT_PARALLEL       1 = parallel execution mode (default sequential)
@@ -36,12 +43,23 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+LARGE_MODEL_BYTES = 2_000_000
+
+
+def auto_threads(model_bytes: int | None) -> int:
+    """Intra-op threads for a model of this size (see the module docstring)."""
+    if model_bytes is None or model_bytes < LARGE_MODEL_BYTES:
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def session_options(threads: int | None = None, inter_threads: int | None = None,
                     optimization: str | None = None, parallel: bool | None = None,
-                    spin: bool | None = None) -> ort.SessionOptions:
-    """Session options: keyword arguments win over SCRIBE_ORT_* environment variables over defaults."""
+                    spin: bool | None = None, model_bytes: int | None = None) -> ort.SessionOptions:
+    """Session options: keyword arguments win over SCRIBE_ORT_* environment variables over defaults
+    (``model_bytes``: the model file's size, for the automatic thread count)."""
     so = ort.SessionOptions()
-    threads = _env_int("SCRIBE_ORT_THREADS", 1) if threads is None else int(threads)
+    threads = _env_int("SCRIBE_ORT_THREADS", auto_threads(model_bytes)) if threads is None else int(threads)
     inter_threads = _env_int("SCRIBE_ORT_INTER_THREADS", 1) if inter_threads is None else int(inter_threads)
     optimization = (optimization or os.environ.get("SCRIBE_ORT_OPT", "").strip().lower() or "all")
     if optimization not in OPT_LEVELS:
