@@ -32,6 +32,13 @@ def datasets_dir() -> Path:
     return d
 
 
+def recordings_dir() -> Path:
+    """Where the Train view keeps the user's own handwriting (InkML, one line per file)."""
+    d = user_dir() / "recordings"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def new_run_dir(kind: str, detail: str = "") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{kind}-{detail}".strip("-"))[:48].strip("-")
@@ -182,7 +189,7 @@ def summarize_ink(path: str | Path) -> dict:
             "mean_points": float(np.mean(lengths)) if len(lengths) else 0.0,
             "max_points": int(lengths.max()) if len(lengths) else 0,
             "writers": len({m.get("writer", "") for m in ds.lines_meta} - {""}),
-            "vocab_size": len(charset), "vocab": _vocab_preview(charset), "splits": splits,
+            "vocab_size": len(charset), "vocab": _vocab_preview(charset), "charset": charset, "splits": splits,
             "skipped": [list(x) for x in ds.skipped], "source": ds.source}
 
 

@@ -21,7 +21,7 @@ CELL_COLORS = {"rnn-tanh": "#c0392b", "rnn-relu": "#e67e22", "gru": "#3c8d5a", "
 CELL_NAMES = {"rnn-tanh": "tanh RNN", "rnn-relu": "ReLU RNN", "gru": "GRU", "lstm": "LSTM"}
 
 
-def _plot(title: str, bottom: str, left: str, log_y: bool) -> pg.PlotWidget:
+def _plot(title: str, bottom: str, left: str, log_y: bool, legend_at=(-10, 10)) -> pg.PlotWidget:
     w = pg.PlotWidget()
     item = w.getPlotItem()
     item.setTitle(title, size="9pt")
@@ -29,7 +29,9 @@ def _plot(title: str, bottom: str, left: str, log_y: bool) -> pg.PlotWidget:
     item.setLabel("left", left)
     item.setLogMode(False, log_y)
     item.showGrid(x=True, y=True, alpha=0.15)
-    item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+    item.addLegend(offset=legend_at, labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
+    for name in ("left", "bottom"):
+        item.getAxis(name).enableAutoSIPrefix(False)
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
     return w
@@ -74,7 +76,8 @@ class FlowPanel(QWidget):
                              "LSTM and GRU keep the gradient alive much longer.")
         self.status.setWordWrap(True)
 
-        self.flow_plot = _plot("Gradient flow ‖∂L_t/∂h_(t−k)‖", "k (steps back)", "norm", log_y=True)
+        self.flow_plot = _plot("Gradient flow ‖∂L_t/∂h_(t−k)‖", "k (steps back)", "norm", log_y=True,
+                               legend_at=(10, -10))
         self.loss_plot = _plot("Quick experiment: training loss", "step", "loss (smoothed)", log_y=False)
 
         bar = QHBoxLayout()

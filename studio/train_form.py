@@ -119,7 +119,7 @@ class KnobForm(QWidget):
     def set_values(self, values: dict) -> None:
         for dest, v in values.items():
             w = self.widgets.get(dest)
-            if w is None or v is None:
+            if w is None or (v is None and not isinstance(w, QLineEdit)):
                 continue
             w.blockSignals(True)
             try:
@@ -133,7 +133,7 @@ class KnobForm(QWidget):
                 elif isinstance(w, FloatEdit):
                     w.setValue(v)
                 elif isinstance(w, QLineEdit):
-                    w.setText(str(v))
+                    w.setText("" if v is None else str(v))
             finally:
                 w.blockSignals(False)
         self.changed.emit()

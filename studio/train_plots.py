@@ -2,7 +2,8 @@
 
 Built to stay smooth over long runs: data lives in capped numpy buffers (when one fills, its older half is
 thinned 2:1, so a whole run is always shown at a resolution that fits), curves use clip-to-view and
-automatic peak downsampling, and the owner calls ``refresh()`` at most 20 times a second.
+automatic peak downsampling, and a 50 ms timer redraws one stale plot per tick (each plot <= 5 times a
+second, never four repaints in one go).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-MAX_POINTS = 50_000
+MAX_POINTS = 4096
+GRID = False
 
 RAW = "#9db4e3"
 SMOOTH = "#2f5fc4"
@@ -26,49 +28,61 @@ RATE = "#7d4cc2"
 
 
 class Series:
-    """A growing (x, y) series with a capped size: on overflow the older half is thinned 2:1."""
+    """A growing (x, y) series kept at uniform resolution within a fixed size.
+
+    Points are kept at a stride (1 at first). When the buffer fills, every other point is dropped and the
+    stride doubles, so a run of any length is held as at most ``cap`` evenly spaced samples of its raw
+    values; the latest point is always shown.
+    """
 
     def __init__(self, cap: int = MAX_POINTS):
-        self.cap = max(16, int(cap))
+        self.cap = max(16, int(cap)) & ~1
         self.x = np.empty(self.cap, dtype=np.float64)
         self.y = np.empty(self.cap, dtype=np.float64)
         self.n = 0
+        self.stride = 1
+        self.seen = 0
+        self.tail: tuple[float, float] | None = None
 
     def __len__(self) -> int:
-        return self.n
+        """How many points were offered (the run's length in points, not what is stored)."""
+        return self.seen
 
     def clear(self) -> None:
-        self.n = 0
+        self.n, self.stride, self.seen, self.tail = 0, 1, 0, None
 
     def extend(self, xs, ys) -> None:
         xs = np.asarray(xs, dtype=np.float64).ravel()
         ys = np.asarray(ys, dtype=np.float64).ravel()
+        if not len(xs):
+            return
         i = 0
         while i < len(xs):
             if self.n == self.cap:
-                self._thin()
-            k = min(len(xs) - i, self.cap - self.n)
-            self.x[self.n:self.n + k] = xs[i:i + k]
-            self.y[self.n:self.n + k] = ys[i:i + k]
-            self.n += k
-            i += k
-
-    def _thin(self) -> None:
-        half = self.n // 2
-        keep = np.arange(0, half, 2)
-        m = len(keep)
-        self.x[:m] = self.x[keep]
-        self.y[:m] = self.y[keep]
-        rest = self.n - half
-        self.x[m:m + rest] = self.x[half:self.n]
-        self.y[m:m + rest] = self.y[half:self.n]
-        self.n = m + rest
+                keep = self.n // 2
+                self.x[:keep] = self.x[0:self.n:2]
+                self.y[:keep] = self.y[0:self.n:2]
+                self.n = keep
+                self.stride *= 2
+            j0 = i + (-(self.seen + i)) % self.stride      # next point on the stride
+            if j0 >= len(xs):
+                break
+            idx = np.arange(j0, len(xs), self.stride)[:self.cap - self.n]
+            self.x[self.n:self.n + len(idx)] = xs[idx]
+            self.y[self.n:self.n + len(idx)] = ys[idx]
+            self.n += len(idx)
+            i = int(idx[-1]) + 1
+        self.seen += len(xs)
+        self.tail = (float(xs[-1]), float(ys[-1]))
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.x[:self.n], self.y[:self.n]
+        x, y = self.x[:self.n], self.y[:self.n]
+        if self.tail is not None and (self.n == 0 or self.tail[0] > x[-1]):
+            return np.append(x, self.tail[0]), np.append(y, self.tail[1])
+        return x, y
 
     def last(self) -> float | None:
-        return float(self.y[self.n - 1]) if self.n else None
+        return self.tail[1] if self.tail is not None else None
 
 
 class Ema:
@@ -103,7 +117,7 @@ def _plot(title: str, left: str, log_y: bool = False) -> pg.PlotWidget:
     item.setTitle(title, size="9pt")
     item.setLabel("left", left)
     item.setLabel("bottom", "step")
-    item.showGrid(x=True, y=True, alpha=0.15)
+    item.showGrid(x=GRID, y=GRID, alpha=0.15)
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
     item.setLogMode(False, log_y)
@@ -124,7 +138,7 @@ class LivePlots(QWidget):
         self.loss_smooth = Series(cap)
         self.val = Series(4096)
         self.gnorm = Series(cap)
-        self.clipped = Series(min(cap, 20_000))
+        self.clipped = Series(min(cap, 2048))
         self.lr = Series(cap)
         self.rate = Series(cap)
         self.rate_smooth = Series(cap)
@@ -133,6 +147,11 @@ class LivePlots(QWidget):
         self.clip_threshold: float | None = None
         self.unit = "tokens"
         self.dirty = False
+        self._stale: set[int] = set()
+        self._next = 0
+        self._timer = QTimer(self)          # pushes stale plots, one per tick, <= 20 ticks a second
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self._tick)
 
         self.loss_plot = _plot("Loss", "nats / unit")
         self.grad_plot = _plot("Gradient norm (before clipping)", "‖g‖", log_y=True)
@@ -148,8 +167,11 @@ class LivePlots(QWidget):
         gi = self.grad_plot.getPlotItem()
         gi.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
         self.c_gnorm = gi.plot(pen=pg.mkPen(RAW, width=1), name="‖g‖")
-        self.c_clipped = gi.plot(pen=None, symbol="t", symbolSize=5, symbolBrush=CLIP, symbolPen=None,
-                                 name="clipped")
+        # clipped steps: a short red tick at each one's norm (one path of segments: cheap for any count,
+        # unlike thousands of scatter symbols); no downsampling or clipping, which would break the pairs
+        self.c_clipped = gi.plot(pen=pg.mkPen(CLIP, width=1), connect="pairs", name="clipped")
+        self.c_clipped.setDownsampling(ds=1, auto=False)
+        self.c_clipped.setClipToView(False)
         # the threshold as a 2-point curve (not an InfiniteLine) so auto-range always keeps it in view
         self.c_clip = gi.plot(pen=pg.mkPen(CLIP, width=1.5, style=Qt.PenStyle.DashLine), name="clip threshold")
         self.c_lr = self.lr_plot.getPlotItem().plot(pen=pg.mkPen(LR, width=2))
@@ -176,11 +198,15 @@ class LivePlots(QWidget):
         self._ema.reset()
         self._rate_ema.reset()
         self.dirty = True
-        self.refresh()
+        self._stale = set(range(4))
+        self._kick()
+        self.refresh(everything=True)
 
     def set_clip(self, clip: float | None) -> None:
         self.clip_threshold = clip if clip and clip > 0 else None
         self.dirty = True
+        self._stale.add(1)
+        self._kick()
 
     def set_unit(self, unit: str) -> None:
         self.unit = unit or "tokens"
@@ -227,29 +253,70 @@ class LivePlots(QWidget):
         if clip is not None and clip != self.clip_threshold:
             self.set_clip(clip)
         self.dirty = True
+        self._stale = set(range(4))
+        self._kick()
 
     def add_eval(self, ev: dict) -> None:
         v = _finite(ev.get("val_loss"))
         if v is not None:
             self.val.extend([ev.get("step", 0)], [v])
             self.dirty = True
+            self._stale.add(0)
+            self._kick()
 
-    def refresh(self) -> None:
-        """Push the buffers to the curves (call at <= 20 Hz)."""
+    def _kick(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _tick(self) -> None:
+        self.refresh()
+        if not self.dirty:
+            self._timer.stop()
+
+    def refresh(self, everything: bool = False) -> None:
+        """Push the buffers to the curves of ONE plot (round robin; all four with ``everything``).
+
+        Called at <= 20 Hz, each plot redraws at <= 5 Hz and one call costs one plot's repaint, so the
+        event loop never stalls on four repaints at once."""
         if not self.dirty:
             return
-        self.dirty = False
+        plots = [self._push_loss, self._push_grad, self._push_lr, self._push_rate]
+        if everything:
+            for push in plots:
+                push()
+            self._stale = set()
+            self.dirty = False
+            return
+        if not self._stale:
+            self._stale = set(range(4))
+        i = self._next
+        while i not in self._stale:
+            i = (i + 1) % 4
+        plots[i]()
+        self._stale.discard(i)
+        self._next = (i + 1) % 4
+        if not self._stale:
+            self.dirty = False
+
+    def _push_loss(self) -> None:
         self.c_loss.setData(*self.loss.data())
         self.c_loss_smooth.setData(*self.loss_smooth.data())
         self.c_val.setData(*self.val.data())
+
+    def _push_grad(self) -> None:
         self.c_gnorm.setData(*self.gnorm.data())
-        self.c_clipped.setData(*self.clipped.data())
+        cx, cy = self.clipped.data()
+        self.c_clipped.setData(np.repeat(cx, 2), np.column_stack([cy / 1.25, cy * 1.25]).ravel())
         gx, _ = self.gnorm.data()
         if self.clip_threshold is not None and len(gx):
             self.c_clip.setData([gx[0], max(gx[-1], gx[0] + 1)], [self.clip_threshold] * 2)
         else:
             self.c_clip.setData([], [])
+
+    def _push_lr(self) -> None:
         self.c_lr.setData(*self.lr.data())
+
+    def _push_rate(self) -> None:
         self.c_rate.setData(*self.rate.data())
         self.c_rate_smooth.setData(*self.rate_smooth.data())
 

@@ -138,10 +138,29 @@ class TrainView(QWidget):
         data_row.addWidget(self.data_edit, 1)
         data_row.addWidget(self.file_btn)
         data_row.addWidget(self.folder_btn)
+        self.import_btn = QPushButton("Import")
+        self.import_btn.setToolTip("Turn this IAM-OnDB folder or these InkML files into a dataset")
+        self.import_btn.clicked.connect(self.import_data)
+        self.synth_btn = QPushButton("Synthetic…")
+        self.synth_btn.setToolTip("Generate a synthetic handwriting dataset (Hershey script font, many "
+                                  "simulated writers)")
+        self.synth_btn.clicked.connect(self._ask_synthetic)
+        self.record_btn = QPushButton("Add my drawing")
+        self.record_btn.setToolTip("Save the line drawn on the Handwriting tab (with its text) to your recordings")
+        self.record_btn.clicked.connect(self.add_drawing_to_recordings)
+        self.recordings_btn = QPushButton("My recordings")
+        self.recordings_btn.setToolTip("Train on your own recorded handwriting (imports your recordings)")
+        self.recordings_btn.clicked.connect(self.use_recordings)
+        self.ink_tools = QWidget()
+        it = QHBoxLayout(self.ink_tools)
+        it.setContentsMargins(0, 0, 0, 0)
+        for b in (self.import_btn, self.synth_btn, self.record_btn, self.recordings_btn):
+            it.addWidget(b)
         data_box = QGroupBox("Data")
         dl = QVBoxLayout(data_box)
         dl.addWidget(self.task_combo)
         dl.addLayout(data_row)
+        dl.addWidget(self.ink_tools)
         dl.addWidget(self.summary_label)
 
         self.mode_scratch = QRadioButton("New model")
@@ -361,6 +380,7 @@ class TrainView(QWidget):
         self.data_edit.setPlaceholderText("a UTF-8 text file or a folder of them" if text else
                                           "an ink dataset folder (scribe import / scribe synth)")
         self.file_btn.setVisible(text)
+        self.ink_tools.setVisible(not text)
         opts = train_spec.options(task)
         defaults = train_spec.defaults(task)
         self.model_form.rebuild(train_spec.model_knobs(task), opts, defaults)
@@ -569,6 +589,78 @@ class TrainView(QWidget):
     def summary_pending(self) -> bool:
         return bool(self.data_path()) and self.summary is None and self.summary_error is None
 
+    # ================================================================== ink data: import, synthesize, record
+    def import_data(self) -> ChildJob | None:
+        s = self.summary or {}
+        kind = s.get("needs_import")
+        if not kind:
+            self.show_message("info", "Choose an IAM-OnDB folder or a folder of InkML files to import.")
+            return None
+        src = Path(self.data_path())
+        out = train_data.datasets_dir() / f"{src.name or kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+        argv = ["import", kind, str(src), "--out", str(out)]
+        return self._data_job(argv, out, f"Importing {src.name}…")
+
+    def _ask_synthetic(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        n, ok = QInputDialog.getInt(self, "Synthetic handwriting", "Lines of handwriting to generate:", 2000, 10,
+                                    1_000_000, 500)
+        if ok:
+            self.make_synthetic(n)
+
+    def make_synthetic(self, lines: int, **options) -> ChildJob:
+        out = train_data.datasets_dir() / f"synthetic-{lines}-{time.strftime('%Y%m%d-%H%M%S')}"
+        argv = ["synth", "--lines", str(int(lines)), "--out", str(out)]
+        for k, v in options.items():
+            argv += [f"--{k.replace('_', '-')}", str(v)]
+        return self._data_job(argv, out, f"Writing {lines:,} lines of synthetic handwriting…")
+
+    def add_drawing_to_recordings(self) -> Path | None:
+        hv = getattr(self.main_window, "handwriting_view", None)
+        canvas, wrote = getattr(hv, "canvas", None), getattr(hv, "wrote_edit", None)
+        if canvas is None or canvas.is_empty():
+            self.show_message("info", "Draw a line on the Handwriting tab first, and type what you wrote.")
+            return None
+        text = wrote.text().strip() if wrote is not None else ""
+        if not text:
+            self.show_message("info", "Type what you wrote (under the drawing on the Handwriting tab): the "
+                                      "model learns from the drawing and its text together.")
+            return None
+        from engine.ink.inkml import write_inkml
+
+        path = train_data.recordings_dir() / f"line-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}.inkml"
+        write_inkml(path, canvas.to_ink(text))
+        n = len(list(train_data.recordings_dir().glob("*.inkml")))
+        self.show_message("info", f"Saved to your recordings ({n} line{'s' if n != 1 else ''}). Draw and add more "
+                                  f"lines, then press “My recordings” to train on them.")
+        return path
+
+    def use_recordings(self) -> ChildJob | None:
+        rec = train_data.recordings_dir()
+        if not any(rec.glob("*.inkml")):
+            self.show_message("info", "No recordings yet: draw a line on the Handwriting tab, type its text, and "
+                                      "press “Add my drawing”.")
+            return None
+        out = train_data.datasets_dir() / "my-recordings"
+        return self._data_job(["import", "inkml", str(rec), "--out", str(out)], out, "Importing your recordings…")
+
+    def _data_job(self, argv: list[str], out: Path, status: str) -> ChildJob:
+        job = ChildJob("studio.train_worker:cli", {"argv": argv}, what="data", daemon=False, parent=self)
+        job.batch.connect(lambda evs: [self._log(e.get("text", "")) for e in evs if e.get("type") == "log"])
+        job.finished.connect(lambda r, j=job: (self._forget(j), self._data_ready(out)))
+        job.failed.connect(lambda m, j=job: (self._forget(j), self.show_message("error", m)))
+        self.side_jobs.append(job)
+        self._log("$ " + train_spec.command_line(argv))
+        job.start()
+        self.status_label.setText(status)
+        self._update_buttons()
+        return job
+
+    def _data_ready(self, out: Path) -> None:
+        self.status_label.setText(f"Dataset ready: {out}")
+        self.set_data(str(out))
+
     # ================================================================== command
     def build_argv(self, out: Path | None = None) -> list[str]:
         mode = self.mode()
@@ -680,6 +772,10 @@ class TrainView(QWidget):
         self.stop_btn.setEnabled(running and not (self.job and self.job._stop_requested))  # noqa: SLF001
         self.settings_panel.setEnabled(not running)
         exporting = any(j.is_running() for j in self.side_jobs if j.what == "export")
+        preparing = any(j.is_running() for j in self.side_jobs if j.what == "data")
+        for b in (self.import_btn, self.synth_btn, self.recordings_btn):
+            b.setEnabled(not preparing)
+        self.import_btn.setEnabled(not preparing and bool((self.summary or {}).get("needs_import")))
         self.export_btn.setEnabled(bool(self.ckpt_tree.topLevelItemCount()) and not exporting)
         self.open_run_btn.setEnabled(self.run_dir is not None and self.run_dir.exists())
 
@@ -700,10 +796,7 @@ class TrainView(QWidget):
                           f"{ev.get('total_steps') or ''} steps {ev.get('minutes') or ''}")
                 self._device_text = ev.get("device", "")
             elif t == "eval":
-                self.plots.add_eval(ev)
-                vl = ev.get("val_loss")
-                self._log(f"step {ev.get('step')}: validation loss {vl:.4f}" + (" (best)" if ev.get("best") else "")
-                          if isinstance(vl, (int, float)) else f"step {ev.get('step')}: evaluated")
+                self.plots.add_eval(ev)  # the training process logs the figures itself
             elif t == "sample":
                 self.samples.add(ev)
             elif t == "checkpoint":
@@ -722,12 +815,9 @@ class TrainView(QWidget):
                 self._log(ev.get("text", ""))
                 if t == "status":
                     self.status_label.setText(ev.get("text", "").capitalize() + "…")
-            elif t == "done":
-                self._log(f"{ev.get('status')} at step {ev.get('step')}")
         if steps:
-            self.plots.add_steps(steps)
+            self.plots.add_steps(steps)  # the plots redraw themselves (one per 50 ms tick)
             self._show_progress(steps[-1])
-        self.plots.refresh()
 
     def _show_progress(self, ev: dict) -> None:
         self._last_step = ev
@@ -752,7 +842,7 @@ class TrainView(QWidget):
             f"Training · step {step}")
 
     def _on_finished(self, summary: dict) -> None:
-        self.plots.refresh()
+        self.plots.refresh(everything=True)
         status = summary.get("status", "finished")
         best = summary.get("best_val_loss")
         text = f"Training {status} at step {summary.get('step', '?')}"
@@ -766,7 +856,7 @@ class TrainView(QWidget):
         self._job_ended()
 
     def _on_failed(self, message: str) -> None:
-        self.plots.refresh()
+        self.plots.refresh(everything=True)
         cks = train_data.list_checkpoints(self.run_dir) if self.run_dir else []
         keep = ""
         if cks:
@@ -820,7 +910,7 @@ class TrainView(QWidget):
         except OSError:
             return
         self.plots.add_steps(steps)
-        self.plots.refresh()
+        self.plots.refresh(everything=True)
 
     def _sample_settings(self) -> dict | None:
         """Prime handwriting samples with the style the user drew on the Handwriting tab, if any."""
@@ -830,6 +920,11 @@ class TrainView(QWidget):
         if style is None:
             return None
         stroke3, text = style
+        unknown = sorted(set(text) - set(self.summary.get("charset") or text))
+        if unknown:
+            self._log(f"not priming samples with your drawing: the data has no {''.join(unknown)!r}")
+            return None
+        self._log(f"handwriting samples are primed with your drawing (“{text}”)")
         return {"sample_prime_stroke3": stroke3, "sample_prime_text": text}
 
     # ================================================================== checkpoints + export

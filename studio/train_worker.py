@@ -166,6 +166,21 @@ def _watch_parent(stop) -> None:
     threading.Thread(target=watch, name="scribe-parent-watch", daemon=True).start()
 
 
+def _lower_priority() -> None:
+    """Run below normal priority: the GUI process wins the CPU when both want it (a responsive app),
+    and training still gets every cycle the GUI does not use."""
+    try:
+        if hasattr(os, "nice"):
+            os.nice(10)
+        elif sys.platform == "win32":
+            import ctypes
+
+            k32 = ctypes.windll.kernel32
+            k32.SetPriorityClass(k32.GetCurrentProcess(), 0x00004000)  # BELOW_NORMAL_PRIORITY_CLASS
+    except (OSError, AttributeError):
+        pass
+
+
 def resolve(target: str) -> Callable:
     mod, _, attr = target.partition(":")
     obj: Any = importlib.import_module(mod)
@@ -177,6 +192,7 @@ def resolve(target: str) -> Callable:
 def entry(target: str, kwargs: dict, queue, stop, pause, threads: int | None = None) -> None:
     """The child's main function (a spawn target)."""
     ctx = WorkerContext(queue, stop, pause)
+    _lower_priority()
     _watch_parent(stop)
     real_stderr = sys.stderr
     sys.stderr = _StderrToEvents(ctx, real_stderr)
@@ -247,9 +263,7 @@ def train(ctx: WorkerContext, argv: list[str], sample: dict | None = None) -> di
         raise ScribeError(f"'scribe {' '.join(argv[:2])}' cannot be run from the app (no trainer builder)")
     ctx.emit("status", text="loading data and building the model")
     trainer = build(args)
-    for key, value in (sample or {}).items():
-        if value is not None and hasattr(trainer.task, key):
-            setattr(trainer.task, key, value)
+    _set_sample_options(trainer.task, sample or {})
     # The bridge: the trainer polls control.stop / control.pause (``is_set``); the GUI sets these
     # multiprocessing Events from the other process.
     trainer.control.stop = ctx.stop
@@ -259,6 +273,68 @@ def train(ctx: WorkerContext, argv: list[str], sample: dict | None = None) -> di
         return {"status": "stopped", "step": 0, "out": str(args.out)}
     args.quiet = True   # no progress bar; ``--events FILE`` (if given) still keeps the run's history
     return run_training(trainer, args)
+
+
+def _set_sample_options(task, sample: dict) -> None:
+    """Apply sample settings the GUI asked for (attributes the task has), e.g. a handwriting style.
+
+    A handwriting task without native priming support gets it through an adapter that passes the style
+    to the same sampling loop (``engine.ink.generate.ink_sample``)."""
+    for key, value in sample.items():
+        if value is not None and hasattr(task, key):
+            setattr(task, key, value)
+    prime, prime_text = sample.get("sample_prime_stroke3"), sample.get("sample_prime_text")
+    if prime is None or not prime_text or hasattr(task, "sample_prime_stroke3"):
+        return
+    if not getattr(task, "synthesis", False) or not hasattr(task, "stepper"):
+        return
+    import numpy as np
+
+    from engine.ink.generate import ink_sample
+
+    prime = np.asarray(prime, dtype=np.float32).reshape(-1, 3)
+
+    def sample_primed(seed: int) -> dict:
+        cap = min(40 * len(task.sample_text), 1500)
+        pts = ink_sample(task.stepper(), text=task.sample_text, vocab=task.vocab, norm=task.norm,
+                         bias=task.sample_bias, prime_stroke3=prime, prime_text=prime_text, seed=seed,
+                         max_steps=cap)
+        return {"kind": task.kind, "text": task.sample_text, "bias": task.sample_bias, "primed": True,
+                "points": np.round(pts.astype(np.float64), 3).tolist()}
+
+    task.sample = sample_primed
+
+
+def cli(ctx: WorkerContext, argv: list[str]) -> dict:
+    """Run ``scribe <argv>`` (data import, synthetic data, ...) with its output as ``log`` events."""
+    from engine.cli import main
+    from engine.errors import ScribeError
+
+    class _Lines(io.TextIOBase):
+        def __init__(self):
+            self.buf, self.lines = "", []
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, s: str) -> int:
+            self.buf += s
+            while "\n" in self.buf or "\r" in self.buf:
+                cut = min(i for i in (self.buf.find("\n"), self.buf.find("\r")) if i >= 0)
+                line, self.buf = self.buf[:cut], self.buf[cut + 1:]
+                if line.strip():
+                    self.lines.append(line.rstrip())
+                    ctx.emit("log", text=line.rstrip())
+            return len(s)
+
+    out = _Lines()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        rc = main([str(a) for a in argv])
+    if rc:
+        errors = [line for line in out.lines if "error" in line.lower()]
+        raise ScribeError(errors[-1].removeprefix("scribe: error: ") if errors else
+                          f"'scribe {' '.join(map(str, argv[:2]))}' failed (exit code {rc})")
+    return {"rc": rc, "output": out.lines[-20:]}
 
 
 def device_info(ctx: WorkerContext) -> dict:
@@ -337,7 +413,7 @@ def quick_experiment(ctx: WorkerContext, corpus: str, cells=("rnn-tanh", "gru", 
             out = os.path.join(tmp, cell)
             argv = ["train", "text", "--corpus", str(corpus), "--out", out, "--cell", cell, "--layers", str(layers),
                     "--hidden", str(hidden), "--embed", "32", "--seq-len", str(seq_len), "--batch", str(batch),
-                    "--lr", f"{lr:g}", "--steps", str(steps), "--eval-every", str(max(steps // 3, 1)),
+                    "--lr", f"{lr:g}", "--steps", str(steps), "--eval-every", str(steps), "--sample-every", "1000000000",
                     "--warmup", str(min(50, steps // 10)), *(extra_argv or [])]
             ctx.emit("status", text=f"quick experiment: training {cell}", series=cell)
             summary = train(sub, argv)

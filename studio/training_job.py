@@ -58,8 +58,9 @@ class ChildJob(Job):
     batch = Signal(list)
 
     def __init__(self, target: str, kwargs: dict | None = None, *, what: str = "job", threads: int | None = None,
-                 interval_ms: int = DRAIN_INTERVAL_MS, parent: QObject | None = None):
+                 interval_ms: int = DRAIN_INTERVAL_MS, daemon: bool = True, parent: QObject | None = None):
         super().__init__(parent)
+        self.daemon = daemon  # False for jobs that start processes of their own (parallel data import)
         self.target = target
         self.kwargs = dict(kwargs or {})
         self.what = what
@@ -90,7 +91,7 @@ class ChildJob(Job):
         self.process = self._ctx.Process(
             target=train_worker.entry, name=f"scribe-{self.what}",
             args=(self.target, self.kwargs, self._queue, self._stop_ev, self._pause_ev, self.threads),
-            daemon=True)  # daemon: multiprocessing ends it if this process exits without shutdown()
+            daemon=self.daemon)  # daemon: multiprocessing ends it if this process exits without shutdown()
         self.process.start()
         self._running = True
         self._reader = threading.Thread(target=self._read, name=f"scribe-{self.what}-reader", daemon=True)

@@ -1,7 +1,7 @@
 """Training from the app (pytest-qt, offscreen): a tiny run in a child process driven through the Train view.
 
-Each test starts at most one or two training processes (about 2 s each: spawn + torch import), with a
-tiny corpus and a tiny model.
+Each test starts a few processes (about 2 s each: spawn + torch import), with a tiny corpus and a tiny
+model; one training is shared by many checks.
 """
 
 from __future__ import annotations
@@ -14,54 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-TINY = dict(cell="lstm", layers=1, hidden=24, embed=8, batch=4, seq_len=16, lr=3e-3, eval_every=15,
-            device="cpu", dropout=0.0, eval_blocks=4)
-
-
-def corpus_text(n_lines: int = 400) -> str:
-    rng = np.random.default_rng(0)
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "runs", "far", "away"]
-    return "\n".join(" ".join(rng.choice(words, size=6)) + "." for _ in range(n_lines)) + "\n"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("SCRIBE_STUDIO_HOME", str(h))
-    return h
-
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    p = tmp_path / "corpus.txt"
-    p.write_text(corpus_text(), encoding="utf-8")
-    return p
-
-
-@pytest.fixture
-def window(qtbot, home):
-    """A stand-in main window holding the Train view (the view watches it close)."""
-    from PySide6.QtWidgets import QMainWindow
-
-    from studio.train_view import TrainView
-
-    win = QMainWindow()
-    qtbot.addWidget(win)
-    view = TrainView(win)
-    win.setCentralWidget(view)
-    win.resize(1300, 850)
-    win.show()
-    yield win, view
-    view.shutdown(timeout=10)
-    assert not any(p.name == "scribe-training" for p in multiprocessing.active_children())
-
-
-def prepare(qtbot, view, corpus, **knobs):
-    view.set_data(str(corpus))
-    view.preset_combo.setCurrentText("Custom (CLI defaults)")
-    view.set_knobs(**{**TINY, **knobs})
-    qtbot.waitUntil(lambda: not view.summary_pending(), timeout=10_000)
+from train_view_support import *  # noqa: F401,F403
+from train_view_support import corpus_text, curve_len, prepare
 
 
 def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbot, window, corpus, home):
@@ -74,9 +28,9 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     assert job.process.is_alive() and job.process.pid != os.getpid()
 
     # plots receive points: raw and smoothed loss, gradient norm, learning rate, throughput
-    qtbot.waitUntil(lambda: len(view.plots.loss) >= 20, timeout=30_000)
-    x, y = view.plots.c_loss.getData()
-    assert len(x) >= 20 and np.all(np.isfinite(y))
+    qtbot.waitUntil(lambda: curve_len(view.plots.c_loss) >= 20, timeout=30_000)
+    x, y = view.plots.c_loss.getOriginalDataset()
+    assert np.all(np.isfinite(y)) and np.all(np.diff(x) > 0)
     assert len(view.plots.loss_smooth) == len(view.plots.loss)
     assert len(view.plots.gnorm) > 0 and len(view.plots.lr) > 0 and len(view.plots.rate) > 0
     assert view.plots.clip_threshold == pytest.approx(1.0)
@@ -134,7 +88,7 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     assert view.run_dir == run and len(view.plots.loss) >= stopped_at  # history from events.jsonl
     proc = view.job.process
     qtbot.waitUntil(lambda: "resumed the run" in view.log.toPlainText(), timeout=30_000)
-    qtbot.waitUntil(lambda: view.plots.loss.x[len(view.plots.loss) - 1] > stopped_at, timeout=30_000)
+    qtbot.waitUntil(lambda: view.plots.loss.tail[0] > stopped_at, timeout=30_000)
 
     # closing the window mid-training stops the child cleanly: no stray process, a checkpoint saved
     win.close()
