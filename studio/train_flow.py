@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from .training_job import ChildJob
+from .training_job import ChildJob, default_threads
 
 CELL_COLORS = {"rnn-tanh": "#c0392b", "rnn-relu": "#e67e22", "gru": "#3c8d5a", "lstm": "#2f5fc4"}
 CELL_NAMES = {"rnn-tanh": "tanh RNN", "rnn-relu": "ReLU RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -123,7 +123,7 @@ class FlowPanel(QWidget):
         self._start(ChildJob("studio.train_worker:quick_experiment",
                              {"corpus": corpus, "steps": self.exp_steps.value(), "K": K,
                               "seq_len": max(64, K + 8)},
-                             what="quick experiment", threads=None, parent=self))
+                             what="quick experiment", threads=default_threads(), parent=self))
         self.status.setText("Quick experiment: starting…")
 
     def stop(self) -> None:
