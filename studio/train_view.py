@@ -82,6 +82,7 @@ class TrainView(QWidget):
 
     model_exported = Signal(str)
     training_state = Signal(bool)   # running or not (for the window's status bar / close prompt)
+    status = Signal(str)            # one-line news for the window's status bar
 
     def __init__(self, main_window: QWidget | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -102,6 +103,7 @@ class TrainView(QWidget):
         self._device_text = ""
         self._build()
         self._task_changed()
+        self.restore_settings()
         if main_window is not None:
             main_window.installEventFilter(self)
         app = QApplication.instance()
@@ -737,6 +739,7 @@ class TrainView(QWidget):
         self.pause_btn.blockSignals(False)
         self._update_buttons()
         self.training_state.emit(True)
+        self.status.emit(f"Training started: {out.name}")
         self._save_settings()
         return True
 
@@ -853,6 +856,7 @@ class TrainView(QWidget):
         if status == "finished":
             self.progress.setValue(1000)
         self._log(text)
+        self.status.emit(text + ".")
         self._job_ended()
 
     def _on_failed(self, message: str) -> None:
@@ -866,6 +870,7 @@ class TrainView(QWidget):
         self.status_label.setText("Training stopped with an error.")
         self.eta_label.setText("")
         self._log("error: " + message)
+        self.status.emit("Training stopped with an error (see the Train tab).")
         self._job_ended()
 
     def _job_ended(self) -> None:
@@ -984,6 +989,7 @@ class TrainView(QWidget):
         self.show_message("info", f"Exported to {path}. It is in the models list and can generate now.")
         self.status_label.setText(f"Exported {Path(path).name}.")
         self._log(f"exported {path}")
+        self.status.emit(f"Exported {Path(path).name}")
         self.model_exported.emit(path)
 
     def _export_failed(self, job: ChildJob, message: str) -> None:
@@ -1024,7 +1030,11 @@ class TrainView(QWidget):
         job.finished.connect(lambda info, j=job: (self._forget(j), self._device_ready(info)))
         job.failed.connect(lambda m, j=job: (self._forget(j), self._log(f"device query failed: {m}")))
         self.side_jobs.append(job)
-        job.start()
+        try:
+            job.start()
+        except Exception as exc:  # noqa: BLE001 - the device list is a nicety; training still works
+            self._forget(job)
+            self._log(f"could not ask PyTorch about devices: {exc}")
 
     def _device_ready(self, info: dict) -> None:
         self.device_info = info
@@ -1042,6 +1052,11 @@ class TrainView(QWidget):
                 self.device_combo.setCurrentIndex(0)
         self.device_combo.setToolTip(f"PyTorch {info.get('torch')}; " + (
             ", ".join(f"cuda:{g['index']} {g['name']}" for g in gpus) if gpus else "no CUDA device"))
+
+    def apply_palette(self) -> None:
+        """Follow the app's theme (the main window calls this after a theme change)."""
+        self.plots.apply_palette()
+        self.flow.apply_palette()
 
     # ================================================================== messages
     def show_message(self, level: str, text: str) -> None:

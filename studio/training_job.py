@@ -167,6 +167,8 @@ class ChildJob(Job):
         while True:
             try:
                 ev = q.get(timeout=0.1)
+            except (EOFError, OSError):
+                break
             except queue_mod.Empty:
                 if not p.is_alive():
                     # drain what the child's feeder thread flushed just before it ended
@@ -174,12 +176,12 @@ class ChildJob(Job):
                         while True:
                             ev = q.get(timeout=0.2)
                             final = self._take(ev) or final
-                    except (queue_mod.Empty, EOFError, OSError):
+                    except Exception:  # noqa: BLE001 - Empty, a closed pipe, a torn last message
                         pass
                     break
                 continue
-            except (EOFError, OSError):
-                break
+            except Exception as exc:  # noqa: BLE001 - an event we cannot read must not stop the reader
+                ev = {"type": "log", "text": f"(an unreadable event from the {self.what} process: {exc!r})"}
             final = self._take(ev) or final
         p.join(5.0)
         if final is None:

@@ -196,3 +196,69 @@ def test_training_samples_can_be_primed_with_a_drawn_style():
     # same seed, different state after the prime: a different line
     n = min(len(out["points"]), len(plain_sample))
     assert not np.allclose(np.asarray(out["points"])[:n], np.asarray(plain_sample)[:n])
+
+
+def _fake_run(run, step=30, **model):
+    import json
+
+    ck = run / "checkpoints" / f"step-{step:07d}"
+    ck.mkdir(parents=True)
+    (ck / "model.safetensors").write_bytes(b"x")
+    mc = dict(cell="gru", layers=1, hidden=40, embed=12, dropout=0.0, skip=False, orthogonal_init=False,
+              gate_bias=1.0, vocab_size=20, **model)
+    (ck / "card.json").write_text(json.dumps({"kind": "text", "step": step, "metrics": {"val_loss": 2.0},
+                                              "model_config": mc, "train_config": {"lr": 0.004, "steps": 50},
+                                              "vocab": list("abcdefghij klmnopqr\n")}))
+    (run / "last.json").write_text(json.dumps({"path": f"checkpoints/{ck.name}"}))
+
+
+def test_resume_and_fine_tune_take_the_models_settings(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRIBE_STUDIO_HOME", str(tmp_path / "home"))
+    from studio.train_data import runs_dir
+    from studio.train_view import TrainView
+
+    run = runs_dir() / "20250101-000000-text-gru"
+    _fake_run(run)
+    v = TrainView()
+    qtbot.addWidget(v)
+    v.set_data(str(tmp_path / "c.txt"))
+    v.set_source("resume", str(run))
+    assert v.source_combo.findData(str(run)) >= 0        # the run is offered in the list
+    vals = v.knob_values()
+    assert vals["cell"] == "gru" and vals["hidden"] == 40 and vals["no_orthogonal"] is True
+    argv = v.build_argv()
+    assert "--resume" in argv and argv[argv.index("--out") + 1] == str(run)
+    assert v.steps_spin.value() > 30                      # on past the run's last step
+    assert v.ckpt_tree.topLevelItemCount() == 1           # the run's checkpoints are listed
+    v.set_source("finetune", str(run))
+    argv = v.build_argv(tmp_path / "new")
+    assert argv[argv.index("--init-from") + 1] == str(run) and "--resume" not in argv
+
+
+def test_the_handwriting_tabs_drawing_primes_training_samples(qtbot, tmp_path, monkeypatch):
+    """Coordination with the main window: its Handwriting tab's canvas and 'what you wrote' field."""
+    monkeypatch.setenv("SCRIBE_STUDIO_HOME", str(tmp_path / "home"))
+    from studio.canvas import X_HEIGHT, DrawnStroke
+    from studio.main_window import MainWindow
+    from studio.train_view import TrainView, user_style
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert isinstance(win.train_view, TrainView)          # the Train tab holds this view
+    summary = {"x_height": 20.0, "spacing": None, "charset": list("abc ")}
+    assert user_style(win, summary) is None               # nothing drawn yet
+    xs = [10.0, 20.0, 30.0, 40.0]
+    win.handwriting_view.canvas.set_strokes([DrawnStroke(xs, [100.0, 64.0, 100.0, 64.0], [0, .01, .02, .03]),
+                                             DrawnStroke([50.0, 60.0], [100.0, 100.0], [.1, .11])])
+    win.handwriting_view.wrote_edit.setText("ab")
+    stroke3, text = user_style(win, summary)
+    assert text == "ab" and stroke3.shape == (6, 3) and stroke3[3, 2] == 1 and stroke3[-1, 2] == 1
+    scale = 20.0 / X_HEIGHT                                # canvas units -> the data's units
+    np.testing.assert_allclose(stroke3[1, :2], [10 * scale, -36 * scale], rtol=1e-5)
+    # the Train view saves that drawing as a recording (InkML) for training on one's own hand
+    path = win.train_view.add_drawing_to_recordings()
+    from engine.ink.inkml import read_inkml
+
+    inks = read_inkml(path)
+    assert inks[0].text == "ab" and len(inks[0].strokes) == 2
+    win.close()
