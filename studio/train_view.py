@@ -104,6 +104,12 @@ class TrainView(QWidget):
         self._build()
         self._task_changed()
         self.restore_settings()
+        self.torch_available = _torch_installed()
+        if not self.torch_available:
+            self.show_message("warn", "Training needs PyTorch, which this installation does not include. "
+                                      "Install the full Scribe Studio (or 'pip install torch') to train models; "
+                                      "generating with models works without it.")
+        self._update_buttons()
         if main_window is not None:
             main_window.installEventFilter(self)
         app = QApplication.instance()
@@ -685,7 +691,7 @@ class TrainView(QWidget):
         return self.job is not None and self.job.is_running()
 
     def start(self) -> bool:
-        if self.is_training():
+        if self.is_training() or not self.torch_available:
             return False
         self.clear_message()
         data = self.data_path()
@@ -770,7 +776,7 @@ class TrainView(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.is_training()
-        self.start_btn.setEnabled(not running)
+        self.start_btn.setEnabled(not running and getattr(self, "torch_available", True))
         self.pause_btn.setEnabled(running)
         self.stop_btn.setEnabled(running and not (self.job and self.job._stop_requested))  # noqa: SLF001
         self.settings_panel.setEnabled(not running)
@@ -1060,7 +1066,7 @@ class TrainView(QWidget):
 
     # ================================================================== messages
     def show_message(self, level: str, text: str) -> None:
-        if self.banner_box.isVisible() and self.banner_level == "error" and level != "error":
+        if not self.banner_box.isHidden() and self.banner_level == "error" and level != "error":
             self._log(text)
             return
         self.banner_level = level
@@ -1075,7 +1081,7 @@ class TrainView(QWidget):
         self.banner_box.setVisible(False)
 
     def message(self) -> str:
-        return self.banner.text() if self.banner_box.isVisible() else ""
+        return self.banner.text() if not self.banner_box.isHidden() else ""
 
     # ================================================================== settings persistence
     def _save_settings(self) -> None:
@@ -1141,6 +1147,16 @@ class TrainView(QWidget):
         if not self._shut_down:
             self._shut_down = True
             self.training_state.emit(False)
+
+
+def _torch_installed() -> bool:
+    """Whether the training process could import torch (looked up, not imported)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _html(s: str) -> str:

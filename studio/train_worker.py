@@ -92,6 +92,9 @@ def explain(exc: BaseException) -> tuple[str, str]:
     name = type(exc).__name__
     text = str(exc)
     low = text.lower()
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in ("torch", "safetensors", "onnx"):
+        return (f"Training needs {exc.name.split('.')[0]}, which this installation does not have.",
+                "Install the full Scribe Studio (with PyTorch), or run 'pip install torch'.")
     if name == "OutOfMemoryError" or "out of memory" in low or isinstance(exc, MemoryError) \
             or "can't allocate memory" in low or "cannot allocate memory" in low:
         where = "GPU" if ("cuda" in low or name == "OutOfMemoryError" or "gpu" in low) else "computer"

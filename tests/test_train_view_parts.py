@@ -262,3 +262,16 @@ def test_the_handwriting_tabs_drawing_primes_training_samples(qtbot, tmp_path, m
     inks = read_inkml(path)
     assert inks[0].text == "ab" and len(inks[0].strokes) == 2
     win.close()
+
+
+def test_without_pytorch_the_view_says_so_and_does_not_start(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRIBE_STUDIO_HOME", str(tmp_path / "home"))
+    from studio import train_view
+    from studio.train_worker import explain
+
+    monkeypatch.setattr(train_view, "_torch_installed", lambda: False)
+    v = train_view.TrainView()
+    qtbot.addWidget(v)
+    assert "PyTorch" in v.message() and not v.start_btn.isEnabled()
+    msg, hint = explain(ModuleNotFoundError("No module named 'torch'", name="torch"))
+    assert "torch" in msg and "install" in hint.lower()
