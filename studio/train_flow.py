@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
+from .train_plots import style_legend
 from .training_job import ChildJob, default_threads
 
 CELL_COLORS = {"rnn-tanh": "#c0392b", "rnn-relu": "#e67e22", "gru": "#3c8d5a", "lstm": "#2f5fc4"}
@@ -229,3 +230,4 @@ class FlowPanel(QWidget):
             for name in ("left", "bottom"):
                 item.getAxis(name).setTextPen(pg.mkPen(fg))
             item.titleLabel.setText(item.titleLabel.text, color=fg.name())
+            style_legend(item, bg, fg)

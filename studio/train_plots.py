@@ -23,6 +23,7 @@ RAW = "#9db4e3"
 SMOOTH = "#2f5fc4"
 VAL = "#e07b1a"
 CLIP = "#c0392b"
+THRESHOLD = "#d4a017"
 LR = "#3c8d5a"
 RATE = "#7d4cc2"
 
@@ -110,6 +111,18 @@ def _finite(v) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def style_legend(item, bg: QColor, fg: QColor) -> None:
+    """A legend that reads on the plot's background, light or dark."""
+    legend = getattr(item, "legend", None)
+    if legend is None:
+        return
+    fill = QColor(bg)
+    fill.setAlpha(200)
+    legend.setBrush(pg.mkBrush(fill))
+    legend.setPen(pg.mkPen(QColor(fg.red(), fg.green(), fg.blue(), 60)))
+    legend.setLabelTextColor(fg)
+
+
 def _plot(title: str, left: str, log_y: bool = False) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setMinimumHeight(140)
@@ -165,7 +178,7 @@ class LivePlots(QWidget):
         self.c_val = li.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=6, symbolBrush=VAL,
                              symbolPen=None, name="validation")
         gi = self.grad_plot.getPlotItem()
-        gi.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
+        gi.addLegend(offset=(10, -10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
         self.c_gnorm = gi.plot(pen=pg.mkPen(RAW, width=1), name="‖g‖")
         # clipped steps: a short red tick at each one's norm (one path of segments: cheap for any count,
         # unlike thousands of scatter symbols); no downsampling or clipping, which would break the pairs
@@ -173,7 +186,7 @@ class LivePlots(QWidget):
         self.c_clipped.setDownsampling(ds=1, auto=False)
         self.c_clipped.setClipToView(False)
         # the threshold as a 2-point curve (not an InfiniteLine) so auto-range always keeps it in view
-        self.c_clip = gi.plot(pen=pg.mkPen(CLIP, width=1.5, style=Qt.PenStyle.DashLine), name="clip threshold")
+        self.c_clip = gi.plot(pen=pg.mkPen(THRESHOLD, width=2, style=Qt.PenStyle.DashLine), name="clip threshold")
         self.c_lr = self.lr_plot.getPlotItem().plot(pen=pg.mkPen(LR, width=2))
         ri = self.rate_plot.getPlotItem()
         self.c_rate = ri.plot(pen=pg.mkPen("#c9b6e8", width=1))
@@ -306,7 +319,7 @@ class LivePlots(QWidget):
     def _push_grad(self) -> None:
         self.c_gnorm.setData(*self.gnorm.data())
         cx, cy = self.clipped.data()
-        self.c_clipped.setData(np.repeat(cx, 2), np.column_stack([cy / 1.25, cy * 1.25]).ravel())
+        self.c_clipped.setData(np.repeat(cx, 2), np.column_stack([cy / 1.12, cy * 1.12]).ravel())
         gx, _ = self.gnorm.data()
         if self.clip_threshold is not None and len(gx):
             self.c_clip.setData([gx[0], max(gx[-1], gx[0] + 1)], [self.clip_threshold] * 2)
@@ -333,6 +346,7 @@ class LivePlots(QWidget):
                 ax.setPen(pg.mkPen(QColor(fg).darker(100) if bg.lightness() > 128 else fg))
                 ax.setTextPen(pg.mkPen(fg))
             item.titleLabel.setText(item.titleLabel.text, color=fg.name())
+            style_legend(item, bg, fg)
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         from PySide6.QtCore import QEvent

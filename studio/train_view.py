@@ -223,6 +223,7 @@ class TrainView(QWidget):
         self.minutes_spin.setSuffix(" min")
         self.minutes_spin.setToolTip("Train for this long instead of a number of steps (0: use steps)")
         self.minutes_spin.valueChanged.connect(self._update_command)
+        self.minutes_spin.valueChanged.connect(lambda m: self.steps_spin.setEnabled(not m))
         dur = QHBoxLayout()
         dur.addWidget(self.steps_spin, 1)
         dur.addWidget(QLabel("or"))
