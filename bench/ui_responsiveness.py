@@ -56,13 +56,13 @@ def run_scenario(name: str, seconds: float, corpus: Path, shot: Path | None = No
         QTimer.singleShot(int(sec * 1000), loop.quit)
         loop.exec()
 
-    view.set_data(str(corpus))
-    while view.summary_pending():
+    view.settings.set_data(str(corpus))
+    while view.settings.summary_pending():
         spin(0.05)
     if name != "idle":
         cfg = dict(SCENARIOS["small" if name == "long" else name])
-        view.preset_combo.setCurrentText(cfg.pop("preset"))
-        view.set_knobs(steps=10_000_000, **cfg)
+        view.settings.preset_combo.setCurrentText(cfg.pop("preset"))
+        view.settings.set_knobs(steps=10_000_000, **cfg)
     if name == "long":  # a long run's history: 1M steps through the same capped buffers
         n = 1_000_000
         rng = np.random.default_rng(0)

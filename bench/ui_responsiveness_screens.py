@@ -44,11 +44,11 @@ def main() -> int:
     view = TrainView()
     view.resize(1440, 900)
     view.show()
-    view.set_data(str(REPO / "assets" / "corpora" / "tinyshakespeare.txt"))
-    while view.summary_pending():
+    view.settings.set_data(str(REPO / "assets" / "corpora" / "tinyshakespeare.txt"))
+    while view.settings.summary_pending():
         spin(0.05)
-    view.preset_combo.setCurrentText("Custom (CLI defaults)")
-    view.set_knobs(cell="lstm", layers=1, hidden=256, embed=32, seq_len=64, batch=32, lr=3e-3, clip=0.5,
+    view.settings.preset_combo.setCurrentText("Custom (CLI defaults)")
+    view.settings.set_knobs(cell="lstm", layers=1, hidden=256, embed=32, seq_len=64, batch=32, lr=3e-3, clip=0.5,
                    eval_every=100, steps=4000, device="cpu")
     assert view.start(), view.message()
     t0 = time.time()

@@ -21,8 +21,8 @@ from train_view_support import corpus_text, curve_len, prepare
 def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbot, window, corpus, home):
     win, view = window
     prepare(qtbot, view, corpus, steps=100_000)
-    assert view.summary is not None and view.summary["characters"] == len(corpus_text())
-    assert "characters" in view.summary_label.text()
+    assert view.settings.summary is not None and view.settings.summary["characters"] == len(corpus_text())
+    assert "characters" in view.settings.summary_label.text()
     assert view.start()
     job = view.job
     assert job.process.is_alive() and job.process.pid != os.getpid()
@@ -39,7 +39,7 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     # a sample appears (every evaluation) and a validation point and a checkpoint with it
     qtbot.waitUntil(lambda: len(view.samples.samples) >= 1, timeout=30_000)
     assert view.samples.latest_text().strip()
-    qtbot.waitUntil(lambda: len(view.plots.val) >= 1 and view.ckpt_tree.topLevelItemCount() >= 1,
+    qtbot.waitUntil(lambda: len(view.plots.val) >= 1 and view.checkpoints.count() >= 1,
                     timeout=30_000)
 
     # pause: the child stops stepping; resume: it goes on
@@ -70,7 +70,7 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
 
     # export the selected checkpoint: a package in the user's models folder that generates at once
     with qtbot.waitSignal(view.model_exported, timeout=120_000) as sig:
-        assert view.export_selected() is not None
+        assert view.checkpoints.export_selected() is not None
     path = Path(sig.args[0])
     assert path.parent == home / "models" and (path / "model.onnx").exists()
     from engine.runtime import load_package
@@ -81,9 +81,9 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     assert len(out) == 40 and set(out) <= set(corpus_text())
 
     # resume the run: the earlier curve is shown again and training continues from the checkpoint
-    view.set_source("resume", str(run))
-    qtbot.waitUntil(lambda: not view.summary_pending(), timeout=10_000)
-    assert "--resume" in view.build_argv()
+    view.settings.set_source("resume", str(run))
+    qtbot.waitUntil(lambda: not view.settings.summary_pending(), timeout=10_000)
+    assert "--resume" in view.settings.build_argv()
     assert view.start()
     assert view.run_dir == run and len(view.plots.loss) >= stopped_at  # history from events.jsonl
     proc = view.job.process
@@ -104,8 +104,8 @@ def test_bad_data_and_a_crashed_process_show_errors_and_the_view_stays_usable(qt
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine text\n" * 50 + b"\xff\xfe broken \x81 bytes\n")
     prepare(qtbot, view, bad)
-    assert view.summary is None and "UTF-8" in view.summary_error
-    assert "UTF-8" in view.summary_label.text()
+    assert view.settings.summary is None and "UTF-8" in view.settings.summary_error
+    assert "UTF-8" in view.settings.summary_label.text()
     assert view.start() is False
     assert "UTF-8" in view.message()
 
@@ -124,7 +124,7 @@ def test_bad_data_and_a_crashed_process_show_errors_and_the_view_stays_usable(qt
     corpus.write_bytes(corpus_bytes)
     assert view.start()
     job = view.job
-    qtbot.waitUntil(lambda: view.ckpt_tree.topLevelItemCount() >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: view.checkpoints.count() >= 1, timeout=30_000)
     with qtbot.waitSignal(job.failed, timeout=30_000) as sig:
         os.kill(job.process.pid, signal.SIGKILL)
     assert "SIGKILL" in sig.args[0] and "checkpoint" in sig.args[0]

@@ -10,17 +10,17 @@ from train_view_support import prepare
 
 def test_handwriting_training_on_a_synthetic_dataset_renders_samples(qtbot, window, home):
     win, view = window
-    view.set_task("ink-prediction")
-    assert view.ink_tools.isVisibleTo(view) and not view.file_btn.isVisibleTo(view)
-    view.make_synthetic(24, min_chars=8, max_chars=14, writers=3)  # the "Synthetic…" button's job, without its dialog
-    qtbot.waitUntil(lambda: not view.side_jobs and view.summary is not None, timeout=60_000)
-    assert view.summary["lines"] == 24 and view.summary["points"] > 0
-    assert "writers" in view.summary_label.text()
-    ds = view.data_path()
+    view.settings.set_task("ink-prediction")
+    assert view.settings.ink_tools.isVisibleTo(view) and not view.settings.file_btn.isVisibleTo(view)
+    view.settings.make_synthetic(24, min_chars=8, max_chars=14, writers=3)  # the "Synthetic…" button's job, without its dialog
+    qtbot.waitUntil(lambda: not view.settings.jobs and view.settings.summary is not None, timeout=60_000)
+    assert view.settings.summary["lines"] == 24 and view.settings.summary["points"] > 0
+    assert "writers" in view.settings.summary_label.text()
+    ds = view.settings.data_path()
     assert (home / "datasets") in __import__("pathlib").Path(ds).parents
     prepare(qtbot, view, ds, layers=1, hidden=8, mixtures=2, batch=2, steps=100_000, eval_every=3,
             device="cpu", compile="off", max_points=2000)
-    argv = view.build_argv()
+    argv = view.settings.build_argv()
     assert argv[:2] == ["train", "ink"] and argv[argv.index("--kind") + 1] == "prediction"
     assert view.start()
     qtbot.waitUntil(lambda: len(view.samples.samples) >= 1, timeout=60_000)
@@ -41,9 +41,10 @@ def test_gradient_flow_probe_and_quick_experiment(qtbot, window, corpus, home):
     from engine.cli import build_parser
     from engine.cli_common import run_training
 
-    view.run_dir = home / "runs" / "probe-me"
-    args = build_parser().parse_args(view.build_argv(view.run_dir) + ["--steps", "12", "--quiet"])
+    run = home / "runs" / "probe-me"
+    args = build_parser().parse_args(view.settings.build_argv(run) + ["--steps", "12", "--quiet"])
     run_training(args.build_trainer(args), args)
+    view.checkpoints.set_run(run)
     flow = view.flow
     flow.k_spin.setValue(12)
     flow.run_probe()

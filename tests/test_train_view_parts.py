@@ -170,7 +170,7 @@ def test_the_gui_process_never_imports_torch(tmp_path):
         f"os.environ['SCRIBE_STUDIO_HOME']={str(tmp_path)!r}\n"
         "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
         "from studio.train_view import TrainView\n"
-        "v = TrainView(); v.set_task('ink-synthesis'); v.set_task('text'); v.build_argv()\n"
+        "v = TrainView(); v.settings.set_task('ink-synthesis'); v.settings.set_task('text'); v.settings.build_argv()\n"
         "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -221,17 +221,17 @@ def test_resume_and_fine_tune_take_the_models_settings(qtbot, tmp_path, monkeypa
     _fake_run(run)
     v = TrainView()
     qtbot.addWidget(v)
-    v.set_data(str(tmp_path / "c.txt"))
-    v.set_source("resume", str(run))
-    assert v.source_combo.findData(str(run)) >= 0        # the run is offered in the list
-    vals = v.knob_values()
+    v.settings.set_data(str(tmp_path / "c.txt"))
+    v.settings.set_source("resume", str(run))
+    assert v.settings.source_combo.findData(str(run)) >= 0        # the run is offered in the list
+    vals = v.settings.knob_values()
     assert vals["cell"] == "gru" and vals["hidden"] == 40 and vals["no_orthogonal"] is True
-    argv = v.build_argv()
+    argv = v.settings.build_argv()
     assert "--resume" in argv and argv[argv.index("--out") + 1] == str(run)
-    assert v.steps_spin.value() > 30                      # on past the run's last step
-    assert v.ckpt_tree.topLevelItemCount() == 1           # the run's checkpoints are listed
-    v.set_source("finetune", str(run))
-    argv = v.build_argv(tmp_path / "new")
+    assert v.settings.steps_spin.value() > 30                      # on past the run's last step
+    assert v.checkpoints.count() == 1           # the run's checkpoints are listed
+    v.settings.set_source("finetune", str(run))
+    argv = v.settings.build_argv(tmp_path / "new")
     assert argv[argv.index("--init-from") + 1] == str(run) and "--resume" not in argv
 
 
@@ -256,7 +256,7 @@ def test_the_handwriting_tabs_drawing_primes_training_samples(qtbot, tmp_path, m
     scale = 20.0 / X_HEIGHT                                # canvas units -> the data's units
     np.testing.assert_allclose(stroke3[1, :2], [10 * scale, -36 * scale], rtol=1e-5)
     # the Train view saves that drawing as a recording (InkML) for training on one's own hand
-    path = win.train_view.add_drawing_to_recordings()
+    path = win.train_view.settings.add_drawing_to_recordings()
     from engine.ink.inkml import read_inkml
 
     inks = read_inkml(path)

@@ -54,10 +54,10 @@ def window(qtbot, home):
 
 
 def prepare(qtbot, view, corpus, **knobs):
-    view.set_data(str(corpus))
-    view.preset_combo.setCurrentText("Custom (CLI defaults)")
-    view.set_knobs(**{**TINY, **knobs})
-    qtbot.waitUntil(lambda: not view.summary_pending(), timeout=10_000)
+    view.settings.set_data(str(corpus))
+    view.settings.preset_combo.setCurrentText("Custom (CLI defaults)")
+    view.settings.set_knobs(**{**TINY, **knobs})
+    qtbot.waitUntil(lambda: not view.settings.summary_pending(), timeout=10_000)
 
 
 
