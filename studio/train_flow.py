@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from .train_plots import style_legend
 from .training_job import ChildJob, default_threads
@@ -70,6 +70,9 @@ class FlowPanel(QWidget):
         self.exp_steps.setRange(20, 100_000)
         self.exp_steps.setValue(300)
         self.exp_steps.setSuffix(" steps each")
+        self.auto_check = QCheckBox("at every checkpoint")
+        self.auto_check.setToolTip("Probe again whenever the training saves a checkpoint (a short extra process "
+                                   "each time), to watch the curve change as the model learns")
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setEnabled(False)
         self.stop_btn.clicked.connect(self.stop)
@@ -82,7 +85,7 @@ class FlowPanel(QWidget):
         self.loss_plot = _plot("Quick experiment: training loss", "step", "loss (smoothed)", log_y=False)
 
         bar = QHBoxLayout()
-        for w in (self.probe_btn, self.k_spin, self.exp_btn, self.exp_steps, self.stop_btn):
+        for w in (self.probe_btn, self.k_spin, self.auto_check, self.exp_btn, self.exp_steps, self.stop_btn):
             bar.addWidget(w)
         bar.addStretch(1)
         plots = QHBoxLayout()
@@ -99,11 +102,17 @@ class FlowPanel(QWidget):
     def busy(self) -> bool:
         return any(j.is_running() for j in self.jobs)
 
-    def run_probe(self) -> None:
+    def checkpoint_saved(self) -> None:
+        """The training saved a checkpoint: probe it if asked to (and nothing else is running here)."""
+        if self.auto_check.isChecked() and not self.busy():
+            self.run_probe(quiet=True)
+
+    def run_probe(self, quiet: bool = False) -> None:
         src = self.model_source()
         if not src:
-            self.message.emit("warn", "No checkpoint to probe yet: train a character model first "
-                                      "(a checkpoint is written at every evaluation).")
+            if not quiet:
+                self.message.emit("warn", "No checkpoint to probe yet: train a character model first "
+                                          "(a checkpoint is written at every evaluation).")
             return
         model, corpus = src
         self._start(ChildJob("studio.train_worker:probe", {"model": model, "corpus": corpus,

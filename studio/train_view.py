@@ -321,6 +321,7 @@ class TrainView(QWidget):
                 self.samples.add(ev)
             elif t == "checkpoint":
                 self.checkpoints.refresh()
+                self.flow.checkpoint_saved()
             elif t == "warning":
                 self._log("warning: " + ev.get("message", ""))
                 self.show_message("warn", ev.get("message", "") + _warning_hint(ev.get("message", "")))

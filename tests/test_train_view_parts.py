@@ -275,3 +275,21 @@ def test_without_pytorch_the_view_says_so_and_does_not_start(qtbot, tmp_path, mo
     assert "PyTorch" in v.message() and not v.start_btn.isEnabled()
     msg, hint = explain(ModuleNotFoundError("No module named 'torch'", name="torch"))
     assert "torch" in msg and "install" in hint.lower()
+
+
+def test_gradient_flow_can_follow_the_checkpoints(qtbot, monkeypatch):
+    from studio.train_flow import FlowPanel
+
+    warnings = []
+    flow = FlowPanel(lambda: None, lambda: None)
+    qtbot.addWidget(flow)
+    flow.message.connect(lambda level, text: warnings.append(text))
+    flow.run_probe()                                   # nothing to probe: says so
+    assert warnings and "No checkpoint" in warnings[0]
+    calls = []
+    monkeypatch.setattr(flow, "run_probe", lambda quiet=False: calls.append(quiet))
+    flow.checkpoint_saved()
+    assert calls == []                                 # off by default: no extra process per checkpoint
+    flow.auto_check.setChecked(True)
+    flow.checkpoint_saved()
+    assert calls == [True]
