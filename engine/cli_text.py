@@ -196,7 +196,8 @@ def cmd_sample_text(args) -> int:
         if card["kind"] != "text":
             raise ScribeError(f"{args.model} is a {card['kind']} model; use 'scribe sample ink'")
         stream = generate_text(model, Vocab.from_json(card["vocab"]), args.prime, args.length,
-                               temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+                               temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+                               context=card.get("context", ""))
     sys.stdout.write(args.prime)
     for ch in stream:
         sys.stdout.write(ch)

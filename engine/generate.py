@@ -71,10 +71,13 @@ def _to_numpy(v) -> np.ndarray:
 
 
 def text_stream(stepper, vocab, prime: str, length: int, temperature: float = 1.0,
-                top_k: int | None = None, seed: int | None = None) -> Iterator[str]:
+                top_k: int | None = None, seed: int | None = None, context: str = "") -> Iterator[str]:
     """Stream ``length`` sampled characters (one per item) after teacher-forcing ``prime``.
 
-    ``vocab`` is an ``engine.vocab.Vocab``. An empty prime starts from the vocabulary's first
+    ``vocab`` is an ``engine.vocab.Vocab``. ``context`` (a model card's "context": a paragraph of its
+    training text) is fed before the prime so sampling starts from a warmed-up state rather than the
+    zero state, which a model trained with carried (TBPTT) state rarely sees; characters of it the
+    vocabulary lacks are skipped. An empty prime (and context) starts from the vocabulary's first
     character. Stopping early = closing the generator.
     """
     unknown = vocab.unknown(prime)
@@ -98,7 +101,8 @@ def text_stream(stepper, vocab, prime: str, length: int, temperature: float = 1.
             feeds[n] = res[o]
         return res["logits"]
 
-    for i in vocab.encode(prime):
+    warm = "".join(c for c in (context or "") if c in vocab)
+    for i in vocab.encode(warm + prime):
         logits = advance(int(i))
     for k in range(length):
         i = sample_logits(logits[0], rng, temperature, top_k)

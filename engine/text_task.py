@@ -97,6 +97,7 @@ class TextTask:
         self.corpus_path = corpus_path
         self.sample_len = sample_len
         self.sample_prime = sample_prime if all(c in self.vocab for c in sample_prime) else self.vocab.chars[0]
+        self.context = warm_context(self.train_data, self.vocab)
         self.sample_temperature = sample_temperature
         self.seed = seed
         self.hidden = None
@@ -135,7 +136,8 @@ class TextTask:
 
     def sample(self, seed: int) -> dict:
         text = "".join(generate_text(self.model, self.vocab, self.sample_prime, self.sample_len,
-                                     temperature=self.sample_temperature, seed=seed, device=self.device))
+                                     temperature=self.sample_temperature, seed=seed, device=self.device,
+                                     context=self.context))
         return {"text": text, "prime": self.sample_prime}
 
     def card(self) -> dict:
@@ -148,6 +150,7 @@ class TextTask:
                     "eval_blocks": self.eval_blocks, "eval_block_len": self.eval_block_len,
                     "stateful_streams": self.stateful_streams}
         return {"model_config": self.model.config_dict(), "vocab": self.vocab.to_json(), "data": data,
+                "context": self.context,
                 "settings": settings, "seq_len": self.batcher.seq_len, "batch": self.batcher.batch}
 
     def checkpoint_state(self):
@@ -212,7 +215,7 @@ def evaluate_text(model, val_data: np.ndarray, device, blocks: int = 64, block_l
 
 
 def generate_text(model, vocab: Vocab, prime: str, length: int, temperature: float = 1.0,
-                  top_k: int | None = None, seed: int | None = None, device="cpu"):
+                  top_k: int | None = None, seed: int | None = None, device="cpu", context: str = ""):
     """Stream characters: teacher-force ``prime`` then sample ``length`` characters.
     The loop is ``engine.generate.text_stream``, the same one the ONNX runtime runs, so the same seed
     gives the same text on both."""
@@ -222,6 +225,16 @@ def generate_text(model, vocab: Vocab, prime: str, length: int, temperature: flo
     was_training = model.training
     try:
         yield from text_stream(TorchStepper(CharLMStep(model), device), vocab, prime, length,
-                               temperature=temperature, top_k=top_k, seed=seed)
+                               temperature=temperature, top_k=top_k, seed=seed, context=context)
     finally:
         model.train(was_training)
+
+
+def warm_context(data, vocab: Vocab, max_chars: int = 256) -> str:
+    """A paragraph of training text to feed before a prime (see engine.generate.text_stream): the
+    last ``max_chars`` characters of ``data`` (vocabulary ids), starting after a blank line when
+    there is one, so sampling starts from the state the model has between paragraphs."""
+    tail = vocab.decode(data[-max_chars:])
+    cut = tail.find("\n\n")
+    tail = tail[cut + 2:] if 0 <= cut < len(tail) - 2 else tail
+    return tail if tail.endswith("\n\n") else tail.rstrip("\n") + "\n\n"

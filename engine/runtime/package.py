@@ -146,7 +146,7 @@ class ModelPackage:
         from ..generate import text_stream
 
         return text_stream(self.stepper, self.vocab, prime, length, temperature=temperature, top_k=top_k,
-                           seed=seed)
+                           seed=seed, context=self.card.get("context", ""))
 
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                      seed: int | None = None, max_steps: int | None = None) -> Iterator[np.ndarray]:
