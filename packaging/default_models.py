@@ -1,0 +1,105 @@
+"""Build the bundled default models in assets/models/ from trained runs.
+
+The recipes (run from the repo root; figures in assets/models/README.md):
+
+    # text: char LM on the bundled tinyshakespeare corpus (15 min on a 2-core CPU)
+    scribe train text --preset default-text --out runs/default-text
+    # handwriting: synthesis net on the synthetic Hershey-script corpus (~45 min on a 2-core CPU)
+    scribe synth --lines 12000 --writers 32 --hz 30 --seed 0 --out runs/synth-ink
+    scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink
+    # package both (export with parity check, add priming styles from the training writers)
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/default-ink \
+        --ink-data runs/synth-ink
+
+Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
+writes new text in that writer's slant, size and spacing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "assets" / "models"
+
+# (writer index in the synthetic corpus, style name)
+STYLES = [(17, "Slanted, compact"), (22, "Backhand, airy"), (5, "Upright, print capitals"),
+          (9, "Large, round"), (0, "Small, neat")]
+
+
+def pick_styles(ink_data: Path, min_chars: int = 18, max_chars: int = 34) -> list[dict]:
+    from engine.ink.dataset import InkDataset
+
+    ds = InkDataset.load(ink_data)
+    styles = []
+    for writer, name in STYLES:
+        wid = f"synth-{writer:03d}"
+        for i, m in enumerate(ds.lines_meta):
+            if m.get("writer") == wid and m.get("split") == "train" and min_chars <= len(m["text"]) <= max_chars \
+                    and m["text"].strip() == m["text"]:
+                line = ds.line(i)
+                pts = np.asarray(line.points, dtype=np.float32).copy()
+                pts[0, :2] = 0.0  # start at the origin
+                styles.append({"name": name, "text": line.text, "stroke3": pts})
+                break
+    return styles
+
+
+def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) -> None:
+    from engine.export import export_package
+
+    MODELS.mkdir(parents=True, exist_ok=True)
+    if text_run:
+        out = MODELS / "shakespeare-lstm"
+        export_package(text_run, out, name="Shakespeare (char LSTM)")
+        extra = {}
+        card = json.loads((out / "card.json").read_text(encoding="utf-8"))
+        if not card.get("context"):  # runs trained before cards carried a warm-up context
+            from engine.corpus import load_corpus
+            from engine.text_task import warm_context
+            from engine.vocab import Vocab
+
+            corpus = load_corpus(ROOT / "assets" / "corpora" / "tinyshakespeare.txt", vocab=Vocab(card["vocab"]))
+            extra["context"] = warm_context(corpus.split(0.1)[0], corpus.vocab)
+        _annotate(out, recipe="scribe train text --preset default-text --out runs/default-text",
+                  data_license="tinyshakespeare: public domain", **extra)
+        print("wrote", out)
+    if ink_run:
+        out = MODELS / "handwriting-script"
+        export_package(ink_run, out, name="Script handwriting (synthesis LSTM)")
+        extra = {}
+        if ink_data:
+            styles = pick_styles(ink_data)
+            extra["styles"] = [{"name": s["name"], "text": s["text"],
+                                "stroke3": s["stroke3"].round(3).tolist()} for s in styles]
+        _annotate(out, recipe="scribe synth --lines 12000 --writers 32 --hz 30 --seed 0 --out runs/synth-ink && "
+                              "scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink",
+                  data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT) writing tinyshakespeare "
+                               "(public domain); freely redistributable", **extra)
+        print("wrote", out)
+
+
+def _annotate(pkg: Path, **fields) -> None:
+    card_path = pkg / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card.update(fields)
+    card.pop("source", None)  # local paths of the build machine
+    card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--text-run", type=Path)
+    ap.add_argument("--ink-run", type=Path)
+    ap.add_argument("--ink-data", type=Path)
+    args = ap.parse_args()
+    build(args.text_run, args.ink_run, args.ink_data)
+
+
+if __name__ == "__main__":
+    main()
