@@ -88,6 +88,10 @@ class KnobForm(QWidget):
         if o.type is int:
             w = QSpinBox()
             lo, hi = INT_RANGES.get(o.dest, (0, 10_000_000))
+            if _known(o.default) is None and value is None:   # "not given": the CLI decides
+                lo -= 1
+                w.setSpecialValueText("default")
+                w.setProperty("unset_value", lo)
             w.setRange(lo, hi)
             w.setValue(int(value) if value is not None else lo)
             w.setKeyboardTracking(False)
@@ -109,7 +113,8 @@ class KnobForm(QWidget):
             elif isinstance(w, QCheckBox):
                 out[dest] = (not w.isChecked()) if dest in INVERTED else w.isChecked()
             elif isinstance(w, QSpinBox):
-                out[dest] = w.value()
+                unset = w.property("unset_value")
+                out[dest] = None if unset is not None and w.value() == unset else w.value()
             elif isinstance(w, FloatEdit):
                 out[dest] = w.value()
             elif isinstance(w, QLineEdit):
@@ -119,7 +124,11 @@ class KnobForm(QWidget):
     def set_values(self, values: dict) -> None:
         for dest, v in values.items():
             w = self.widgets.get(dest)
-            if w is None or (v is None and not isinstance(w, QLineEdit)):
+            if w is None:
+                continue
+            if v is None and isinstance(w, QSpinBox) and w.property("unset_value") is not None:
+                v = w.property("unset_value")
+            elif v is None and not isinstance(w, QLineEdit):
                 continue
             w.blockSignals(True)
             try:

@@ -167,7 +167,8 @@ class LivePlots(QWidget):
         self._timer.timeout.connect(self._tick)
 
         self.loss_plot = _plot("Loss", "nats / unit")
-        self.grad_plot = _plot("Gradient norm (before clipping)", "‖g‖", log_y=True)
+        self.grad_plot = _plot(f"Gradient norm before clipping · <span style='color:{THRESHOLD}'>– – threshold</span>"
+                               f" · <span style='color:{CLIP}'>| clipped step</span>", "‖g‖", log_y=True)
         self.lr_plot = _plot("Learning rate", "lr")
         self.rate_plot = _plot("Throughput", "tokens/s")
 
@@ -178,15 +179,14 @@ class LivePlots(QWidget):
         self.c_val = li.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=6, symbolBrush=VAL,
                              symbolPen=None, name="validation")
         gi = self.grad_plot.getPlotItem()
-        gi.addLegend(offset=(10, -10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
-        self.c_gnorm = gi.plot(pen=pg.mkPen(RAW, width=1), name="‖g‖")
+        self.c_gnorm = gi.plot(pen=pg.mkPen(RAW, width=1))
         # clipped steps: a short red tick at each one's norm (one path of segments: cheap for any count,
         # unlike thousands of scatter symbols); no downsampling or clipping, which would break the pairs
-        self.c_clipped = gi.plot(pen=pg.mkPen(CLIP, width=1), connect="pairs", name="clipped")
+        self.c_clipped = gi.plot(pen=pg.mkPen(CLIP, width=1), connect="pairs")
         self.c_clipped.setDownsampling(ds=1, auto=False)
         self.c_clipped.setClipToView(False)
         # the threshold as a 2-point curve (not an InfiniteLine) so auto-range always keeps it in view
-        self.c_clip = gi.plot(pen=pg.mkPen(THRESHOLD, width=2, style=Qt.PenStyle.DashLine), name="clip threshold")
+        self.c_clip = gi.plot(pen=pg.mkPen(THRESHOLD, width=2, style=Qt.PenStyle.DashLine))
         self.c_lr = self.lr_plot.getPlotItem().plot(pen=pg.mkPen(LR, width=2))
         ri = self.rate_plot.getPlotItem()
         self.c_rate = ri.plot(pen=pg.mkPen("#c9b6e8", width=1))

@@ -177,8 +177,10 @@ class TrainView(QWidget):
         self.tabs.addTab(self.checkpoints, "Checkpoints")
         self.tabs.addTab(self.flow, "Gradient flow")
         self.tabs.addTab(self.log, "Log")
+        self.tabs.currentChanged.connect(self._tab_changed)
 
         split = QSplitter(Qt.Orientation.Vertical)
+        self.run_split = split
         split.addWidget(self.plots)
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
@@ -481,6 +483,14 @@ class TrainView(QWidget):
         except Exception as exc:  # noqa: BLE001 - the device list is a nicety; training still works
             self._forget(job)
             self._log(f"could not ask PyTorch about devices: {exc}")
+
+    def _tab_changed(self, _index: int) -> None:
+        """The gradient-flow tab holds two plots and a toolbar: give it room when it is opened."""
+        if self.tabs.currentWidget() is self.flow:
+            sizes = self.run_split.sizes()
+            total = sum(sizes)
+            if total and sizes[1] < 0.45 * total:
+                self.run_split.setSizes([int(0.45 * total), total - int(0.45 * total)])
 
     def _forget(self, job: ChildJob) -> None:
         if job in self.side_jobs:
