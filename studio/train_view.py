@@ -551,8 +551,8 @@ class TrainView(QWidget):
             if self.job.is_running():
                 self._log("closing: stopping the training and saving a checkpoint")
             self.job.shutdown(timeout)
-        for j in list(self.side_jobs):
-            j.shutdown(3.0)
+        for j in list(self.side_jobs):   # the device query: nothing to save, no need to wait
+            j.shutdown(0.5)
         self.side_jobs.clear()
         self.checkpoints.shutdown(10.0)   # an export in flight may finish (it writes atomically anyway)
         self.settings.shutdown(3.0)
