@@ -360,7 +360,7 @@ class TrainSettings(QScrollArea):
 
     def _browse_source(self) -> None:
         start = str(train_data.runs_dir())
-        path = QFileDialog.getExistingDirectory(self, "Run folder, checkpoint or model package", start)
+        path = QFileDialog.getExistingDirectory(self, "Run folder or checkpoint", start)
         if path:
             self.source_combo.setEditText(path)
             self._source_changed()

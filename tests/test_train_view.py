@@ -133,3 +133,13 @@ def test_bad_data_and_a_crashed_process_show_errors_and_the_view_stays_usable(qt
     from studio.train_data import list_checkpoints
 
     assert list_checkpoints(view.run_dir)
+
+    # a learning rate that blows the model up: non-finite losses are warned about, then a clear stop
+    view.clear_message()
+    view.settings.set_knobs(lr=1e30, warmup=0)
+    assert view.start()
+    with qtbot.waitSignal(view.job.failed, timeout=30_000) as sig:
+        pass
+    assert "non-finite" in sig.args[0] and "learning rate" in sig.args[0]
+    assert "non-finite loss" in view.log.toPlainText()            # the warnings came first
+    assert "learning rate" in view.message() and view.start_btn.isEnabled()
