@@ -99,7 +99,7 @@ def test_models_view_lists_both_kinds_with_cards(window, studio_home):
     mv = window.models_view
     kinds = sorted(e.kind for e in mv.entries if e.source == "user")
     assert kinds == ["ink-synthesis", "text"]
-    ink = next(e for e in mv.entries if e.kind == "ink-synthesis")
+    ink = next(e for e in mv.entries if e.kind == "ink-synthesis" and e.source == "user")
     assert mv.select_key(ink.key)
     html = mv.card_view.toPlainText()
     assert "Handwriting synthesis" in html and "sample" in html  # kind and bundled style names
