@@ -1,7 +1,7 @@
 """What int8 packages cost in quality: float vs int8 export of trained checkpoints, in one run.
 
     .venv/bin/python bench/runtime_int8_quality.py --text RUN_OR_CHECKPOINT --ink RUN_OR_CHECKPOINT \
-        [--corpus ../shared/data/tinyshakespeare.txt]
+        [--corpus ../shared/data/tinyshakespeare.txt] [--png float-vs-int8.png]
 
 Text: teacher-forced over 2,000 characters of the corpus (from its last tenth, the validation part):
 mean KL(float || int8) of the next-character distributions, the loss of both, how often their most
@@ -69,10 +69,37 @@ def ink_quality(f, q, text: str = "hello world") -> list[str]:
     return out
 
 
+def ink_png(f, q, path: str, text: str = "hello world", seeds=(1, 2, 3), bias: float = 0.8) -> None:
+    """Float (left) and int8 (right) lines, same seeds, rendered with Qt's SVG renderer."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QByteArray, QRectF
+    from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    from engine.ink.ink import Ink
+    from engine.ink.svg import ink_to_svg
+
+    app = QGuiApplication.instance() or QGuiApplication([])
+    img = QImage(1400, 40 + 220 * len(seeds), QImage.Format_RGB32)
+    img.fill(QColor("white"))
+    painter = QPainter(img)
+    for row, seed in enumerate(seeds):
+        for col, pk in enumerate((f, q)):
+            pts = np.stack(list(pk.generate_ink(text, bias=bias, seed=seed)))
+            svg = ink_to_svg(Ink.from_stroke3(pts))
+            QSvgRenderer(QByteArray(svg.encode())).render(painter, QRectF(20 + col * 700, 20 + row * 220, 640, 180))
+    painter.end()
+    img.convertToFormat(QImage.Format_Grayscale8).save(path)
+    del app
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--text", help="text run or checkpoint folder")
     ap.add_argument("--ink", help="ink-synthesis run or checkpoint folder")
+    ap.add_argument("--png", default=None, help="also draw float (left) vs int8 (right) lines to this PNG")
     ap.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"))
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -90,6 +117,9 @@ def main() -> int:
             q = load_package(export_package(args.ink, Path(d) / "ink-int8", quantize="int8"))
             print(f"### Ink: {args.ink} ({f.card['model_config']}, val_loss {f.card['metrics'].get('val_loss')})\n")
             print("\n".join(ink_quality(f, q)) + "\n")
+            if args.png:
+                ink_png(f, q, args.png)
+                print(f"float (left) vs int8 (right), bias 0.8, seeds 1-3: {args.png}\n")
     return 0
 
 
