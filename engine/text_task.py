@@ -173,10 +173,11 @@ def unknown_chars_message(corpus: Corpus) -> str:
             f"{corpus.n_dropped} occurrence(s) are left out of training: {chars!r}")
 
 
+@torch.no_grad()
 def evaluate_text(model, val_data: np.ndarray, device, blocks: int = 64, block_len: int = 256,
                   seed: int = 1337, stateful_max: int | None = 200_000, batch: int = 32,
                   stateful_streams: int = 1) -> dict:
-    """Validation loss two ways (call under ``torch.no_grad()`` with the model in eval mode).
+    """Validation loss two ways (call with the model in eval mode; no gradient is recorded).
 
     - ``val_loss``: nanoGPT's protocol, mean cross-entropy over ``blocks`` random blocks of
       ``block_len`` characters, each from a fresh (zero) state (same blocks every call: fixed seed).
