@@ -16,6 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-test", action="store_true",
                    help="load the bundled models, generate text and a line of handwriting offscreen, write an "
                         "SVG, and exit 0 (non-zero with a message on any failure)")
+    p.add_argument("--self-test-train", action="store_true",
+                   help="train a tiny model for a few steps in the training child process and check its "
+                        "checkpoint (needs torch: the full bundle or a source install)")
     p.add_argument("--out", metavar="DIR", help="with --self-test: where to write its SVG (default: a temp dir)")
     p.add_argument("--theme", choices=("system", "light", "dark"), help="colour theme for this run")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -58,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from studio.self_test import run_self_test
 
         return run_self_test(args.out)
+    if args.self_test_train:
+        from studio.self_test import run_training_self_test
+
+        return run_training_self_test()
 
     app = make_app(["scribe-studio", *args_list])
     from studio.main_window import MainWindow

@@ -145,3 +145,72 @@ def _check_svg(path: Path) -> None:
         raise SelfTestError(f"the SVG written has root <{root.tag}>")
     if not any(el.tag.endswith("path") for el in root.iter()):
         raise SelfTestError("the SVG written has no paths")
+
+
+class _TrainResult:
+    """Collects a training job's outcome (bound-method slots: they run in the GUI thread)."""
+
+    def __init__(self):
+        self.done: dict | None = None
+        self.error: str | None = None
+        self.steps = 0
+
+    def on_batch(self, events: list) -> None:
+        self.steps += sum(1 for e in events if e.get("type") == "step")
+
+    def on_finished(self, summary: dict) -> None:
+        self.done = summary or {}
+
+    def on_failed(self, message: str) -> None:
+        self.error = message
+
+
+def run_training_self_test(timeout: float = 300.0) -> int:
+    """``scribe-studio --self-test-train``: train a tiny char model for a few steps in the app's training
+    child process (spawn; in a frozen full bundle this exercises freeze_support) and check it wrote a
+    checkpoint. Needs torch: the full bundle or a source install."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    log = lambda msg: print(f"self-test-train: {msg}", flush=True)  # noqa: E731
+    work = Path(tempfile.mkdtemp(prefix="scribe-self-test-train-"))
+    os.environ["SCRIBE_STUDIO_HOME"] = str(work / "home")
+    try:
+        from engine.paths import assets_dir
+        from studio.app import make_app
+        from studio.training_job import TrainingJob
+
+        app = make_app(["scribe-studio", "--self-test-train"])
+        corpus = work / "corpus.txt"
+        text = (assets_dir() / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:60_000]
+        corpus.write_text(text, encoding="utf-8")
+        run = work / "run"
+        argv = ["train", "text", "--corpus", str(corpus), "--out", str(run), "--layers", "1", "--hidden", "32",
+                "--embed", "16", "--batch", "8", "--seq-len", "32", "--steps", "20", "--eval-every", "10",
+                "--device", "cpu", "--quiet"]
+        job = TrainingJob(argv, threads=1)
+        result = _TrainResult()
+        job.batch.connect(result.on_batch)
+        job.finished.connect(result.on_finished)
+        job.failed.connect(result.on_failed)
+        t0 = time.perf_counter()
+        job.start()
+        _wait(app, lambda: result.done is not None or result.error is not None, timeout, "training")
+        if result.error:
+            raise SelfTestError(f"training failed: {result.error}")
+        ckpts = sorted((run / "checkpoints").glob("step-*")) if (run / "checkpoints").is_dir() else []
+        if not ckpts or not (run / "last.json").is_file():
+            raise SelfTestError(f"training finished but wrote no checkpoint in {run}")
+        log(f"trained {result.steps} steps in a child process in {time.perf_counter() - t0:.1f} s; "
+            f"checkpoint {ckpts[-1].name}")
+        if "torch" in sys.modules:
+            raise SelfTestError("torch was imported in the GUI process (training must stay in the child)")
+    except SelfTestError as exc:
+        print(f"scribe-studio: self-test failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        print(f"scribe-studio: self-test failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    log("OK")
+    return 0

@@ -150,3 +150,13 @@ def test_drawing_scale_matches_the_styles_size():
     # far off the guide: clamped to within 2x of the guide's scale; no styles: the guide decides
     assert drawing_scale(drawn * 100, 36.0, 10.0, styles) == 10.0 / 36.0 / 2
     assert drawing_scale(drawn, 36.0, 10.0, None) == 10.0 / 36.0
+
+
+def test_training_self_test_trains_in_a_child_process(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TMPDIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "studio.app", "--self-test-train"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "self-test-train: OK" in r.stdout
+    runs = list(tmp_path.glob("scribe-self-test-train-*/run/checkpoints/step-0000020-*"))
+    assert runs and (runs[0] / "model.safetensors").is_file()
