@@ -246,6 +246,38 @@ def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
     return out
 
 
+def bench_graphs(tmp: Path, quick: bool) -> list[str]:
+    """Fused export graph vs the model's own step module (torch's LSTM ops), synthesis net, same run."""
+    import onnx
+    import torch
+
+    from engine.export import export_model
+    from engine.ink.generate import one_hot
+    from engine.models.handwriting import build
+    from engine.runtime import load_package
+
+    torch.manual_seed(0)
+    model = build("ink-synthesis", dict(layers=3, hidden=400, mixtures=20, window_k=10, vocab_size=len(SYMBOLS))).eval()
+    card = {"kind": "ink-synthesis", "model_config": model.config_dict(), "vocab": list(SYMBOLS),
+            "norm": {"mean": [0.3, 0.0], "std": [2.0, 2.0]}}
+    configs, nodes = {}, {}
+    for graph in ("reference", "fused"):
+        for q in (None, "int8"):
+            label = f"{graph} graph, {q or 'float32'}"
+            path = export_model(model, card, tmp / f"g-{graph}-{q}", graph=graph, quantize=q)
+            nodes[label] = len(onnx.load(str(path / "model.onnx")).graph.node)
+            configs[label] = load_package(path, threads=1).stepper.step
+    feeds = {"x": np.array([[0.1, -0.2, 0.0]], np.float32), "chars": one_hot(LINE_TEXT, SYMBOLS),
+             **model.step_module().initial_state()}
+    res = per_step(configs, feeds, n=10 if quick else 20, blocks=3 if quick else 15)
+    out = ["### Export graph: fused vs the model's own step module (synthesis 3x400, 1 thread)\n",
+           "| graph | nodes in model.onnx | us/step (min) | us/step (median) | CPU us/step |", "|---|---:|---:|---:|---:|"]
+    for k, (mn, med, c) in res.items():
+        out.append(f"| {k} | {nodes[k]} | {mn * 1e6:.0f} | {med * 1e6:.0f} | {c * 1e6:.0f} |")
+    out.append("")
+    return out
+
+
 def bench_charlm(tmp: Path, quick: bool) -> list[str]:
     import engine.generate as gen
     from engine.generate import TorchStepper
@@ -301,7 +333,7 @@ def bench_charlm(tmp: Path, quick: bool) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    ap.add_argument("--only", choices=["synthesis", "charlm"], default=None)
+    ap.add_argument("--only", choices=["synthesis", "charlm", "graphs", "bandwidth"], default=None)
     args = ap.parse_args()
     import warnings
 
@@ -314,12 +346,18 @@ def main() -> int:
           f"{os.cpu_count()} CPUs")
     print(f"load before: {uptime()}\n", flush=True)
     lines = []
+    if args.only == "bandwidth":
+        print(f"onnxruntime float32 matrix-vector product, 8 MB of weights: {bandwidth_probe(1):.1f} GB/s with 1 thread, "
+              f"{bandwidth_probe(2):.1f} GB/s with 2 threads")
+        return 0
     with tempfile.TemporaryDirectory(prefix="scribe-bench-") as d:
         tmp = Path(d)
         if args.only in (None, "synthesis"):
             lines += bench_synthesis(tmp, args.quick)
         if args.only in (None, "charlm"):
             lines += bench_charlm(tmp, args.quick)
+        if args.only in (None, "graphs"):
+            lines += bench_graphs(tmp, args.quick)
     print()
     print("\n".join(lines))
     print(f"load after: {uptime()}")

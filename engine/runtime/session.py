@@ -2,10 +2,11 @@
 
 Session options, chosen by measurement on the 2-core development machine (bench/RESULTS-runtime.md):
 
-- intra-op threads: 2 (at most the number of cores) for models whose weights exceed 2 MB, else 1. A batch-1
-  step is a chain of matrix-vector products bound by memory bandwidth; one core streams ~26 GB/s, two
-  ~50 GB/s on an idle machine, so large models gain up to ~2x, while tiny models only pay the thread
-  hand-offs;
+- intra-op threads: 2 (at most the number of cores) for model files over 8 MB, else 1. A batch-1 step is
+  a chain of matrix-vector products bound by memory bandwidth (one core streams ~26 GB/s); a second
+  thread paid off for the float32 packages (21.7 MB char LM: 1,136 -> 1,595 chars/s; 15 MB synthesis:
+  697 -> 662 us/step) but not for the 4-6 MB int8 packages (3-6% slower: the hand-offs cost more than
+  the second core adds), nor for small models;
 - no spinning: an idle worker thread that spins burns the second core between steps (the GUI's), and
   on a busy machine it was slower, not faster;
 - all graph optimisations (the fused graphs leave little for them to do; "disable" is slower),
@@ -43,7 +44,7 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
-LARGE_MODEL_BYTES = 2_000_000
+LARGE_MODEL_BYTES = 8_000_000
 
 
 def auto_threads(model_bytes: int | None) -> int:
