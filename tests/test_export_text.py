@@ -203,3 +203,15 @@ def test_fused_graph_that_disagrees_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="parity check failed"):
         export_model(model, text_card(model), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_legacy_exporter_gives_the_same_package(tmp_path):
+    model = tiny_lm("gru", True, seed=8)
+    out = export_model(model, text_card(model), tmp_path / "legacy", exporter="legacy")
+    card = json.loads((out / "card.json").read_text())
+    assert card["exporter"]["exporter"] == "legacy" and card["parity"]["max_diff"] <= 1e-4
+    kw = dict(temperature=1.0, seed=9)
+    assert "".join(load_package(out).generate_text("ab", 50, **kw)) == "".join(generate_text(model, VOCAB, "ab", 50, **kw))
+    with pytest.raises(ExportError, match="unknown exporter"):
+        export_model(model, text_card(model), tmp_path / "x", exporter="jit")
+    assert not (tmp_path / "x").exists()
