@@ -215,3 +215,31 @@ def test_styles_from_card_and_npz(text_pkg, tmp_path):
     (p / "styles.npz").write_bytes(b"junk")
     with pytest.raises(PackageError, match="styles.npz is damaged"):
         load_package(p).styles
+
+
+def test_card_context_warms_the_state_once_and_matches_torch(tmp_path):
+    """A text card's "context" is fed before the prime: the package computes that state once and
+    still draws what the torch loop draws (which feeds the context every time)."""
+    import torch
+
+    from engine.export import export_model
+    from engine.models.charlm import CharLM, CharLMConfig
+    from engine.text_task import generate_text
+    from engine.vocab import Vocab
+
+    vocab = Vocab("\n abcdefgh:")
+    torch.manual_seed(0)
+    model = CharLM(CharLMConfig(vocab_size=len(vocab), hidden=12, layers=2, embed=4)).eval()
+    card = {"kind": "text", "model_config": model.config_dict(), "vocab": vocab.to_json(),
+            "context": "abc: cab\nbad\n\n"}
+    pkg = load_package(export_model(model, card, tmp_path / "ctx"))
+    kw = dict(temperature=1.0, seed=4)
+    want = "".join(generate_text(model, vocab, "ab", 40, context=card["context"], **kw))
+    calls = []
+    real = pkg.stepper.step
+    pkg.stepper.step = lambda feeds: calls.append(1) or real(feeds)
+    assert "".join(pkg.generate_text("ab", 40, **kw)) == want
+    first = len(calls)
+    assert "".join(pkg.generate_text("ab", 40, **kw)) == want
+    assert len(calls) - first == 2 + 39  # prime + sampled characters: the context is not fed again
+    assert all(np.abs(v).max() > 0.01 for v in pkg._warm.values())  # sampling starts from the warmed state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -129,6 +130,8 @@ class ModelPackage:
         self.vocab = Vocab.from_json(card["vocab"]) if card.get("vocab") else None  # None: ink-prediction
         self.stepper = stepper
         self._styles: list[dict] | None = None
+        self._warm: dict | None = None   # text: the state after the card's context
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ModelPackage({self.name!r}, kind={self.kind!r}, path={str(self.path)!r})"
@@ -145,8 +148,28 @@ class ModelPackage:
             raise PackageError(f"{self.name} is a {self.kind} model; it writes handwriting, not text")
         from ..generate import text_stream
 
-        return text_stream(self.stepper, self.vocab, prime, length, temperature=temperature, top_k=top_k,
-                           seed=seed, context=self.card.get("context", ""))
+        # the card's context (a paragraph of training text, fed before the prime) always leads to the same
+        # state: run it once per package, not once per sample
+        return text_stream(self._warm_stepper(), self.vocab, prime, length, temperature=temperature,
+                           top_k=top_k, seed=seed)
+
+    def _warm_stepper(self):
+        context = "".join(c for c in (self.card.get("context") or "") if c in self.vocab)
+        if not context:
+            return self.stepper
+        with self._lock:
+            if self._warm is None:
+                from ..generate import state_names
+
+                states = state_names(self.stepper)
+                feeds = {"x": np.zeros((1, 1), dtype=np.int64), **self.stepper.initial_state()}
+                for i in self.vocab.encode(context):
+                    feeds["x"][0, 0] = int(i)
+                    res = self.stepper.step(feeds)
+                    for n in states:
+                        feeds[n] = res[f"{n}_out"]
+                self._warm = {n: feeds[n] for n in states}
+        return _StartFrom(self.stepper, self._warm)
 
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                      seed: int | None = None, max_steps: int | None = None) -> Iterator[np.ndarray]:
@@ -189,6 +212,18 @@ class ModelPackage:
             except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
                 raise PackageError(f"{npz} is damaged: {exc}") from None
         return out
+
+
+class _StartFrom:
+    """A stepper that starts from a given state instead of zeros."""
+
+    def __init__(self, inner, state: dict):
+        self.inner, self.state = inner, state
+        self.input_names, self.output_names = inner.input_names, inner.output_names
+        self.step = inner.step
+
+    def initial_state(self) -> dict:
+        return {k: v.copy() for k, v in self.state.items()}
 
 
 def save_styles_npz(path: os.PathLike, styles: list[dict]) -> None:
