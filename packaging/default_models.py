@@ -1,15 +1,19 @@
 """Build the bundled default models in assets/models/ from trained runs.
 
-The recipes (run from the repo root; figures in assets/models/README.md):
+The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and bench/RESULTS-handwriting.md):
 
     # text: char LM on the bundled tinyshakespeare corpus (15 min on a 2-core CPU)
     scribe train text --preset default-text --out runs/default-text
-    # handwriting: synthesis net on the synthetic Hershey-script corpus (~45 min on a 2-core CPU)
-    scribe synth --lines 12000 --writers 32 --hz 30 --seed 0 --out runs/synth-ink
+    # handwriting: synthesis net on the synthetic Hershey-script corpus (~45 min on one CPU thread)
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 \\
+        --min-chars 8 --max-chars 40 --mix 0.35 --seed 0 --out runs/synth-ink
     scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink
     # package both (export with parity check, add priming styles from the training writers)
     python packaging/default_models.py --text-run runs/default-text --ink-run runs/default-ink \
         --ink-data runs/synth-ink
+    # card figures come from the benchmark runs, when present:
+    #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
+    #   bench/handwriting_eval.py --model runs/default-ink ... --json runs/default-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's slant, size and spacing.
@@ -66,8 +70,15 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
 
             corpus = load_corpus(ROOT / "assets" / "corpora" / "tinyshakespeare.txt", vocab=Vocab(card["vocab"]))
             extra["context"] = warm_context(corpus.split(0.1)[0], corpus.vocab)
+        quality = Path(text_run) / "bench-quality.json"  # bench/charlm_quality.py --out RUN writes it
+        if quality.is_file():
+            best = json.loads(quality.read_text(encoding="utf-8"))["best"]
+            extra["benchmark"] = {k: best[k] for k in ("val_loss_nanogpt", "blocks", "val_loss_stateful",
+                                                       "bpc_stateful", "weights_mb") if k in best}
+            extra["benchmark"]["protocol"] = "nanoGPT: contiguous 90/10 split, random 256-char blocks, fresh state"
         _annotate(out, recipe="scribe train text --preset default-text --out runs/default-text",
-                  data_license="tinyshakespeare: public domain", **extra)
+                  data_license="tinyshakespeare: public domain",
+                  size_bytes=(out / "model.onnx").stat().st_size, **extra)
         print("wrote", out)
     if ink_run:
         out = MODELS / "handwriting-script"
@@ -77,7 +88,14 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
             styles = pick_styles(ink_data)
             extra["styles"] = [{"name": s["name"], "text": s["text"],
                                 "stroke3": s["stroke3"].round(3).tolist()} for s in styles]
-        _annotate(out, recipe="scribe synth --lines 12000 --writers 32 --hz 30 --seed 0 --out runs/synth-ink && "
+        ev = Path(str(ink_run) + "-eval.json")  # bench/handwriting_eval.py --json RUN-eval.json
+        if ev.is_file():
+            e = json.loads(ev.read_text(encoding="utf-8"))
+            extra["benchmark"] = {k: e[k] for k in ("nats_per_line", "nats_per_point", "val_lines", "runaway_rate",
+                                                    "prompts", "bias", "stop_rule_rate") if k in e}
+        extra["size_bytes"] = (out / "model.onnx").stat().st_size
+        _annotate(out, recipe="scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 "
+                              "--min-chars 8 --max-chars 40 --mix 0.35 --seed 0 --out runs/synth-ink && "
                               "scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink",
                   data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT) writing tinyshakespeare "
                                "(public domain); freely redistributable", **extra)
