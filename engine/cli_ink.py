@@ -11,10 +11,10 @@ from .cli_common import add_trainer_flags, run_training, trainer_config
 # Model/trainer settings per preset; flags given on the command line win.
 INK_PRESETS: dict[str, dict] = {
     # the bundled default handwriting model: a 3 x 192 synthesis net (1.0 M params, 4 MB) trained on
-    # 'scribe synth --hz 30' data; 2400 steps take ~40 min on a 2-core CPU (figures: bench/RESULTS-handwriting.md)
+    # 'scribe synth --hz 30' data; 2600 steps took 40 min on this 2-core CPU (bench/RESULTS-handwriting.md)
     "default-ink": dict(kind="synthesis", layers=3, hidden=192, mixtures=20, window_k=10, batch=24,
-                        lr=3e-3, clip=1.0, warmup=100, weight_decay=0.0, eval_every=200, buckets=4,
-                        max_points=1200, steps=2400),
+                        lr=3e-3, clip=1.0, warmup=100, weight_decay=0.0, eval_every=200, buckets=8,
+                        max_points=1200, steps=2600),
     # Graves (2013) size: 3 x 400 LSTM, K = 10, M = 20
     "graves": dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, batch=32, lr=1e-3,
                    clip=1.0, warmup=200, weight_decay=0.0, eval_every=500, buckets=6, max_points=1200),
