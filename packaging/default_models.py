@@ -6,7 +6,7 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
     scribe train text --preset default-text --out runs/default-text
     # handwriting: synthesis net on the synthetic Hershey-script corpus (~45 min on one CPU thread)
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 \\
-        --min-chars 8 --max-chars 40 --mix 0.35 --seed 0 --out runs/synth-ink
+        --min-chars 8 --max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink
     scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink
     # package both (export with parity check, add priming styles from the training writers)
     python packaging/default_models.py --text-run runs/default-text --ink-run runs/default-ink \
@@ -95,7 +95,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
                                                     "prompts", "bias", "stop_rule_rate") if k in e}
         extra["size_bytes"] = (out / "model.onnx").stat().st_size
         _annotate(out, recipe="scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 "
-                              "--min-chars 8 --max-chars 40 --mix 0.35 --seed 0 --out runs/synth-ink && "
+                              "--min-chars 8 --max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink && "
                               "scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink",
                   data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT) writing tinyshakespeare "
                                "(public domain); freely redistributable", **extra)
