@@ -33,6 +33,8 @@ def register(groups) -> None:
     s.add_argument("--seed", type=int, default=0, metavar="S")
     s.add_argument("--mix", type=float, default=0.2,
                    help="fraction of lines mixing in digits, capitals and punctuation (default 0.2)")
+    s.add_argument("--caps", type=float, default=0.0,
+                   help="fraction of lines written in capitals throughout (default 0)")
     s.add_argument("--min-chars", type=int, default=20)
     s.add_argument("--max-chars", type=int, default=50)
     s.add_argument("--hz", type=float, default=70.0,
@@ -183,6 +185,8 @@ def cmd_synth(args) -> int:
         raise DataError(f"--writers must be at least 1, got {args.writers}")
     if not 0 <= args.mix <= 1:
         raise DataError(f"--mix must be in [0, 1], got {args.mix}")
+    if not 0 <= args.caps <= 1:
+        raise DataError(f"--caps must be in [0, 1], got {args.caps}")
     if args.jobs < 1:
         raise DataError(f"--jobs must be at least 1, got {args.jobs}")
     corpus = Path(args.corpus) if args.corpus else assets_dir() / "corpora" / "tinyshakespeare.txt"
@@ -194,7 +198,7 @@ def cmd_synth(args) -> int:
         raise DataError(f"cannot read corpus {corpus}: {exc}") from None
     out = _check_out(args.out)
     t0 = time.perf_counter()
-    ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix,
+    ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix, caps=args.caps,
                       min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
                       progress=_progress("writing"), hz=args.hz)
     ds.source = f"synthetic (Hershey cursive) from {corpus.name}"

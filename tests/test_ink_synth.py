@@ -84,6 +84,18 @@ def test_corpus_lines_lengths_and_mix():
         corpus_lines("\u00e9\u00e9\u00e9", 3)
 
 
+def test_corpus_lines_caps_fraction_keeps_the_other_lines():
+    base = corpus_lines(TEXT, 400, seed=4, mix=0.3)
+    caps = corpus_lines(TEXT, 400, seed=4, mix=0.3, caps=0.25)
+    changed = [i for i, (a, b) in enumerate(zip(base, caps)) if a != b]
+    assert all(caps[i] in (base[i], base[i].upper()) for i in range(400))   # same lines, some in capitals
+    assert 0.15 < len(changed) / 400 < 0.35
+    assert all(any(c.isalpha() for c in caps[i]) and caps[i] == caps[i].upper() for i in changed)
+    assert corpus_lines(TEXT, 400, seed=4, mix=0.3, caps=0.0) == base
+    with pytest.raises(DataError):
+        corpus_lines(TEXT, 3, caps=1.5)
+
+
 def test_synth_dataset_covers_charset_splits_and_writers(tmp_path):
     ds = synth_corpus(TEXT, 120, writers=4, seed=2, mix=0.5)
     assert len(ds) == 120

@@ -22,9 +22,9 @@ Public API::
 
     SynthConfig, WriterStyle, make_writers(n, seed) -> list[WriterStyle]
     render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
-    corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2) -> list[str]
+    corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2, caps=0.0) -> list[str]
     synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0) -> InkDataset
-    synth_corpus(corpus_text, n_lines, writers=20, seed=0, mix=0.2, min_chars=20, max_chars=50, jobs=1,
+    synth_corpus(corpus_text, n_lines, writers=20, seed=0, mix=0.2, caps=0.0, min_chars=20, max_chars=50, jobs=1,
                  progress=None, hz=70.0) -> InkDataset
     supported_chars() -> str ; REQUIRED_CHARS
 """
@@ -431,11 +431,16 @@ def _mixed_token(rng: np.random.Generator, words: list[str]) -> str:
 
 
 def corpus_lines(corpus: str, n: int, seed: int = 0, min_chars: int = 20, max_chars: int = 50,
-                 mix: float = 0.2) -> list[str]:
+                 mix: float = 0.2, caps: float = 0.0) -> list[str]:
     """``n`` text lines of ``min_chars``-``max_chars`` characters cut at word boundaries from random places in
-    ``corpus``; a fraction ``mix`` of them are mixed lines with many digits, capitals and punctuation."""
+    ``corpus``; a fraction ``mix`` of them are mixed lines with many digits, capitals and punctuation, and a
+    fraction ``caps`` of all lines are written in capitals throughout (drawn from a stream of their own, so
+    ``caps=0`` gives the same lines as before the option existed)."""
     if not 1 <= min_chars <= max_chars:
         raise DataError(f"bad line length range {min_chars}-{max_chars}")
+    if not 0.0 <= caps <= 1.0:
+        raise DataError(f"caps must be a fraction in [0, 1], got {caps}")
+    caps_rng = np.random.default_rng([seed, 0xCA95])
     words = _words(corpus)
     if not words:
         raise DataError("the corpus has no words the synthetic writer can write")
@@ -457,6 +462,8 @@ def corpus_lines(corpus: str, n: int, seed: int = 0, min_chars: int = 20, max_ch
             toks.append(tok)
             length += 1 + len(tok)
         line = " ".join(toks)[:max_chars].strip()
+        if caps_rng.random() < caps:
+            line = line.upper()
         out.append(line)
     return out
 
@@ -518,7 +525,7 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
 
 def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 20, seed: int = 0,
                  mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
-                 progress=None, hz: float = SAMPLE_HZ) -> InkDataset:
+                 progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0) -> InkDataset:
     """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`)."""
-    return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix), writers, seed, jobs,
+    return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix, caps), writers, seed, jobs,
                          progress, hz)
