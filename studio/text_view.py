@@ -7,14 +7,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPlainTextEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine.errors import ScribeError
 from studio.jobs import GenerationJob
 from studio.model_picker import ModelPicker
 from studio.models import PACKAGES, ModelEntry
 from studio.settings import read
+from studio.widgets import (caption, header_row, input_box, muted, run_stop_row, side_panel, spin_box, tipped,
+                            tool_button, warning)
 
 TEMP_TIP = ("Temperature: low picks the likeliest next character (safe, repetitive), high takes more "
             "chances (surprising, more mistakes)")
@@ -39,103 +40,45 @@ class TextView(QWidget):
         self._update_buttons()
 
     def _build(self) -> None:
-        root = QHBoxLayout(self)
-        root.setContentsMargins(10, 10, 10, 6)
-        root.setSpacing(10)
-        side = QWidget()
-        side.setFixedWidth(300)
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(0, 0, 0, 0)
-        sl.setSpacing(8)
-        sl.addWidget(self._caption("Model"))
+        root, sl = side_panel(self)
+        sl.addWidget(caption("Model"))
         self.model_picker = ModelPicker(("text",))
         self.model_picker.setToolTip("The text model that writes (Models tab: details, open more)")
         self.model_picker.entry_changed.connect(self.set_entry)
         sl.addWidget(self.model_picker)
-        sl.addWidget(self._caption("Prompt"))
-        self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("The text the model continues (may be empty)")
-        self.prompt_edit.setPlainText(DEFAULT_PROMPT)
-        self.prompt_edit.setTabChangesFocus(True)
-        self.prompt_edit.setMinimumHeight(90)
-        self.prompt_edit.setMaximumHeight(160)
+        sl.addWidget(caption("Prompt"))
+        self.prompt_edit = input_box("The text the model continues (may be empty)", DEFAULT_PROMPT, 160)
         self.prompt_edit.textChanged.connect(self._check_prompt)
         sl.addWidget(self.prompt_edit)
-        self.unknown_label = QLabel()
-        self.unknown_label.setObjectName("warning")
-        self.unknown_label.setWordWrap(True)
-        self.unknown_label.hide()
+        self.unknown_label = warning()
         sl.addWidget(self.unknown_label)
 
         box = QGroupBox("Sampling")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.temp_spin = QDoubleSpinBox()
-        self.temp_spin.setRange(0.0, 3.0)
-        self.temp_spin.setSingleStep(0.05)
-        self.temp_spin.setValue(0.8)
-        self.temp_spin.setSpecialValueText("0 (greedy)")
-        self.temp_spin.setToolTip(TEMP_TIP)
-        form.addRow(self._tipped("Temperature", TEMP_TIP), self.temp_spin)
-        self.length_spin = QSpinBox()
-        self.length_spin.setRange(1, 100_000)
-        self.length_spin.setValue(600)
-        self.length_spin.setSingleStep(100)
-        self.length_spin.setSuffix(" characters")
-        self.length_spin.setToolTip(LENGTH_TIP)
-        form.addRow(self._tipped("Length", LENGTH_TIP), self.length_spin)
-        self.topk_spin = QSpinBox()
-        self.topk_spin.setRange(0, 1000)
-        self.topk_spin.setSpecialValueText("off")
-        self.topk_spin.setToolTip(TOPK_TIP)
-        form.addRow(self._tipped("Top-k", TOPK_TIP), self.topk_spin)
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(-1, 2 ** 31 - 1)
-        self.seed_spin.setValue(-1)
-        self.seed_spin.setSpecialValueText("random")
-        self.seed_spin.setToolTip(SEED_TIP)
-        form.addRow(self._tipped("Seed", SEED_TIP), self.seed_spin)
+        self.temp_spin = spin_box(0.0, 3.0, 0.8, step=0.05, special="0 (greedy)", tip=TEMP_TIP, double=True)
+        form.addRow(tipped("Temperature", TEMP_TIP), self.temp_spin)
+        self.length_spin = spin_box(1, 100_000, 600, step=100, suffix=" characters", tip=LENGTH_TIP)
+        form.addRow(tipped("Length", LENGTH_TIP), self.length_spin)
+        self.topk_spin = spin_box(0, 1000, special="off", tip=TOPK_TIP)
+        form.addRow(tipped("Top-k", TOPK_TIP), self.topk_spin)
+        self.seed_spin = spin_box(-1, 2 ** 31 - 1, -1, special="random", tip=SEED_TIP)
+        form.addRow(tipped("Seed", SEED_TIP), self.seed_spin)
         sl.addWidget(box)
 
-        buttons = QHBoxLayout()
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setObjectName("primary")
-        self.generate_button.setToolTip("Continue the prompt (Ctrl+Enter)")
-        self.generate_button.clicked.connect(self.generate)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop now (Esc)")
-        self.stop_button.clicked.connect(self.stop)
-        buttons.addWidget(self.generate_button, 2)
-        buttons.addWidget(self.stop_button, 1)
+        buttons, self.generate_button, self.stop_button = run_stop_row(
+            "Generate", "Continue the prompt (Ctrl+Enter)", self.generate, "Stop now (Esc)", self.stop)
         sl.addLayout(buttons)
         sl.addStretch(1)
-        tips = QLabel("<b>Temperature</b> trades safety for surprise: try 0.5 for careful text, 1.0 for the "
-                      "model's own voice.<br><b>Keys:</b> Ctrl+Enter generate · Esc stop · Ctrl+Shift+C copy · "
-                      "Ctrl+S save")
-        tips.setObjectName("muted")
-        tips.setWordWrap(True)
-        sl.addWidget(tips)
-        root.addWidget(side)
+        sl.addWidget(muted("<b>Temperature</b> trades safety for surprise: try 0.5 for careful text, 1.0 for the "
+                           "model's own voice.<br><b>Keys:</b> Ctrl+Enter generate · Esc stop · Ctrl+Shift+C copy · "
+                           "Ctrl+S save", wrap=True))
 
         right = QVBoxLayout()
         right.setSpacing(4)
-        head = QHBoxLayout()
-        head.addWidget(self._caption("Output"))
-        self.info = QLabel()
-        self.info.setObjectName("muted")
-        head.addWidget(self.info)
-        head.addStretch(1)
-        self.copy_button = QToolButton()
-        self.copy_button.setText("Copy")
-        self.copy_button.setToolTip("Copy the output (Ctrl+Shift+C)")
-        self.copy_button.clicked.connect(self.copy)
-        self.save_button = QToolButton()
-        self.save_button.setText("Save…")
-        self.save_button.setToolTip("Save the output as a text file (Ctrl+S)")
-        self.save_button.clicked.connect(self.save_dialog)
-        for b in (self.copy_button, self.save_button):
-            b.setAutoRaise(True)
-            head.addWidget(b)
+        self.copy_button = tool_button("Copy", "Copy the output (Ctrl+Shift+C)", self.copy)
+        self.save_button = tool_button("Save…", "Save the output as a text file (Ctrl+S)", self.save_dialog)
+        head, self.info = header_row("Output", self.copy_button, self.save_button)
         right.addLayout(head)
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
@@ -145,18 +88,6 @@ class TextView(QWidget):
         self.output.setFont(font)
         right.addWidget(self.output, 1)
         root.addLayout(right, 1)
-
-    @staticmethod
-    def _caption(text: str) -> QLabel:
-        lab = QLabel(text.upper())
-        lab.setObjectName("heading")
-        return lab
-
-    @staticmethod
-    def _tipped(text: str, tip: str) -> QLabel:
-        lab = QLabel(text)
-        lab.setToolTip(tip)
-        return lab
 
     # ------------------------------------------------------------------------------------ model
     def set_entry(self, entry: ModelEntry | None) -> None:
