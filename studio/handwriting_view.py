@@ -9,9 +9,8 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPixmap, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QFormLayout, QFrame, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QMenu, QPlainTextEdit, QPushButton,
-                               QSizePolicy, QSlider, QSpinBox, QSplitter, QTextEdit, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QSizePolicy, QSlider,
+                               QSplitter, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
 from engine.errors import ScribeError
 from studio import canvas as canvas_mod
@@ -24,6 +23,8 @@ from studio.page import InkPage, wrap_lines
 from studio.prime import drawing_scale, estimate_x_height, strokes_to_stroke3, typical_spacing
 from studio.settings import read
 from studio.theme import DEFAULT_INK, WARN
+from studio.widgets import (caption, header_row, input_box, muted, run_stop_row, side_panel, spin_box, tipped,
+                            tool_button, warning)
 
 BIAS_TIP = ("Legibility (sampling bias): higher writes neater and more uniform, lower more varied and "
             "natural, with more slips")
@@ -80,35 +81,20 @@ class HandwritingView(QWidget):
 
     # ------------------------------------------------------------------------------------ layout
     def _build(self) -> None:
-        root = QHBoxLayout(self)
-        root.setContentsMargins(10, 10, 10, 6)
-        root.setSpacing(10)
-
         # left: controls
-        side = QWidget()
-        side.setFixedWidth(300)
-        sl = QVBoxLayout(side)
-        sl.setContentsMargins(0, 0, 0, 0)
-        sl.setSpacing(8)
+        root, sl = side_panel(self)
 
         self.model_picker = ModelPicker(INK_KINDS)
         self.model_picker.setToolTip("The handwriting model that writes (Models tab: details, open more)")
         self.model_picker.entry_changed.connect(self.set_entry)
-        sl.addWidget(self._caption("Model"))
+        sl.addWidget(caption("Model"))
         sl.addWidget(self.model_picker)
 
-        sl.addWidget(self._caption("Text to write"))
-        self.text_edit = QPlainTextEdit()
-        self.text_edit.setPlaceholderText("Type what the pen should write. New lines start new lines on the page.")
-        self.text_edit.setPlainText(DEFAULT_TEXT)
-        self.text_edit.setTabChangesFocus(True)
-        self.text_edit.setMinimumHeight(90)
-        self.text_edit.setMaximumHeight(150)
+        sl.addWidget(caption("Text to write"))
+        self.text_edit = input_box("Type what the pen should write. New lines start new lines on the page.",
+                                   DEFAULT_TEXT, 150)
         sl.addWidget(self.text_edit)
-        self.unknown_label = QLabel()
-        self.unknown_label.setObjectName("warning")
-        self.unknown_label.setWordWrap(True)
-        self.unknown_label.hide()
+        self.unknown_label = warning()
         sl.addWidget(self.unknown_label)
 
         box = QGroupBox("Pen")
@@ -118,17 +104,17 @@ class HandwritingView(QWidget):
         self.style_combo = QComboBox()
         self.style_combo.setToolTip(STYLE_TIP)
         self.style_combo.currentIndexChanged.connect(self._style_picked)
-        form.addRow(self._tipped("Style", STYLE_TIP), self.style_combo)
+        form.addRow(tipped("Style", STYLE_TIP), self.style_combo)
 
         self.bias_slider, self.bias_value = self._slider(0, 300, 75, BIAS_TIP, lambda v: f"{v / 100:.2f}")
-        form.addRow(self._tipped("Legibility", BIAS_TIP), self._with_value(self.bias_slider, self.bias_value))
+        form.addRow(tipped("Legibility", BIAS_TIP), self._with_value(self.bias_slider, self.bias_value))
         self.speed_slider, self.speed_value = self._slider(
             1, 10, 7, SPEED_TIP, lambda v: "Instant" if v >= 10 else f"{v}")
         self.speed_slider.valueChanged.connect(lambda v: self.page_view.set_speed(v))  # same thread (GUI)
-        form.addRow(self._tipped("Speed", SPEED_TIP), self._with_value(self.speed_slider, self.speed_value))
+        form.addRow(tipped("Speed", SPEED_TIP), self._with_value(self.speed_slider, self.speed_value))
         self.width_slider, self.width_value = self._slider(2, 24, 6, WIDTH_TIP, lambda v: f"{v / 4:.2f}")
         self.width_slider.valueChanged.connect(self._ink_changed)
-        form.addRow(self._tipped("Width", WIDTH_TIP), self._with_value(self.width_slider, self.width_value))
+        form.addRow(tipped("Width", WIDTH_TIP), self._with_value(self.width_slider, self.width_value))
 
         self.color_button = QToolButton()
         self.color_button.setToolTip("Ink colour")
@@ -146,33 +132,19 @@ class HandwritingView(QWidget):
         self.color_button.setObjectName("menuButton")
         form.addRow("Colour", self.color_button)
 
-        self.cpl_spin = QSpinBox()
-        self.cpl_spin.setRange(8, 120)
-        self.cpl_spin.setValue(40)
-        self.cpl_spin.setSuffix(" characters")
-        self.cpl_spin.setToolTip("Longer paragraphs wrap onto new lines of the page at about this length")
+        self.cpl_spin = spin_box(8, 120, 40, suffix=" characters",
+                                 tip="Longer paragraphs wrap onto new lines of the page at about this length")
         form.addRow("Line length", self.cpl_spin)
         sl.addWidget(box)
 
-        buttons = QHBoxLayout()
-        self.write_button = QPushButton("Write")
-        self.write_button.setObjectName("primary")
-        self.write_button.setToolTip("Write the text in the chosen style (Ctrl+Enter)")
-        self.write_button.clicked.connect(self.generate)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop writing now (Esc)")
-        self.stop_button.clicked.connect(self.stop)
-        buttons.addWidget(self.write_button, 2)
-        buttons.addWidget(self.stop_button, 1)
+        buttons, self.write_button, self.stop_button = run_stop_row(
+            "Write", "Write the text in the chosen style (Ctrl+Enter)", self.generate,
+            "Stop writing now (Esc)", self.stop)
         sl.addLayout(buttons)
         sl.addStretch(1)
-        tips = QLabel("<b>Your own hand:</b> write a line in the strip on the right, type what you wrote "
-                      "below it and press <i>Use as style</i>.<br><b>Keys:</b> Ctrl+Enter write · Esc stop · "
-                      "Ctrl+Z undo stroke · Ctrl+S save")
-        tips.setObjectName("muted")
-        tips.setWordWrap(True)
-        sl.addWidget(tips)
-        root.addWidget(side)
+        sl.addWidget(muted("<b>Your own hand:</b> write a line in the strip on the right, type what you wrote "
+                           "below it and press <i>Use as style</i>.<br><b>Keys:</b> Ctrl+Enter write · Esc stop · "
+                           "Ctrl+Z undo stroke · Ctrl+S save", wrap=True))
 
         # right: drawing strip above the page
         split = QSplitter(Qt.Orientation.Vertical)
@@ -181,27 +153,12 @@ class HandwritingView(QWidget):
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.setSpacing(4)
-        head = QHBoxLayout()
-        head.addWidget(self._caption("Your handwriting"))
-        self.drawing_info = QLabel()
-        self.drawing_info.setObjectName("muted")
-        head.addWidget(self.drawing_info)
-        head.addStretch(1)
-        self.undo_button = QToolButton()
-        self.undo_button.setText("Undo stroke")
-        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z)")
-        self.undo_button.clicked.connect(self.undo)
-        self.clear_button = QToolButton()
-        self.clear_button.setText("Clear")
-        self.clear_button.setToolTip("Clear the drawing (Ctrl+Shift+Backspace)")
-        self.clear_button.clicked.connect(self.clear)
-        self.save_drawing_button = QToolButton()
-        self.save_drawing_button.setText("Save drawing…")
-        self.save_drawing_button.setToolTip("Save what you drew as InkML (with what you wrote as its text)")
-        self.save_drawing_button.clicked.connect(self.save_drawing_dialog)
-        for b in (self.undo_button, self.clear_button, self.save_drawing_button):
-            b.setAutoRaise(True)
-            head.addWidget(b)
+        self.undo_button = tool_button("Undo stroke", "Remove the last stroke (Ctrl+Z)", self.undo)
+        self.clear_button = tool_button("Clear", "Clear the drawing (Ctrl+Shift+Backspace)", self.clear)
+        self.save_drawing_button = tool_button(
+            "Save drawing…", "Save what you drew as InkML (with what you wrote as its text)", self.save_drawing_dialog)
+        head, self.drawing_info = header_row("Your handwriting", self.undo_button, self.clear_button,
+                                             self.save_drawing_button)
         tl.addLayout(head)
         self.canvas = DrawingCanvas()
         self.canvas.setMinimumHeight(130)
@@ -223,9 +180,7 @@ class HandwritingView(QWidget):
         self.use_style_button.clicked.connect(self.use_as_style)
         wrote.addWidget(self.use_style_button)
         tl.addLayout(wrote)
-        self.prime_label = QLabel()
-        self.prime_label.setObjectName("warning")
-        self.prime_label.hide()
+        self.prime_label = warning(wrap=False)
         tl.addWidget(self.prime_label)
         split.addWidget(top)
 
@@ -233,16 +188,8 @@ class HandwritingView(QWidget):
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 4, 0, 0)
         bl.setSpacing(4)
-        ph = QHBoxLayout()
-        ph.addWidget(self._caption("Page"))
-        self.page_info = QLabel()
-        self.page_info.setObjectName("muted")
-        ph.addWidget(self.page_info)
-        ph.addStretch(1)
-        self.save_button = QToolButton()
-        self.save_button.setText("Save ▾")
+        self.save_button = tool_button("Save ▾", "Save the page as SVG, PNG or InkML (Ctrl+S)")
         self.save_button.setObjectName("menuButton")
-        self.save_button.setToolTip("Save the page as SVG, PNG or InkML (Ctrl+S)")
         self.save_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         smenu = QMenu(self.save_button)
         for suffix, label in ((".svg", "SVG (vector)…"), (".png", "PNG (image)…"), (".inkml", "InkML (ink)…")):
@@ -250,13 +197,9 @@ class HandwritingView(QWidget):
             a.setData(suffix)
             a.triggered.connect(self._save_menu)
         self.save_button.setMenu(smenu)
-        self.copy_button = QToolButton()
-        self.copy_button.setText("Copy")
-        self.copy_button.setToolTip("Copy the page to the clipboard as an image and SVG (Ctrl+Shift+C)")
-        self.copy_button.clicked.connect(self.copy)
-        for b in (self.save_button, self.copy_button):
-            b.setAutoRaise(True)
-            ph.addWidget(b)
+        self.copy_button = tool_button(
+            "Copy", "Copy the page to the clipboard as an image and SVG (Ctrl+Shift+C)", self.copy)
+        ph, self.page_info = header_row("Page", self.save_button, self.copy_button)
         bl.addLayout(ph)
         self.page_view = InkPageView()
         self.page_view.caught_up.connect(self._caught_up)
@@ -268,18 +211,6 @@ class HandwritingView(QWidget):
         split.setSizes([230, 480])
         root.addWidget(split, 1)
         self._set_colour(self._color)
-
-    @staticmethod
-    def _caption(text: str) -> QLabel:
-        lab = QLabel(text.upper())
-        lab.setObjectName("heading")
-        return lab
-
-    @staticmethod
-    def _tipped(text: str, tip: str) -> QLabel:
-        lab = QLabel(text)
-        lab.setToolTip(tip)
-        return lab
 
     def _slider(self, lo: int, hi: int, value: int, tip: str, fmt):
         s = QSlider(Qt.Orientation.Horizontal)
