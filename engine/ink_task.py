@@ -196,8 +196,9 @@ class InkTask:
         self.device = torch.device(device)
         self.model.to(self.device)
         if self.synthesis and hasattr(self.model, "compile_step"):
-            want = self.compile_step == "on" or (self.compile_step == "auto" and self.device.type == "cuda")
-            self.model.compile_step(want)
+            # "auto" is off: on an H200 compiling the step gained 6 % and recompiles for every bucket shape
+            # (bench/RESULTS-handwriting.md); "on" asks for it anyway
+            self.model.compile_step(self.compile_step == "on")
 
     def next_batch(self):
         if self.pos >= len(self.plan):
