@@ -33,6 +33,8 @@ def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64
     g.add_argument("--patience", type=int, default=0, help="stop after this many evals without improvement")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda")
     g.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    g.add_argument("--cuda-graphs", choices=["auto", "on", "off"], default="auto", dest="cuda_graphs",
+                   help="replay training steps from CUDA graphs (handwriting models on CUDA; auto: on there)")
     g.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core; 1 is "
                    "faster on a machine other jobs keep busy)")
     g.add_argument("--seed", type=int, default=1337)
@@ -50,7 +52,8 @@ def trainer_config(args):
                        weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule,
                        clip=args.clip, eval_every=args.eval_every, sample_every=args.sample_every,
                        patience=args.patience, device=args.device, seed=args.seed, amp=bool(args.amp),
-                       min_lr=getattr(args, "min_lr", None), threads=getattr(args, "threads", None))
+                       min_lr=getattr(args, "min_lr", None), threads=getattr(args, "threads", None),
+                       cuda_graphs=getattr(args, "cuda_graphs", None) or "auto")
 
 
 def _fmt_duration(s: float | None) -> str:

@@ -104,7 +104,7 @@ def build_ink_trainer(args):
     from .ink.dataset import InkDataset
     from .ink.norm import NormStats
     from .ink_task import InkTask
-    from .trainer import Trainer
+    from .trainer import Trainer, seed_everything
     from .vocab import Vocab
 
     args = resolve_settings(args)
@@ -122,6 +122,7 @@ def build_ink_trainer(args):
         norm = NormStats.from_json(card["norm"]) if card.get("norm") else None
         model.train()
     dataset = InkDataset.load(args.data)
+    seed_everything(getattr(args, "seed", 1337))  # before the model is built: reproducible init
     task = InkTask(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
                    sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
                    seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"))

@@ -200,7 +200,8 @@ class InkTask:
             # (bench/RESULTS-handwriting.md); "on" asks for it anyway
             self.model.compile_step(self.compile_step == "on")
 
-    def next_batch(self):
+    def next_static_batch(self):
+        """(bucket, [x, tgt, mask, chars]): every batch of a bucket has the same shapes (for CUDA graphs)."""
         if self.pos >= len(self.plan):
             self.epoch += 1
             self.pos = 0
@@ -208,13 +209,19 @@ class InkTask:
         b, idx = self.plan[self.pos]
         self.pos += 1
         t_pad, u_pad = self.bucket_shapes[b]
-        return self._tensors([self.train_lines[i] for i in idx], t_pad, u_pad)
+        return b, list(self._tensors([self.train_lines[i] for i in idx], t_pad, u_pad))
 
-    def train_loss(self):
-        x, tgt, mask, chars = self.next_batch()
+    def next_batch(self):
+        return self.next_static_batch()[1]
+
+    def static_loss(self, x, tgt, mask, chars):
+        """(mean loss per real point, number of real points) as tensors: no host sync."""
         y = self._outputs(x, chars)
         n = mask.sum()
-        loss = mdn.nll(y, tgt, self.m, mask) / n
+        return mdn.nll(y, tgt, self.m, mask) / n, n
+
+    def train_loss(self):
+        loss, n = self.static_loss(*self.next_batch())
         return loss, int(n.item())
 
     def reset_state(self) -> None:

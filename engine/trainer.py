@@ -64,6 +64,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 1337
     amp: bool = False                  # bf16 autocast on CUDA
+    cuda_graphs: str = "auto"          # auto: replay captured steps on CUDA for tasks with static shapes; on; off
     log_every: int = 1
     keep_last: int = 2
     threads: int | None = None         # CPU threads for torch (None: torch's default, one per core)
@@ -198,6 +199,19 @@ class Trainer:
         self.model = task.model
         self.groups = layer_groups(self.model)
         self.opt = make_optimizer(cfg, self.model.parameters(), fused=self.device.type == "cuda")
+        self._graphed = None   # engine.step_graph.GraphedSteps when steps are replayed from CUDA graphs
+        if cfg.cuda_graphs not in ("auto", "on", "off"):
+            raise TrainingError(f"cuda_graphs must be auto, on or off, not {cfg.cuda_graphs!r}")
+        if cfg.cuda_graphs != "off" and hasattr(task, "next_static_batch") and \
+                (self.device.type == "cuda" or cfg.cuda_graphs == "on"):
+            from .step_graph import GraphedSteps
+
+            clip_to = cfg.clip if cfg.clip and cfg.clip > 0 else math.inf
+            self._graphed = GraphedSteps(task, list(self.model.parameters()),
+                                         lambda: grad_norms_and_clip(self.groups, clip_to),
+                                         amp=cfg.amp and self.device.type == "cuda",
+                                         capture=self.device.type == "cuda")
+        self._graph_warned = False
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _elapsed(self) -> float:
@@ -332,20 +346,32 @@ class Trainer:
                     g["lr"] = lr
                 t_step = time.time()
                 try:
-                    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-                        loss, n_units = self.task.train_loss()
-                    self.opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    total, per_layer = grad_norms_and_clip(self.groups, clip_to)
-                    # the one host sync of a step: loss, pre-clip global norm and per-layer norms together
-                    vals = torch.cat([loss.detach().float().reshape(1), total.reshape(1).float().to(loss.device),
-                                      per_layer.float().to(loss.device)]).tolist()
+                    if self._graphed is not None:
+                        vals = self._graphed.step()
+                        n_units = int(vals.pop())
+                        if self._graphed.failed and not self._graph_warned:
+                            self._graph_warned = True
+                            self.events.emit("warning", step=self.step, message="CUDA graphs are off for this "
+                                             f"run (capture failed: {self._graphed.failed}); training goes on "
+                                             "with ordinary steps")
+                    else:
+                        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
+                            loss, n_units = self.task.train_loss()
+                        self.opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        total, per_layer = grad_norms_and_clip(self.groups, clip_to)
+                        # the one host sync of a step: loss, pre-clip global norm and per-layer norms together
+                        vals = torch.cat([loss.detach().float().reshape(1), total.reshape(1).float().to(loss.device),
+                                          per_layer.float().to(loss.device)]).tolist()
                 except torch.cuda.OutOfMemoryError:
                     raise TrainingError("the GPU ran out of memory: lower the batch size or sequence length, "
                                         "or train on the CPU (--device cpu)") from None
                 loss_v, total_v = vals[0], vals[1]
                 if not (math.isfinite(loss_v) and math.isfinite(total_v)):
-                    self.opt.zero_grad(set_to_none=True)
+                    if self._graphed is not None:
+                        self._graphed.zero_grad()   # the graphs own the gradient tensors: keep them
+                    else:
+                        self.opt.zero_grad(set_to_none=True)
                     self.task.reset_state()
                     self.bad_steps += 1
                     self.skipped_steps += 1
