@@ -4,6 +4,9 @@ paths) and rasterised to PNG with Qt's SVG renderer.
 
     .venv/bin/python bench/handwriting_samples.py --model runs/default-ink --data runs/synth-ink \
         --svg docs/handwriting-default.svg --png docs/handwriting-default.png
+    # capitals only, three seeds each (docs/handwriting-capitals.png)
+    .venv/bin/python bench/handwriting_samples.py --model assets/models/handwriting-script --prompts capitals \
+        --seeds 3 --primed 0 --svg /tmp/caps.svg --png docs/handwriting-capitals.png
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ PROMPTS = [
     "Hello, world; \"quotes\" & 'ticks' - ok?",
     "Sphinx of black quartz, judge my vow: 3/4",
     "Scribe Studio writes by hand",
+]
+
+CAPITALS = [
+    "ABCDEFGHIJKLM NOPQRSTUVWXYZ",
+    "PACK MY BOX WITH FIVE DOZEN LIQUOR JUGS",
+    "THE QUICK BROWN FOX, NO. 42",
+    "GOOD MORNING, LONDON!",
 ]
 
 
@@ -45,6 +55,8 @@ def main() -> None:
     ap.add_argument("--biases", default="0.5", help="comma-separated biases for the prompt samples")
     ap.add_argument("--primed", type=int, default=3, help="primed samples (needs --data)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=1, help="samples per prompt (seeds seed, seed+100, ...)")
+    ap.add_argument("--prompts", choices=["default", "capitals"], default="default")
     ap.add_argument("--svg", required=True)
     ap.add_argument("--png", default=None)
     a = ap.parse_args()
@@ -55,10 +67,11 @@ def main() -> None:
     generate, kind = load_ink_generator(a.model)
     rows, captions = [], []
     for b in [float(v) for v in a.biases.split(",")]:
-        for i, text in enumerate(PROMPTS):
-            pts = np.stack(list(generate(text, bias=b, seed=a.seed + i)))
-            rows.append(pts)
-            captions.append(f"bias {b}: {text} ({len(pts)} points)")
+        for i, text in enumerate(CAPITALS if a.prompts == "capitals" else PROMPTS):
+            for r in range(a.seeds):
+                pts = np.stack(list(generate(text, bias=b, seed=a.seed + i + 100 * r)))
+                rows.append(pts)
+                captions.append(f"bias {b}, seed {a.seed + i + 100 * r}: {text} ({len(pts)} points)")
     if a.data and a.primed:
         from engine.ink.dataset import InkDataset
 

@@ -4,16 +4,21 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
 
     # text: char LM on the bundled tinyshakespeare corpus (15 min on a 2-core CPU)
     scribe train text --preset default-text --out runs/default-text
-    # handwriting: synthesis net on the synthetic Hershey-script corpus (~45 min on one CPU thread)
+    # handwriting: synthesis net on the synthetic Hershey-script corpus (~40 min on one CPU thread) ...
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 \\
         --min-chars 8 --max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink
     scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink
+    # ... then fine-tuned on twice the lines, 20 % of them all capitals (~30 min on one CPU thread)
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 24000 --writers 32 --hz 30 \\
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps
+    scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 \\
+        --lr 1.5e-3 --warmup 50 --out runs/caps-ink
     # package both (export with parity check, add priming styles from the training writers)
-    python packaging/default_models.py --text-run runs/default-text --ink-run runs/default-ink \
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/caps-ink \
         --ink-data runs/synth-ink
     # card figures come from the benchmark runs, when present:
     #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
-    #   bench/handwriting_eval.py --model runs/default-ink ... --json runs/default-ink-eval.json
+    #   bench/handwriting_eval.py --model runs/caps-ink --data runs/synth-caps ... --json runs/caps-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's slant, size and spacing.
@@ -30,6 +35,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "assets" / "models"
+
+INK_RECIPE = " && ".join([
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink",
+    "scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink",
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 24000 --writers 32 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps",
+    "scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 "
+    "--lr 1.5e-3 --warmup 50 --out runs/caps-ink"])
 
 # (writer index in the synthetic corpus, style name)
 STYLES = [(17, "Slanted, compact"), (22, "Backhand, airy"), (5, "Upright, print capitals"),
@@ -94,9 +108,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
             extra["benchmark"] = {k: e[k] for k in ("nats_per_line", "nats_per_point", "val_lines", "runaway_rate",
                                                     "prompts", "bias", "stop_rule_rate") if k in e}
         extra["size_bytes"] = (out / "model.onnx").stat().st_size
-        _annotate(out, recipe="scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 "
-                              "--min-chars 8 --max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink && "
-                              "scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink",
+        _annotate(out, recipe=INK_RECIPE,
                   data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT) writing tinyshakespeare "
                                "(public domain); freely redistributable", **extra)
         print("wrote", out)
