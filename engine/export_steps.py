@@ -138,7 +138,10 @@ def _mdn_bounds(constrain, m: int):
     return lo, hi
 
 
-class FusedPredictionStep(nn.Module):
+class _FusedMDNStep(nn.Module):
+    """What the fused handwriting steps share: the model's own step module (names, example inputs,
+    initial state) and the MDN output layer with its parameter bounds done as one max/min."""
+
     def __init__(self, net):
         super().__init__()
         from .models import mdn
@@ -146,7 +149,6 @@ class FusedPredictionStep(nn.Module):
         self.ref = net.step_module()
         self.input_names, self.output_names = list(self.ref.input_names), list(self.ref.output_names)
         self.dynamic_axes = dict(getattr(self.ref, "dynamic_axes", {}) or {})
-        self.stack = _FusedStack(net.rnn)
         self.head_w, self.head_b = _param(net.head.linear.weight.t()), _param(net.head.linear.bias)
         lo, hi = _mdn_bounds(mdn.constrain, net.cfg.mixtures)
         self.register_buffer("lo", lo)
@@ -158,35 +160,28 @@ class FusedPredictionStep(nn.Module):
     def example_inputs(self):
         return self.ref.example_inputs()
 
+    def head(self, features):
+        return torch.minimum(torch.maximum(features @ self.head_w + self.head_b, self.lo), self.hi)
+
+
+class FusedPredictionStep(_FusedMDNStep):
+    def __init__(self, net):
+        super().__init__(net)
+        self.stack = _FusedStack(net.rnn)
+
     def forward(self, x, h, c):
         out, h_new, c_new = self.stack(x, h, c)
-        y = torch.minimum(torch.maximum(out @ self.head_w + self.head_b, self.lo), self.hi)
-        return y, h_new, c_new
+        return self.head(out), h_new, c_new
 
 
-class FusedSynthesisStep(nn.Module):
+class FusedSynthesisStep(_FusedMDNStep):
     def __init__(self, net):
-        super().__init__()
-        from .models import mdn
-
-        self.ref = net.step_module()
-        self.input_names, self.output_names = list(self.ref.input_names), list(self.ref.output_names)
-        self.dynamic_axes = dict(getattr(self.ref, "dynamic_axes", {}) or {})
+        super().__init__(net)
         l1 = net.lstm1
         self.cell1 = FusedCell("lstm", l1.weight_ih_l0, l1.weight_hh_l0, l1.bias_ih_l0, l1.bias_hh_l0)
         self.upper = nn.ModuleList(FusedCell("lstm", r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
                                    for r in net.upper)
         self.win_w, self.win_b = _param(net.window.weight.t()), _param(net.window.bias)
-        self.head_w, self.head_b = _param(net.head.linear.weight.t()), _param(net.head.linear.bias)
-        lo, hi = _mdn_bounds(mdn.constrain, net.cfg.mixtures)
-        self.register_buffer("lo", lo)
-        self.register_buffer("hi", hi)
-
-    def initial_state(self):
-        return self.ref.initial_state()
-
-    def example_inputs(self):
-        return self.ref.example_inputs()
 
     def forward(self, x, chars, h, c, kappa, w):
         # layer 1 reads [x_t, w_{t-1}] (the order of SynthesisNet.lstm1's input weights)
@@ -204,6 +199,5 @@ class FusedSynthesisStep(nn.Module):
             hs.append(hi)
             cs.append(ci)
             below = hi
-        y = torch.cat(hs + [w_t], -1) @ self.head_w + self.head_b
-        y = torch.minimum(torch.maximum(y, self.lo), self.hi)
+        y = self.head(torch.cat(hs + [w_t], -1))
         return y, phi, torch.stack(hs), torch.stack(cs), kappa_t, w_t
