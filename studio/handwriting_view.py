@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QIcon, QPixmap, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QFormLayout, QFrame, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QSizePolicy, QSlider,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QFormLayout
 from engine.errors import ScribeError
 from studio import canvas as canvas_mod
 from studio.canvas import X_HEIGHT, DrawingCanvas
+from studio.generation import GenerationView
 from studio.ink_view import InkPageView
 from studio.jobs import GenerationJob
 from studio.model_picker import ModelPicker
@@ -44,21 +45,17 @@ def _swatch(color: QColor, size: int = 14) -> QIcon:
     return QIcon(pm)
 
 
-class HandwritingView(QWidget):
-    status = Signal(str)
-    busy_changed = Signal(bool)
+class HandwritingView(GenerationView):
+    NO_MODEL = "No handwriting model: open one in the Models tab."
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.entry: ModelEntry | None = None
         self.package = None
-        self.job: GenerationJob | None = None
         self._load_job: GenerationJob | None = None
         self._vocab: set[str] | None = None
         self._unknown: list[str] = []
         self._styles: list[dict] = []
         self._x_height: float | None = None
-        self._busy = False
         self._gen_done = True
         self._color = QColor(DEFAULT_INK)
         self._t_summary = ""
@@ -506,20 +503,8 @@ class HandwritingView(QWidget):
         return path
 
     # ------------------------------------------------------------------------------------ generation
-    def is_busy(self) -> bool:
-        return self._busy
-
-    def _set_busy(self, busy: bool) -> None:
-        if busy != self._busy:
-            self._busy = busy
-            self.busy_changed.emit(busy)
-        self._update_buttons()
-
     def _update_buttons(self) -> None:
-        has_model = self.entry is not None
-        self.model_picker.setEnabled(not self._busy and self.model_picker.current() is not None)
-        self.write_button.setEnabled(has_model and not self._busy)
-        self.stop_button.setEnabled(self._busy)
+        self._update_run_controls(self.write_button)
         self.use_style_button.setEnabled(not self.canvas.is_empty())
         has_page = self.page_view.page is not None and not self.page_view.page.is_empty()
         self.save_button.setEnabled(has_page)
@@ -530,10 +515,7 @@ class HandwritingView(QWidget):
 
     def generate(self) -> bool:
         """Start writing the text; False (with a status message) when there is nothing to do."""
-        if self._busy:
-            return False
-        if self.entry is None:
-            self.status.emit("No handwriting model: open one in the Models tab.")
+        if not self._ready_to_generate():
             return False
         self._check_text()
         bad = set(self._unknown)
@@ -572,24 +554,18 @@ class HandwritingView(QWidget):
                         yield (i, pt)
                 yield ("end", i)
 
-        job = GenerationJob(produce, name="handwriting", parent=self)
-        job.event.connect(self._on_items)
-        job.finished.connect(self._on_finished)
-        job.failed.connect(self._on_failed)
-        self.job = job
         self._gen_done = False
-        self._set_busy(True)
         self._t_summary = ""
+        self._start_job(produce, "handwriting")
         self.status.emit(f"Writing {len([ln for ln in lines if ln.strip()])} line(s) in {style_name} "
                          f"(legibility {bias:.2f})…")
         if bad:
             self.status.emit("Writing without " + " ".join(self._describe(c) for c in self._unknown)
                              + " (the model does not know them)…")
-        job.start()
         return True
 
     def _on_items(self, ev: dict) -> None:
-        if self.sender() is not self.job:
+        if not self._from_current_job():
             return
         run_line, run = None, []
         for item in ev["items"]:
@@ -609,7 +585,7 @@ class HandwritingView(QWidget):
             self.page_view.append(run_line, run)
 
     def _on_finished(self, summary: dict) -> None:
-        if self.sender() is not self.job:
+        if not self._from_current_job():
             return
         self._gen_done = True
         page = self.page_view.page
@@ -626,12 +602,11 @@ class HandwritingView(QWidget):
             self._caught_up()
 
     def _on_failed(self, msg: str) -> None:
-        if self.sender() is not self.job:
+        if not self._from_current_job():
             return
         self._gen_done = True
         self.page_view.stop_animation()
-        self.status.emit(msg)
-        self._set_busy(False)
+        super()._on_failed(msg)
 
     def _caught_up(self) -> None:
         page = self.page_view.page
@@ -745,8 +720,8 @@ class HandwritingView(QWidget):
 
     def shutdown(self) -> None:
         """Window closing: stop work and keep the drawing."""
-        for job in (self.job, self._load_job):
-            if job is not None:
-                job.stop()
+        super().shutdown()
+        if self._load_job is not None:
+            self._load_job.stop()
         self._autosave_timer.stop()
         self.autosave()

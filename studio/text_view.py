@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine.errors import ScribeError
-from studio.jobs import GenerationJob
+from studio.generation import GenerationView
 from studio.model_picker import ModelPicker
 from studio.models import PACKAGES, ModelEntry
 from studio.settings import read
@@ -25,15 +25,11 @@ LENGTH_TIP = "How many characters to write after the prompt"
 DEFAULT_PROMPT = "ROMEO:\n"
 
 
-class TextView(QWidget):
-    status = Signal(str)
-    busy_changed = Signal(bool)
+class TextView(GenerationView):
+    NO_MODEL = "No text model: open one in the Models tab."
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.entry: ModelEntry | None = None
-        self.job: GenerationJob | None = None
-        self._busy = False
         self._written = 0
         self._seed_used: int | None = None
         self._build()
@@ -116,28 +112,14 @@ class TextView(QWidget):
             self.unknown_label.hide()
 
     # ------------------------------------------------------------------------------------ generation
-    def is_busy(self) -> bool:
-        return self._busy
-
-    def _set_busy(self, busy: bool) -> None:
-        if busy != self._busy:
-            self._busy = busy
-            self.busy_changed.emit(busy)
-        self._update_buttons()
-
     def _update_buttons(self) -> None:
-        self.model_picker.setEnabled(not self._busy and self.model_picker.current() is not None)
-        self.generate_button.setEnabled(self.entry is not None and not self._busy)
-        self.stop_button.setEnabled(self._busy)
+        self._update_run_controls(self.generate_button)
         has = bool(self.output.toPlainText())
         self.copy_button.setEnabled(has)
         self.save_button.setEnabled(has)
 
     def generate(self) -> bool:
-        if self._busy:
-            return False
-        if self.entry is None:
-            self.status.emit("No text model: open one in the Models tab.")
+        if not self._ready_to_generate():
             return False
         bad = set(self.unknown_chars())
         prompt = "".join(c for c in self.prompt_edit.toPlainText() if c not in bad)
@@ -160,18 +142,12 @@ class TextView(QWidget):
         fmt.setForeground(self.palette().color(self.palette().ColorRole.Link))
         cur.insertText(prompt, fmt)
         self._written = 0
-        job = GenerationJob(produce, name="text", parent=self)
-        job.event.connect(self._on_items)
-        job.finished.connect(self._on_finished)
-        job.failed.connect(self._on_failed)
-        self.job = job
-        self._set_busy(True)
+        self._start_job(produce, "text")
         self.status.emit(f"Writing {length} characters (temperature {temperature:.2f}, seed {seed})…")
-        job.start()
         return True
 
     def _on_items(self, ev: dict) -> None:
-        if self.sender() is not self.job:
+        if not self._from_current_job():
             return
         chunk = "".join(ev["items"])
         self._written += len(ev["items"])
@@ -185,7 +161,7 @@ class TextView(QWidget):
         self.info.setText(f"{self._written} characters")
 
     def _on_finished(self, summary: dict) -> None:
-        if self.sender() is not self.job:
+        if not self._from_current_job():
             return
         secs = max(summary.get("seconds", 0.0), 1e-6)
         if summary.get("stopped"):
@@ -194,16 +170,6 @@ class TextView(QWidget):
             self.status.emit(f"Wrote {self._written} characters in {secs:.1f} s "
                              f"({self._written / secs:.0f} chars/s, seed {self._seed_used}).")
         self._set_busy(False)
-
-    def _on_failed(self, msg: str) -> None:
-        if self.sender() is not self.job:
-            return
-        self.status.emit(msg)
-        self._set_busy(False)
-
-    def stop(self) -> None:
-        if self.job is not None and self.job.is_running():
-            self.job.stop()
 
     # ------------------------------------------------------------------------------------ copy / save
     def text(self) -> str:
@@ -250,7 +216,3 @@ class TextView(QWidget):
         self.length_spin.setValue(read(s, "text/length", 600))
         self.topk_spin.setValue(read(s, "text/top_k", 0))
         self.seed_spin.setValue(read(s, "text/seed", -1))
-
-    def shutdown(self) -> None:
-        if self.job is not None:
-            self.job.stop()
