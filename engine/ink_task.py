@@ -22,7 +22,7 @@ from .ink.dataset import InkDataset
 from .ink.generate import START_ROW, ink_sample, prepare_line
 from .ink.norm import NormStats, stats_from_lines
 from .models import mdn
-from .models.handwriting import HandwritingConfig, build
+from .models.handwriting import build
 from .vocab import Vocab
 
 DEFAULT_SAMPLE_TEXT = "Scribe Studio writes by hand"

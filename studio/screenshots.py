@@ -29,7 +29,6 @@ def _wait(app, cond, timeout=120.0):
 
 def _models(home: Path) -> list[Path]:
     """Bundled packages if both kinds exist, else tiny packages exported into the temp home."""
-    from engine.paths import bundled_models_dir
     from studio.models import scan
 
     entries = [e for e in scan() if e.source == "bundled" and e.usable]

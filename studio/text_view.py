@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QPlainTextEdit, QVBoxLayout, QWidget
 
-from engine.errors import ScribeError
 from studio.generation import GenerationView
 from studio.model_picker import ModelPicker
 from studio.models import PACKAGES, ModelEntry

@@ -147,6 +147,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     stopped = "cap"
     steps = 0
     ending = False          # the attention has moved past the text: finish the current stroke, then stop
+    end_at = cap            # the step by which the stroke being finished must end
     for i in range(cap):
         pt = sample_mdn(res["y"][0], rng, bias)
         steps += 1
