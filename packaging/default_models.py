@@ -13,12 +13,17 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps
     scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 \\
         --lr 1.5e-3 --warmup 50 --out runs/caps-ink
+    # ... and once more on 36,000 lines, 30 % in capitals (~30 min on one CPU thread)
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 36000 --writers 32 --hz 30 \\
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2
+    scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 \\
+        --lr 1e-3 --warmup 50 --out runs/caps2-ink
     # package both (export with parity check, add priming styles from the training writers)
-    python packaging/default_models.py --text-run runs/default-text --ink-run runs/caps-ink \
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/caps2-ink \
         --ink-data runs/synth-ink
     # card figures come from the benchmark runs, when present:
     #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
-    #   bench/handwriting_eval.py --model runs/caps-ink --data runs/synth-caps ... --json runs/caps-ink-eval.json
+    #   bench/handwriting_eval.py --model runs/caps2-ink --data runs/synth-caps ... --json runs/caps2-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's slant, size and spacing.
@@ -42,7 +47,11 @@ INK_RECIPE = " && ".join([
     "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 24000 --writers 32 --hz 30 --min-chars 8 "
     "--max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps",
     "scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 "
-    "--lr 1.5e-3 --warmup 50 --out runs/caps-ink"])
+    "--lr 1.5e-3 --warmup 50 --out runs/caps-ink",
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 36000 --writers 32 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2",
+    "scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 "
+    "--lr 1e-3 --warmup 50 --out runs/caps2-ink"])
 
 # (writer index in the synthetic corpus, style name)
 STYLES = [(17, "Slanted, compact"), (22, "Backhand, airy"), (5, "Upright, print capitals"),
