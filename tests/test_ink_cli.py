@@ -31,6 +31,18 @@ def test_synth_cli_errors(run_cli, tmp_path, capsys):
     assert "Traceback" not in err and err.count("scribe: error:") == 2
 
 
+def test_synth_cli_caps(run_cli, tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Now is the winter of our discontent made glorious summer by this sun of York.\n" * 3)
+    assert run_cli("synth", "--corpus", corpus, "--lines", 40, "--out", tmp_path / "caps", "--writers", 2,
+                   "--caps", 1.0, "--mix", 0) == 0
+    texts = [m["text"] for m in InkDataset.load(tmp_path / "caps").lines_meta]
+    assert len(texts) == 40 and all(t == t.upper() and any(c.isalpha() for c in t) for t in texts)
+    capsys.readouterr()
+    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--caps", 1.5) == 2
+    assert "--caps must be in [0, 1]" in capsys.readouterr().err
+
+
 def test_import_inkml_cli(run_cli, tmp_path, capsys):
     write_inkml(tmp_path / "rec" / "a.inkml", [Ink([Stroke(np.arange(10.0), np.ones(10))], "hi"),
                                                Ink([Stroke(np.arange(5.0), np.zeros(5))], "yo")])
