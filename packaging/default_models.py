@@ -18,12 +18,17 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2
     scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 \\
         --lr 1e-3 --warmup 50 --out runs/caps2-ink
+    # ... and a third time on 48,000 lines, 35 % in capitals (~30 min on one CPU thread)
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 48000 --writers 32 --hz 30 \\
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.35 --seed 0 --out runs/synth-caps3
+    scribe train ink --data runs/synth-caps3 --init-from runs/caps2-ink --preset default-ink --steps 1800 \\
+        --lr 8e-4 --warmup 50 --out runs/caps3-ink
     # package both (export with parity check, add priming styles from the training writers)
-    python packaging/default_models.py --text-run runs/default-text --ink-run runs/caps2-ink \
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/caps3-ink \
         --ink-data runs/synth-ink
     # card figures come from the benchmark runs, when present:
     #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
-    #   bench/handwriting_eval.py --model runs/caps2-ink --data runs/synth-caps ... --json runs/caps2-ink-eval.json
+    #   bench/handwriting_eval.py --model runs/caps3-ink --data runs/synth-caps ... --json runs/caps3-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's slant, size and spacing.
@@ -51,7 +56,11 @@ INK_RECIPE = " && ".join([
     "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 36000 --writers 32 --hz 30 --min-chars 8 "
     "--max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2",
     "scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 "
-    "--lr 1e-3 --warmup 50 --out runs/caps2-ink"])
+    "--lr 1e-3 --warmup 50 --out runs/caps2-ink",
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 48000 --writers 32 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --caps 0.35 --seed 0 --out runs/synth-caps3",
+    "scribe train ink --data runs/synth-caps3 --init-from runs/caps2-ink --preset default-ink --steps 1800 "
+    "--lr 8e-4 --warmup 50 --out runs/caps3-ink"])
 
 # (writer index in the synthetic corpus, style name)
 STYLES = [(17, "Slanted, compact"), (22, "Backhand, airy"), (5, "Upright, print capitals"),
