@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTreeWidge
                                QWidget)
 
 from . import train_data
-from .training_job import ChildJob
+from .training_job import ChildJob, ChildJobs
 
 
 class CheckpointsPanel(QWidget):
@@ -22,7 +22,7 @@ class CheckpointsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.run_dir: Path | None = None
-        self.jobs: list[ChildJob] = []
+        self.jobs = ChildJobs()
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Step", "Validation loss", "", "Folder"])
         self.tree.setRootIsDecorated(False)
@@ -51,16 +51,14 @@ class CheckpointsPanel(QWidget):
         return self.tree.topLevelItemCount()
 
     def exporting(self) -> bool:
-        return any(j.is_running() for j in self.jobs)
+        return self.jobs.running()
 
     def _update_buttons(self) -> None:
         self.export_btn.setEnabled(bool(self.count()) and not self.exporting())
         self.open_run_btn.setEnabled(self.run_dir is not None and self.run_dir.exists())
 
     def shutdown(self, timeout: float = 3.0) -> None:
-        for j in list(self.jobs):
-            j.shutdown(timeout)
-        self.jobs.clear()
+        self.jobs.shutdown(timeout)
 
     def refresh(self) -> None:
         self.tree.clear()
@@ -106,7 +104,7 @@ class CheckpointsPanel(QWidget):
                        what="export", threads=1, parent=self)
         job.finished.connect(lambda r, j=job: self._exported(j, r))
         job.failed.connect(lambda m, j=job: self._export_failed(j, m))
-        self.jobs.append(job)
+        self.jobs.add(job)
         job.start()
         self.status.emit(f"Exporting step {c.get('step')} to {out.name}…")
         self._update_buttons()
@@ -125,9 +123,7 @@ class CheckpointsPanel(QWidget):
         self.message.emit("error", f"Export failed: {message}")
 
     def _forget(self, job: ChildJob) -> None:
-        if job in self.jobs:
-            self.jobs.remove(job)
-        job.deleteLater()
+        self.jobs.forget(job)
         self._update_buttons()
 
     def _open_run_folder(self) -> None:

@@ -16,7 +16,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from .train_plots import style_legend
-from .training_job import ChildJob, default_threads
+from .training_job import ChildJob, ChildJobs, default_threads
 
 CELL_COLORS = {"rnn-tanh": "#c0392b", "rnn-relu": "#e67e22", "gru": "#3c8d5a", "lstm": "#2f5fc4"}
 CELL_NAMES = {"rnn-tanh": "tanh RNN", "rnn-relu": "ReLU RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -49,7 +49,7 @@ class FlowPanel(QWidget):
         super().__init__(parent)
         self.model_source = model_source
         self.corpus_source = corpus_source
-        self.jobs: list[ChildJob] = []
+        self.jobs = ChildJobs()
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.loss_curves: dict[str, pg.PlotDataItem] = {}
         self._loss_data: dict[str, tuple[list, list]] = {}
@@ -100,7 +100,7 @@ class FlowPanel(QWidget):
 
     # ---- actions ------------------------------------------------------------------------------------
     def busy(self) -> bool:
-        return any(j.is_running() for j in self.jobs)
+        return self.jobs.running()
 
     def checkpoint_saved(self) -> None:
         """The training saved a checkpoint: probe it if asked to (and nothing else is running here)."""
@@ -137,19 +137,16 @@ class FlowPanel(QWidget):
         self.status.setText("Quick experiment: starting…")
 
     def stop(self) -> None:
-        for j in self.jobs:
-            j.stop()
+        self.jobs.stop()
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        for j in self.jobs:
-            j.shutdown(timeout)
-        self.jobs.clear()
+        self.jobs.shutdown(timeout)
 
     def _start(self, job: ChildJob) -> None:
         job.batch.connect(self._on_batch)
         job.finished.connect(lambda r, j=job: self._on_finished(j, r))
         job.failed.connect(lambda m, j=job: self._on_failed(j, m))
-        self.jobs.append(job)
+        self.jobs.add(job)
         job.start()
         self._update_buttons()
 
@@ -224,9 +221,7 @@ class FlowPanel(QWidget):
         self._forget(job)
 
     def _forget(self, job: ChildJob) -> None:
-        if job in self.jobs:
-            self.jobs.remove(job)
-        job.deleteLater()
+        self.jobs.forget(job)
         self._update_buttons()
 
     def apply_palette(self) -> None:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
 from . import train_data, train_spec
 from .jobs import GenerationJob
 from .train_form import KnobForm
-from .training_job import ChildJob
+from .training_job import ChildJob, ChildJobs
 
 
 class TrainSettings(QScrollArea):
@@ -36,7 +36,7 @@ class TrainSettings(QScrollArea):
         self.main_window = main_window
         self.summary: dict | None = None
         self.summary_error: str | None = None
-        self.jobs: list[ChildJob] = []
+        self.jobs = ChildJobs()
         self._summary_job: GenerationJob | None = None
         self._summary_serial = 0
         self._build()
@@ -483,7 +483,7 @@ class TrainSettings(QScrollArea):
         job.batch.connect(lambda evs: [self.log.emit(e.get("text", "")) for e in evs if e.get("type") == "log"])
         job.finished.connect(lambda r, j=job: (self._forget(j), self._data_ready(out)))
         job.failed.connect(lambda m, j=job: (self._forget(j), self.message.emit("error", m)))
-        self.jobs.append(job)
+        self.jobs.add(job)
         self.log.emit("$ " + train_spec.command_line(argv))
         job.start()
         self.status.emit(status)
@@ -495,13 +495,11 @@ class TrainSettings(QScrollArea):
         self.set_data(str(out))
 
     def _forget(self, job: ChildJob) -> None:
-        if job in self.jobs:
-            self.jobs.remove(job)
-        job.deleteLater()
+        self.jobs.forget(job)
         self._update_data_buttons()
 
     def preparing_data(self) -> bool:
-        return any(j.is_running() for j in self.jobs)
+        return self.jobs.running()
 
     def _update_data_buttons(self) -> None:
         busy = self.preparing_data()
@@ -511,9 +509,7 @@ class TrainSettings(QScrollArea):
         self.busy_changed.emit()
 
     def shutdown(self, timeout: float = 3.0) -> None:
-        for j in list(self.jobs):
-            j.shutdown(timeout)
-        self.jobs.clear()
+        self.jobs.shutdown(timeout)
 
     # ---- the command ------------------------------------------------------------------------------
     def build_argv(self, out: Path | None = None) -> list[str]:

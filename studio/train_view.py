@@ -23,7 +23,7 @@ from .train_flow import FlowPanel
 from .train_plots import LivePlots
 from .train_samples import SamplePanel
 from .train_settings import TrainSettings
-from .training_job import ChildJob, TrainingJob, default_threads
+from .training_job import ChildJob, ChildJobs, TrainingJob, default_threads
 
 BANNER_STYLE = {
     "info": "background:#e8f0fd; color:#1f3b73; border:1px solid #b9cdf3;",
@@ -84,7 +84,7 @@ class TrainView(QWidget):
         super().__init__(parent)
         self.main_window = main_window
         self.job: TrainingJob | None = None
-        self.side_jobs: list[ChildJob] = []     # the device query
+        self.side_jobs = ChildJobs()     # the device query
         self.run_dir: Path | None = None
         self.device_info: dict | None = None
         self._health = GradientHealth()
@@ -477,7 +477,7 @@ class TrainView(QWidget):
         job = ChildJob("studio.train_worker:device_info", what="device query", threads=1, parent=self)
         job.finished.connect(lambda info, j=job: (self._forget(j), self._device_ready(info)))
         job.failed.connect(lambda m, j=job: (self._forget(j), self._log(f"device query failed: {m}")))
-        self.side_jobs.append(job)
+        self.side_jobs.add(job)
         try:
             job.start()
         except Exception as exc:  # noqa: BLE001 - the device list is a nicety; training still works
@@ -493,9 +493,7 @@ class TrainView(QWidget):
                 self.run_split.setSizes([int(0.45 * total), total - int(0.45 * total)])
 
     def _forget(self, job: ChildJob) -> None:
-        if job in self.side_jobs:
-            self.side_jobs.remove(job)
-        job.deleteLater()
+        self.side_jobs.forget(job)
 
     def _exported(self, path: str) -> None:
         self.status.emit(f"Exported {Path(path).name}")
@@ -551,9 +549,7 @@ class TrainView(QWidget):
             if self.job.is_running():
                 self._log("closing: stopping the training and saving a checkpoint")
             self.job.shutdown(timeout)
-        for j in list(self.side_jobs):   # the device query: nothing to save, no need to wait
-            j.shutdown(0.5)
-        self.side_jobs.clear()
+        self.side_jobs.shutdown(0.5)   # the device query: nothing to save, no need to wait
         self.checkpoints.shutdown(10.0)   # an export in flight may finish (it writes atomically anyway)
         self.settings.shutdown(3.0)
         self.flow.shutdown(3.0)

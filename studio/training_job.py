@@ -243,6 +243,41 @@ class ChildJob(Job):
             self.failed.emit(f"{msg} {hint}".strip() if hint else msg)
 
 
+class ChildJobs:
+    """The side jobs a widget owns (exports, data preparation, probes): kept while they run, dropped and
+    deleted when they end, stopped or shut down with the widget."""
+
+    def __init__(self):
+        self._jobs: list[ChildJob] = []
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __iter__(self):
+        return iter(list(self._jobs))
+
+    def add(self, job: ChildJob) -> ChildJob:
+        self._jobs.append(job)
+        return job
+
+    def forget(self, job: ChildJob) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
+        job.deleteLater()
+
+    def running(self) -> bool:
+        return any(j.is_running() for j in self._jobs)
+
+    def stop(self) -> None:
+        for j in self:
+            j.stop()
+
+    def shutdown(self, timeout: float) -> None:
+        for j in self:
+            j.shutdown(timeout)
+        self._jobs.clear()
+
+
 class TrainingJob(ChildJob):
     """A training run: ``argv`` as for ``scribe`` (e.g. ``["train", "text", "--corpus", ...]``)."""
 
