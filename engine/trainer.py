@@ -198,6 +198,7 @@ class Trainer:
         self.model = task.model
         self.groups = layer_groups(self.model)
         self.opt = make_optimizer(cfg, self.model.parameters(), fused=self.device.type == "cuda")
+        self.clip_to = cfg.clip if cfg.clip and cfg.clip > 0 else math.inf   # global-norm threshold (inf: off)
         self._graphed = None   # engine.step_graph.GraphedSteps when steps are replayed from CUDA graphs
         if cfg.cuda_graphs not in ("auto", "on", "off"):
             raise TrainingError(f"cuda_graphs must be auto, on or off, not {cfg.cuda_graphs!r}")
@@ -205,9 +206,8 @@ class Trainer:
                 (self.device.type == "cuda" or cfg.cuda_graphs == "on"):
             from .step_graph import GraphedSteps
 
-            clip_to = cfg.clip if cfg.clip and cfg.clip > 0 else math.inf
             self._graphed = GraphedSteps(task, list(self.model.parameters()),
-                                         lambda: grad_norms_and_clip(self.groups, clip_to),
+                                         lambda: grad_norms_and_clip(self.groups, self.clip_to),
                                          amp=cfg.amp and self.device.type == "cuda",
                                          capture=self.device.type == "cuda")
         self._graph_warned = False
@@ -323,7 +323,7 @@ class Trainer:
         last_metrics: dict = {}
         status = "finished"
         units_since, t_since = 0, time.time()
-        clip_to = cfg.clip if cfg.clip and cfg.clip > 0 else math.inf
+        clip_to = self.clip_to
         names = list(self.groups)
         amp = cfg.amp and self.device.type == "cuda"
         try:
