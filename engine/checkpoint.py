@@ -21,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .errors import CheckpointError
+from engine.errors import CheckpointError
 
 FORMAT = "scribe-checkpoint"
 FORMAT_VERSION = 1

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import ScribeError
+from engine.errors import ScribeError
 
 COMMAND_MODULES = ["engine.cli_text", "engine.cli_probe", "engine.cli_inkdata", "engine.cli_ink", "engine.cli_export"]
 

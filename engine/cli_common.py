@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from .events import JsonlSink
+from engine.events import JsonlSink
 
 
 def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64, seq_len: int = 128,
@@ -45,7 +45,7 @@ def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64
 
 
 def trainer_config(args):
-    from .trainer import TrainConfig
+    from engine.trainer import TrainConfig
 
     steps = args.steps if args.steps is not None else (None if args.minutes else 1000)
     return TrainConfig(steps=steps, minutes=args.minutes, lr=args.lr, optimizer=args.optimizer,

@@ -21,7 +21,7 @@ def register(groups) -> None:
 
 
 def cmd_export(args) -> int:
-    from .export import export_package
+    from engine.export import export_package
 
     out = export_package(args.model, args.out, name=args.name, prefer=args.checkpoint, exporter=args.exporter,
                          quantize=args.quantize)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_common import add_trainer_flags, run_training, trainer_config
+from engine.cli_common import add_trainer_flags, run_training, trainer_config
 
 # Model/trainer settings per preset; flags given on the command line win.
 INK_PRESETS: dict[str, dict] = {
@@ -74,7 +74,7 @@ def resolve_settings(args) -> argparse.Namespace:
     e.g. one built by the app's training process)."""
     preset = getattr(args, "preset", None)
     if preset and preset not in INK_PRESETS:
-        from .errors import ScribeError
+        from engine.errors import ScribeError
 
         raise ScribeError(f"unknown ink preset {preset!r} (choose from {', '.join(sorted(INK_PRESETS))})")
     merged = dict(BASE)
@@ -100,13 +100,13 @@ def build_ink_trainer(args):
     """The Task + Trainer that ``scribe train ink`` runs (also for the app's training process)."""
     import torch  # noqa: F401
 
-    from . import checkpoint as ckpt
-    from .errors import ScribeError
-    from .ink.dataset import InkDataset
-    from .ink.norm import NormStats
-    from .ink_task import InkTask
-    from .trainer import Trainer, seed_everything
-    from .vocab import Vocab
+    from engine import checkpoint as ckpt
+    from engine.errors import ScribeError
+    from engine.ink.dataset import InkDataset
+    from engine.ink.norm import NormStats
+    from engine.ink_task import InkTask
+    from engine.trainer import Trainer, seed_everything
+    from engine.vocab import Vocab
 
     args = resolve_settings(args)
     kind = "ink-" + args.kind
@@ -138,15 +138,15 @@ def load_ink_generator(model_path: str):
     """(generate(text, bias, prime_stroke3, prime_text, seed, max_steps) -> iterator, kind, vocab chars)
     for a run/checkpoint folder (torch) or an exported package folder with model.onnx (onnxruntime)."""
     if (Path(model_path) / "model.onnx").exists():
-        from .runtime import load_package
+        from engine.runtime import load_package
 
         pkg = load_package(model_path)
         return pkg.generate_ink, pkg.kind
 
-    from . import checkpoint as ckpt
-    from .errors import ScribeError
-    from .generate import TorchStepper
-    from .ink.generate import ink_stream
+    from engine import checkpoint as ckpt
+    from engine.errors import ScribeError
+    from engine.generate import TorchStepper
+    from engine.ink.generate import ink_stream
 
     model, card = ckpt.load_model(model_path)
     if not card["kind"].startswith("ink-"):
@@ -163,12 +163,12 @@ def load_ink_generator(model_path: str):
 def cmd_sample_ink(args) -> int:
     import numpy as np
 
-    from .errors import ScribeError
-    from .ink.ink import Ink
+    from engine.errors import ScribeError
+    from engine.ink.ink import Ink
 
     prime, prime_text = None, args.prime_text
     if args.prime_ink:
-        from .ink.inkml import read_inkml
+        from engine.ink.inkml import read_inkml
 
         inks = read_inkml(args.prime_ink)
         if not inks:
@@ -188,12 +188,12 @@ def cmd_sample_ink(args) -> int:
     if not pts:
         raise ScribeError("the model produced no points")
     ink = Ink.from_stroke3(np.stack(pts), text=args.text)
-    from .ink.svg import ink_to_svg
+    from engine.ink.svg import ink_to_svg
 
     Path(args.svg).write_text(ink_to_svg(ink), encoding="utf-8")
     print(f"wrote {args.svg} ({len(pts)} points)", file=sys.stderr)
     if args.inkml:
-        from .ink.inkml import write_inkml
+        from engine.ink.inkml import write_inkml
 
         write_inkml(args.inkml, [ink])
         print(f"wrote {args.inkml}", file=sys.stderr)

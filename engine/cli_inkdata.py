@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import DataError
+from engine.errors import DataError
 
 
 def register(groups) -> None:
@@ -57,7 +57,7 @@ def _add_common(p) -> None:
 
 
 def _clean_options(args):
-    from .ink.clean import CleanOptions
+    from engine.ink.clean import CleanOptions
 
     for name in ("val", "test"):
         v = getattr(args, name)
@@ -131,8 +131,8 @@ def summary(ds, report=None, max_skipped: int = 20) -> str:
 def _svg_preview(ds, path: str, n: int = 8) -> None:
     import numpy as np
 
-    from .ink.ink import Ink
-    from .ink.svg import inks_to_svg
+    from engine.ink.ink import Ink
+    from engine.ink.svg import inks_to_svg
 
     inks = [Ink.from_stroke3(ds.line(i).points, ds.line(i).text) for i in range(min(n, len(ds)))]
     height = float(np.median([b[3] - b[1] for b in (i.bounds() for i in inks)])) if inks else 0.0
@@ -142,7 +142,7 @@ def _svg_preview(ds, path: str, n: int = 8) -> None:
 
 
 def cmd_import_iam(args) -> int:
-    from .ink.iam import import_iam
+    from engine.ink.iam import import_iam
 
     opts = _clean_options(args)
     if args.jobs is not None and args.jobs < 1:
@@ -159,7 +159,7 @@ def cmd_import_iam(args) -> int:
 
 
 def cmd_import_inkml(args) -> int:
-    from .ink.inkml import import_inkml
+    from engine.ink.inkml import import_inkml
 
     opts = _clean_options(args)
     out = _check_out(args.out)
@@ -176,8 +176,8 @@ def cmd_import_inkml(args) -> int:
 def cmd_synth(args) -> int:
     import time
 
-    from .ink.synth import synth_corpus
-    from .paths import assets_dir
+    from engine.ink.synth import synth_corpus
+    from engine.paths import assets_dir
 
     if args.lines < 1:
         raise DataError(f"--lines must be at least 1, got {args.lines}")

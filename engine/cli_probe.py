@@ -33,13 +33,13 @@ def register(groups) -> None:
 def cmd_probe(args) -> int:
     import torch
 
-    from . import checkpoint as ckpt
-    from .corpus import load_corpus
-    from .errors import ScribeError
-    from .models.charlm import CharLM, CharLMConfig
-    from .models.rnn import CELLS
-    from .probe import decay_summary, format_curve, gradient_flow, probe_batch
-    from .vocab import Vocab
+    from engine import checkpoint as ckpt
+    from engine.corpus import load_corpus
+    from engine.errors import ScribeError
+    from engine.models.charlm import CharLM, CharLMConfig
+    from engine.models.rnn import CELLS
+    from engine.probe import decay_summary, format_curve, gradient_flow, probe_batch
+    from engine.vocab import Vocab
 
     if not args.model and not args.cell:
         raise ScribeError("give --model DIR (a trained model) and/or --cell CELL[,CELL...] (fresh models)")

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_common import add_trainer_flags, run_training, trainer_config
+from engine.cli_common import add_trainer_flags, run_training, trainer_config
 
 
 def register(groups) -> None:
-    from .presets import TEXT_BASE, preset_names
+    from engine.presets import TEXT_BASE, preset_names
 
     p = groups["train"].add_parser(
         "text", help="train a character language model",
@@ -87,9 +87,9 @@ def saved_settings(card: dict) -> dict:
 def resolve_text_settings(args, saved: dict | None = None) -> argparse.Namespace:
     """Merge TEXT_BASE < saved (resumed run) < preset < explicitly given flags into a new namespace
     (works for any namespace, e.g. one built by the app's training process)."""
-    from .errors import ScribeError
-    from .paths import assets_dir
-    from .presets import TEXT_BASE, TEXT_PRESETS
+    from engine.errors import ScribeError
+    from engine.paths import assets_dir
+    from engine.presets import TEXT_BASE, TEXT_PRESETS
 
     preset_name = getattr(args, "preset", None)
     if preset_name and preset_name not in TEXT_PRESETS:
@@ -126,12 +126,12 @@ def build_text_trainer(args):
     With ``args.resume`` the caller then calls ``trainer.resume()`` (``run_training`` does)."""
     import torch  # noqa: F401  (heavy import only when training)
 
-    from . import checkpoint as ckpt
-    from .corpus import load_corpus
-    from .errors import ScribeError
-    from .text_task import TextTask
-    from .trainer import Trainer, seed_everything
-    from .vocab import Vocab
+    from engine import checkpoint as ckpt
+    from engine.corpus import load_corpus
+    from engine.errors import ScribeError
+    from engine.text_task import TextTask
+    from engine.trainer import Trainer, seed_everything
+    from engine.vocab import Vocab
 
     resume = bool(getattr(args, "resume", False))
     init_from = getattr(args, "init_from", None)
@@ -181,16 +181,16 @@ def cmd_sample_text(args) -> int:
     from pathlib import Path
 
     if (Path(args.model) / "model.onnx").exists():
-        from .runtime import load_package  # torch-free path
+        from engine.runtime import load_package  # torch-free path
 
         pkg = load_package(args.model)
         stream = pkg.generate_text(args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
                                    seed=args.seed)
     else:
-        from . import checkpoint as ckpt
-        from .errors import ScribeError
-        from .text_task import generate_text
-        from .vocab import Vocab
+        from engine import checkpoint as ckpt
+        from engine.errors import ScribeError
+        from engine.text_task import generate_text
+        from engine.vocab import Vocab
 
         model, card = ckpt.load_model(args.model)
         if card["kind"] != "text":

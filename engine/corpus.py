@@ -16,8 +16,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import DataError
-from .vocab import Vocab, codepoints
+from engine.errors import DataError
+from engine.vocab import Vocab, codepoints
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ".csv", ".tsv", ".json", ".py", ".html", ".xml", ""}
 BLOCK_BYTES = 1 << 22  # 4 MiB of file per decoded block

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ScribeError
+from engine.errors import ScribeError
 
 
 def pick_device(name: str = "auto"):

@@ -48,7 +48,7 @@ class JsonlSink:
             return
         from pathlib import Path
 
-        from .errors import ScribeError
+        from engine.errors import ScribeError
 
         try:
             Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)

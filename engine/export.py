@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ScribeError
-from .runtime.package import FORMAT, FORMAT_VERSION, KINDS
+from engine.errors import ScribeError
+from engine.runtime.package import FORMAT, FORMAT_VERSION, KINDS
 PARITY_STEPS = 50
 PARITY_TOL = 1e-4
 OPSET = 18
@@ -54,7 +54,7 @@ class ExportError(ScribeError):
 def step_module(model, kind: str):
     """The single-step module that is exported for ``model`` (a CharLM or a handwriting net)."""
     if kind == "text":
-        from .models.charlm import CharLMStep
+        from engine.models.charlm import CharLMStep
 
         return CharLMStep(model).eval()
     if hasattr(model, "step_module"):
@@ -66,7 +66,7 @@ def export_package(model_dir, out_dir, *, name: str | None = None, prefer: str =
                    exporter: str = "dynamo", parity_steps: int = PARITY_STEPS, tol: float = PARITY_TOL,
                    quantize: str | None = None, graph: str = "fused") -> Path:
     """Export the model in a run or checkpoint folder ``model_dir`` to the package folder ``out_dir``."""
-    from . import checkpoint as ckpt
+    from engine import checkpoint as ckpt
 
     model, card = ckpt.load_model(model_dir, prefer=prefer)
     src = Path(card.get("checkpoint_path", model_dir))
@@ -110,7 +110,7 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
         step = step_module(model.eval(), kind)  # the model's own step: the reference for every check
         exported = step
         if graph == "fused":
-            from .export_steps import fused_step_module
+            from engine.export_steps import fused_step_module
 
             exported = fused_step_module(model, kind) or step
         onnx_path = tmp / "model.onnx"
@@ -239,7 +239,7 @@ def _ident(s: str) -> str:
 
 def random_feeds(step, card: dict, rng: np.random.Generator, sizes: dict | None = None) -> dict[str, np.ndarray]:
     """Random inputs (and state) shaped like ``step.example_inputs()``; dynamic axes get ``sizes``."""
-    from .generate import state_names
+    from engine.generate import state_names
 
     sizes = sizes or {}
     dyn = dict(getattr(step, "dynamic_axes", None) or {})
@@ -272,7 +272,7 @@ def check_parity(step, onnx_path: Path, card: dict, steps: int = PARITY_STEPS, t
     drift of a quantized graph), failing on non-finite outputs only."""
     import onnxruntime as ort
 
-    from .generate import TorchStepper, state_names
+    from engine.generate import TorchStepper, state_names
 
     try:
         sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -327,7 +327,7 @@ def _package_card(card: dict, step, onnx_path: Path, parity: dict, name: str, ex
     import onnx
     import torch
 
-    from .generate import state_names
+    from engine.generate import state_names
 
     model = onnx.load(str(onnx_path), load_external_data=False)
 
@@ -404,8 +404,8 @@ def make_tiny_package(kind: str, out_dir, seed: int = 0, **sizes) -> Path:
     styles = sizes.pop("styles", None)
     torch.manual_seed(seed)
     if kind == "text":
-        from .models.charlm import CharLM, CharLMConfig
-        from .vocab import Vocab
+        from engine.models.charlm import CharLM, CharLMConfig
+        from engine.vocab import Vocab
 
         vocab = Vocab(sizes.pop("vocab", TINY_TEXT_VOCAB))
         cfg = dict(cell="lstm", layers=2, hidden=16, embed=8)
@@ -427,7 +427,7 @@ TINY_INK_VOCAB = " abcdefghijklmnopqrstuvwxyz.,'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 
 
 def _tiny_ink_model(kind: str, sizes: dict):
-    from .models.handwriting import build
+    from engine.models.handwriting import build
 
     vocab = sizes.pop("vocab", sizes.pop("charset", TINY_INK_VOCAB))
     norm = sizes.pop("norm", {"mean": [2.0, 0.1], "std": [4.0, 3.0]})

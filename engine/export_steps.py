@@ -108,7 +108,7 @@ class _FusedStack(nn.Module):
 class FusedCharLMStep(nn.Module):
     def __init__(self, lm):
         super().__init__()
-        from .models.charlm import CharLMStep
+        from engine.models.charlm import CharLMStep
 
         self.ref = CharLMStep(lm)
         self.input_names, self.output_names = self.ref.input_names, self.ref.output_names
@@ -144,7 +144,7 @@ class _FusedMDNStep(nn.Module):
 
     def __init__(self, net):
         super().__init__()
-        from .models import mdn
+        from engine.models import mdn
 
         self.ref = net.step_module()
         self.input_names, self.output_names = list(self.ref.input_names), list(self.ref.output_names)

@@ -18,8 +18,8 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from .errors import ScribeError
-from .sampling import make_rng, sample_logits
+from engine.errors import ScribeError
+from engine.sampling import make_rng, sample_logits
 
 
 class Stepper(Protocol):

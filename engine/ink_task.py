@@ -17,13 +17,13 @@ import math
 import numpy as np
 import torch
 
-from .errors import DataError
-from .ink.dataset import InkDataset
-from .ink.generate import START_ROW, ink_sample, prepare_line
-from .ink.norm import NormStats, stats_from_lines
-from .models import mdn
-from .models.handwriting import build
-from .vocab import Vocab
+from engine.errors import DataError
+from engine.ink.dataset import InkDataset
+from engine.ink.generate import START_ROW, ink_sample, prepare_line
+from engine.ink.norm import NormStats, stats_from_lines
+from engine.models import mdn
+from engine.models.handwriting import build
+from engine.vocab import Vocab
 
 DEFAULT_SAMPLE_TEXT = "Scribe Studio writes by hand"
 
@@ -243,7 +243,7 @@ class InkTask:
                 "val_lines": n_lines, "val_points": points}
 
     def stepper(self):
-        from .generate import TorchStepper
+        from engine.generate import TorchStepper
 
         return TorchStepper(self.model.step_module(), device=self.device)
 

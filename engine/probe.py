@@ -88,7 +88,7 @@ def probe_batch(data: np.ndarray, K: int, batch: int = 16, warmup: int = 100, se
     if len(data) < L + 1:
         L = len(data) - 1
         if L < K + 2:
-            from .errors import DataError
+            from engine.errors import DataError
 
             raise DataError(f"the corpus has {len(data)} characters; the probe needs at least {K + 3} "
                             f"(lower -k)")

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .corpus import Corpus
-from .errors import DataError
-from .models.charlm import CharLM, CharLMConfig
-from .models.rnn import detach_state, state_tensors, unflatten_state
-from .vocab import Vocab
+from engine.corpus import Corpus
+from engine.errors import DataError
+from engine.models.charlm import CharLM, CharLMConfig
+from engine.models.rnn import detach_state, state_tensors, unflatten_state
+from engine.vocab import Vocab
 
 
 class StreamBatcher:
@@ -220,8 +220,8 @@ def generate_text(model, vocab: Vocab, prime: str, length: int, temperature: flo
     """Stream characters: teacher-force ``prime`` then sample ``length`` characters.
     The loop is ``engine.generate.text_stream``, the same one the ONNX runtime runs, so the same seed
     gives the same text on both."""
-    from .generate import TorchStepper, text_stream
-    from .models.charlm import CharLMStep
+    from engine.generate import TorchStepper, text_stream
+    from engine.models.charlm import CharLMStep
 
     was_training = model.training
     try:

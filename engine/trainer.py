@@ -39,10 +39,10 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint as ckpt
-from .device import describe_device, pick_device
-from .errors import CheckpointError, TrainingError
-from .events import Emitter
+from engine import checkpoint as ckpt
+from engine.device import describe_device, pick_device
+from engine.errors import CheckpointError, TrainingError
+from engine.events import Emitter
 
 
 @dataclass
@@ -204,7 +204,7 @@ class Trainer:
             raise TrainingError(f"cuda_graphs must be auto, on or off, not {cfg.cuda_graphs!r}")
         if cfg.cuda_graphs != "off" and hasattr(task, "next_static_batch") and \
                 (self.device.type == "cuda" or cfg.cuda_graphs == "on"):
-            from .step_graph import GraphedSteps
+            from engine.step_graph import GraphedSteps
 
             self._graphed = GraphedSteps(task, list(self.model.parameters()),
                                          lambda: grad_norms_and_clip(self.groups, self.clip_to),

@@ -9,8 +9,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
-from . import train_data
-from .training_job import ChildJob, ChildJobs
+from studio import train_data
+from studio.training_job import ChildJob, ChildJobs
 
 
 class CheckpointsPanel(QWidget):

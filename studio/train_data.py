@@ -181,7 +181,7 @@ def summarize_ink(path: str | Path) -> dict:
     for m in ds.lines_meta:
         splits[m.get("split", "train")] = splits.get(m.get("split", "train"), 0) + 1
     charset = ds.charset()
-    from .prime import estimate_x_height, typical_spacing
+    from studio.prime import estimate_x_height, typical_spacing
 
     styles = [{"stroke3": ds.line(i).points} for i in range(min(len(ds), 50))]
     return {"x_height": estimate_x_height(None, styles), "spacing": typical_spacing(styles),

@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from .train_plots import style_legend
-from .training_job import ChildJob, ChildJobs, default_threads
+from studio.train_plots import style_legend
+from studio.training_job import ChildJob, ChildJobs, default_threads
 
 CELL_COLORS = {"rnn-tanh": "#c0392b", "rnn-relu": "#e67e22", "gru": "#3c8d5a", "lstm": "#2f5fc4"}
 CELL_NAMES = {"rnn-tanh": "tanh RNN", "rnn-relu": "ReLU RNN", "gru": "GRU", "lstm": "LSTM"}

@@ -6,7 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-from .train_spec import INVERTED, TIPS, Option
+from studio.train_spec import INVERTED, TIPS, Option
 
 INT_RANGES = {"layers": (1, 16), "hidden": (4, 8192), "embed": (2, 4096), "batch": (1, 4096),
               "seq_len": (2, 100_000), "eval_every": (1, 10_000_000), "mixtures": (1, 100), "window_k": (1, 100),

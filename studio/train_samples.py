@@ -11,8 +11,8 @@ from PySide6.QtGui import QFont, QFontDatabase, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QStackedWidget, QVBoxLayout,
                                QWidget)
 
-from .canvas import smooth_path
-from .theme import DEFAULT_INK, PAPER, PAPER_EDGE, PAPER_TEXT_HINT
+from studio.canvas import smooth_path
+from studio.theme import DEFAULT_INK, PAPER, PAPER_EDGE, PAPER_TEXT_HINT
 
 MAX_SAMPLES = 200
 

@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QScrollArea,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from . import train_data, train_spec
-from .jobs import GenerationJob
-from .train_form import KnobForm
-from .training_job import ChildJob, ChildJobs
+from studio import train_data, train_spec
+from studio.jobs import GenerationJob
+from studio.train_form import KnobForm
+from studio.training_job import ChildJob, ChildJobs
 
 
 class TrainSettings(QScrollArea):
@@ -555,7 +555,7 @@ class TrainSettings(QScrollArea):
     # ---- persistence ------------------------------------------------------------------------------
     def save_settings(self) -> None:
         try:
-            from .settings import open_settings
+            from studio.settings import open_settings
 
             s = open_settings()
             s.setValue("train/task", self.task)
@@ -568,7 +568,7 @@ class TrainSettings(QScrollArea):
 
     def restore_settings(self) -> None:
         try:
-            from .settings import open_settings
+            from studio.settings import open_settings
 
             s = open_settings()
             task = s.value("train/task", None)

@@ -17,13 +17,13 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from . import train_data, train_spec
-from .train_checkpoints import CheckpointsPanel
-from .train_flow import FlowPanel
-from .train_plots import LivePlots
-from .train_samples import SamplePanel
-from .train_settings import TrainSettings
-from .training_job import ChildJob, ChildJobs, TrainingJob, default_threads
+from studio import train_data, train_spec
+from studio.train_checkpoints import CheckpointsPanel
+from studio.train_flow import FlowPanel
+from studio.train_plots import LivePlots
+from studio.train_samples import SamplePanel
+from studio.train_settings import TrainSettings
+from studio.training_job import ChildJob, ChildJobs, TrainingJob, default_threads
 
 BANNER_STYLE = {
     "info": "background:#e8f0fd; color:#1f3b73; border:1px solid #b9cdf3;",
@@ -591,8 +591,8 @@ def user_style(main_window, summary: dict):
     wrote = getattr(hv, "wrote_edit", None)
     if canvas is None or wrote is None or canvas.is_empty() or not wrote.text().strip():
         return None
-    from .canvas import X_HEIGHT
-    from .prime import strokes_to_stroke3
+    from studio.canvas import X_HEIGHT
+    from studio.prime import strokes_to_stroke3
 
     x_height = summary.get("x_height") or 25.0
     spacing = summary.get("spacing")

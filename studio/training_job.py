@@ -21,8 +21,8 @@ import threading
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from . import train_worker
-from .jobs import DRAIN_INTERVAL_MS, Job
+from studio import train_worker
+from studio.jobs import DRAIN_INTERVAL_MS, Job
 
 _FREQUENT = {"step", "log"}
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
-from .ink import Ink, Stroke
+from engine.errors import DataError
+from engine.ink.ink import Ink, Stroke
 
 
 @dataclass

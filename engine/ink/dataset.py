@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from engine.errors import DataError
 
 FORMAT = "scribe-ink-dataset"
 FORMAT_VERSION = 1

@@ -20,8 +20,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import ScribeError
-from ..sampling import make_rng, sample_mdn
+from engine.errors import ScribeError
+from engine.sampling import make_rng, sample_mdn
 
 START_ROW = np.array([0.0, 0.0, 1.0], dtype=np.float32)  # "pen was up": the first input of every line
 DEFAULT_STEPS_PER_CHAR = 40
@@ -38,7 +38,7 @@ def prepare_line(stroke3) -> np.ndarray:
 
 
 def _as_vocab(vocab):
-    from ..vocab import Vocab
+    from engine.vocab import Vocab
 
     if vocab is None or isinstance(vocab, Vocab):
         return vocab
@@ -46,7 +46,7 @@ def _as_vocab(vocab):
 
 
 def _as_norm(norm):
-    from .norm import NormStats
+    from engine.ink.norm import NormStats
 
     if norm is None or isinstance(norm, NormStats):
         return norm
@@ -92,7 +92,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     once. include_prime: yield the prime's points first (unchanged). stats: if given, filled with ``steps``, ``stopped`` ("stop-rule" | "cap").
     Stopping early = closing the generator.
     """
-    from ..generate import state_names
+    from engine.generate import state_names
 
     synthesis = "chars" in stepper.input_names
     norm = _as_norm(norm)

@@ -24,11 +24,11 @@ from xml.sax.handler import ContentHandler
 
 import numpy as np
 
-from ..errors import DataError
-from . import xmlsafe
-from .clean import CleanOptions, clean_ink
-from .dataset import ImportReport, InkDataset, InkLine, split_for_key
-from .ink import Ink, Stroke
+from engine.errors import DataError
+from engine.ink import xmlsafe
+from engine.ink.clean import CleanOptions, clean_ink
+from engine.ink.dataset import ImportReport, InkDataset, InkLine, split_for_key
+from engine.ink.ink import Ink, Stroke
 
 IMPORTER_VERSION = 1
 MANIFEST = "import-manifest.json"

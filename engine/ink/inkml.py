@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from . import xmlsafe
-from .ink import Ink, Stroke
+from engine.errors import DataError
+from engine.ink import xmlsafe
+from engine.ink.ink import Ink, Stroke
 
 NS = "http://www.w3.org/2003/InkML"
 _CHANNEL_FIELD = {"X": "x", "Y": "y", "T": "t", "F": "p", "P": "p"}
@@ -244,8 +244,8 @@ def import_inkml(folder: str | os.PathLike, out: str | os.PathLike | None = None
     together stay together. Bad files and unusable lines are skipped and reported with the reason."""
     import time
 
-    from .clean import CleanOptions, clean_ink
-    from .dataset import ImportReport, InkDataset, InkLine, split_for_key
+    from engine.ink.clean import CleanOptions, clean_ink
+    from engine.ink.dataset import ImportReport, InkDataset, InkLine, split_for_key
 
     t0 = time.perf_counter()
     folder = Path(folder)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from engine.errors import DataError
 
 
 @dataclass

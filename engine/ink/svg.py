@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from .ink import Ink
+from engine.ink.ink import Ink
 
 
 def _as_ink(obj) -> Ink:

@@ -38,9 +38,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..errors import DataError
-from .dataset import InkDataset, InkLine
-from .ink import Ink, Stroke
+from engine.errors import DataError
+from engine.ink.dataset import InkDataset, InkLine
+from engine.ink.ink import Ink, Stroke
 
 SCRIPT_FONT = "cursive"
 FALLBACK_FONT = "futural"

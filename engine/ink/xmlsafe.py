@@ -15,7 +15,7 @@ import defusedxml
 import defusedxml.ElementTree as DET
 import defusedxml.sax as DSAX
 
-from ..errors import DataError
+from engine.errors import DataError
 
 
 def local(tag: str) -> str:

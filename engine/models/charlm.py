@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .rnn import RNNConfig, StackedRNN
+from engine.models.rnn import RNNConfig, StackedRNN
 
 
 @dataclass

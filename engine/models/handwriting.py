@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import mdn
-from .rnn import RNNConfig, StackedRNN, _make_layer, init_recurrent
+from engine.models import mdn
+from engine.models.rnn import RNNConfig, StackedRNN, _make_layer, init_recurrent
 
 INPUT_SIZE = 3  # dx, dy, eos
 

@@ -9,6 +9,6 @@ app generate without torch::
     for point in pkg.generate_ink("hello", bias=0.5): ...      # (dx, dy, pen_up) raw units, y down
 """
 
-from .package import FORMAT, FORMAT_VERSION, KINDS, ModelPackage, PackageError, load_package, read_card
+from engine.runtime.package import FORMAT, FORMAT_VERSION, KINDS, ModelPackage, PackageError, load_package, read_card
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "KINDS", "ModelPackage", "PackageError", "load_package", "read_card"]

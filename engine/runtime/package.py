@@ -11,8 +11,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import CheckpointError
-from ..vocab import Vocab
+from engine.errors import CheckpointError
+from engine.vocab import Vocab
 
 FORMAT = "scribe-package"
 FORMAT_VERSION = 1
@@ -91,7 +91,7 @@ def load_package(path, kind: str | tuple[str, ...] | None = None, *, threads: in
     onnx_path = path / "model.onnx"
     if not onnx_path.is_file():
         raise PackageError(f"{path} is incomplete: model.onnx is missing")
-    from .session import OrtStepper, make_session, session_options
+    from engine.runtime.session import OrtStepper, make_session, session_options
 
     try:
         so = session_options(threads, inter_threads, optimization, model_bytes=onnx_path.stat().st_size)
@@ -146,7 +146,7 @@ class ModelPackage:
         """Stream ``length`` characters (one per item) after ``prime``."""
         if self.kind != "text":
             raise PackageError(f"{self.name} is a {self.kind} model; it writes handwriting, not text")
-        from ..generate import text_stream
+        from engine.generate import text_stream
 
         # the card's context (a paragraph of training text, fed before the prime) always leads to the same
         # state: run it once per package, not once per sample
@@ -159,7 +159,7 @@ class ModelPackage:
             return self.stepper
         with self._lock:
             if self._warm is None:
-                from ..generate import state_names
+                from engine.generate import state_names
 
                 states = state_names(self.stepper)
                 feeds = {"x": np.zeros((1, 1), dtype=np.int64), **self.stepper.initial_state()}
@@ -178,7 +178,7 @@ class ModelPackage:
         ``text``; it writes until ``max_steps`` (default 700)."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
-        from ..ink.generate import ink_stream
+        from engine.ink.generate import ink_stream
 
         synthesis = self.kind == "ink-synthesis"
         return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],
