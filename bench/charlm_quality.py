@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine import checkpoint as ckpt  # noqa: E402
-from engine.cli import main as scribe  # noqa: E402
-from engine.corpus import load_corpus  # noqa: E402
-from engine.text_task import evaluate_text  # noqa: E402
-from engine.vocab import Vocab  # noqa: E402
+from engine.cli.main import main as scribe  # noqa: E402
+from engine.core.vocab import Vocab  # noqa: E402
+from engine.data.corpus import load_corpus  # noqa: E402
+from engine.training.text_task import evaluate_text  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 

@@ -27,11 +27,11 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.corpus import load_corpus  # noqa: E402
-from engine.events import JsonlSink  # noqa: E402
-from engine.presets import TEXT_BASE, TEXT_PRESETS  # noqa: E402
-from engine.text_task import TextTask  # noqa: E402
-from engine.trainer import TrainConfig, Trainer, seed_everything  # noqa: E402
+from engine.core.events import JsonlSink  # noqa: E402
+from engine.data.corpus import load_corpus  # noqa: E402
+from engine.training.presets import TEXT_BASE, TEXT_PRESETS  # noqa: E402
+from engine.training.text_task import TextTask  # noqa: E402
+from engine.training.trainer import TrainConfig, Trainer, seed_everything  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CUDA graphs in the trainer (engine/step_graph.py) on a lent GPU: the same short handwriting run with
+# CUDA graphs in the trainer (engine/training/step_graph.py) on a lent GPU: the same short handwriting run with
 # ordinary steps and with replayed graphs, same seed; prints speed and the loss curves side by side.
 #
 #   bash bench/gpu_graphs_check.sh OUT_DIR [STEPS]

@@ -17,11 +17,11 @@ def main() -> None:
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     torch.set_num_threads(1)
-    from engine import checkpoint as ckpt
-    from engine.ink.dataset import InkDataset, InkLine
-    from engine.ink.norm import NormStats
-    from engine.ink_task import InkTask
-    from engine.vocab import Vocab
+    import engine.training.checkpoint as ckpt
+    from engine.core.norm import NormStats
+    from engine.core.vocab import Vocab
+    from engine.data.ink_dataset import InkDataset, InkLine
+    from engine.training.ink_task import InkTask
 
     ds = InkDataset.load(sys.argv[1])
     val = [int(i) for i in ds.indices("val")]

@@ -34,13 +34,13 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    from engine import checkpoint as ckpt
-    from engine.generate import TorchStepper
-    from engine.ink.dataset import InkDataset
-    from engine.ink.generate import ink_sample
-    from engine.ink.norm import NormStats
-    from engine.ink_task import InkTask
-    from engine.vocab import Vocab
+    import engine.training.checkpoint as ckpt
+    from engine.core.ink_stream import ink_sample
+    from engine.core.norm import NormStats
+    from engine.core.vocab import Vocab
+    from engine.data.ink_dataset import InkDataset
+    from engine.models.torch_stepper import TorchStepper
+    from engine.training.ink_task import InkTask
 
     model, card = ckpt.load_model(a.model)
     vocab, norm = Vocab.from_json(card["vocab"]), NormStats.from_json(card["norm"])

@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--png", required=True)
     a = ap.parse_args()
-    from engine.ink.dataset import InkDataset
+    from engine.data.ink_dataset import InkDataset
 
     ds = InkDataset.load(a.data)
     rows = [(ds.line(i).points, f"{ds.line(i).writer}: {ds.line(i).text}") for i in range(a.start, a.start + a.n)]

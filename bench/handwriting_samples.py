@@ -1,5 +1,5 @@
 """A sample sheet of a synthesis model: prompts covering a-z, A-Z, 0-9 and punctuation at a few biases,
-plus primed samples (style copied from validation lines), written as one SVG (engine.ink.svg, smooth
+plus primed samples (style copied from validation lines), written as one SVG (engine.data.svg, smooth
 paths) and rasterised to PNG with Qt's SVG renderer.
 
     .venv/bin/python bench/handwriting_samples.py --model runs/default-ink --data runs/synth-ink \
@@ -34,7 +34,7 @@ CAPITALS = [
 
 def sheet(rows, gap: float = 18.0):
     """Stack stroke-3 lines (raw units) into one Ink, one line under the other."""
-    from engine.ink.ink import Ink
+    from engine.data.ink import Ink
 
     strokes, y = [], 0.0
     for s3 in rows:
@@ -61,8 +61,8 @@ def main() -> None:
     ap.add_argument("--png", default=None)
     a = ap.parse_args()
 
-    from engine.cli_ink import load_ink_generator
-    from engine.ink.svg import ink_to_svg
+    from engine.cli.ink import load_ink_generator
+    from engine.data.svg import ink_to_svg
 
     generate, kind = load_ink_generator(a.model)
     rows, captions = [], []
@@ -73,7 +73,7 @@ def main() -> None:
                 rows.append(pts)
                 captions.append(f"bias {b}, seed {a.seed + i + 100 * r}: {text} ({len(pts)} points)")
     if a.data and a.primed:
-        from engine.ink.dataset import InkDataset
+        from engine.data.ink_dataset import InkDataset
 
         ds = InkDataset.load(a.data)
         val = ds.indices("val")

@@ -8,7 +8,7 @@ Compares, in ONE run on the same device and the same weights:
   hoisted out of the loop, layers 2..L one fused LSTM call each over the whole sequence;
 - on CUDA also ``split+compile`` (torch.compile of the loop body) and ``split+graph`` (the whole training
   step, forward + loss + backward + clipping + a capturable Adam, captured in one CUDA graph; static
-  shapes, as the bucketed batches of engine.ink_task provide).
+  shapes, as the bucketed batches of engine.training.ink_task provide).
 
 One training step = forward, MDN loss, backward, global-norm clipping, Adam update. Both variants are
 checked to compute the same outputs before timing.

@@ -29,7 +29,7 @@ def main() -> None:
     from handwriting_render import svg_to_png
     from handwriting_samples import sheet
 
-    from engine.ink.svg import ink_to_svg
+    from engine.data.svg import ink_to_svg
     from engine.runtime import load_package
 
     pkg = load_package(a.model)

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.ink.iam import import_iam  # noqa: E402
-from engine.ink.synth import corpus_lines, make_writers, render_line  # noqa: E402
+from engine.data.iam import import_iam  # noqa: E402
+from engine.data.synth import corpus_lines, make_writers, render_line  # noqa: E402
 
 HEAD = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<WhiteboardCaptureSession>\n  <WhiteboardDescription>\n'
         '    <SensorLocation corner="top_left"/>\n    <DiagonallyOppositeCoords x="6512" y="1376"/>\n'

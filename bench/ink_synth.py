@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.ink.synth import _glyphs, corpus_lines, synth_dataset  # noqa: E402
+from engine.data.synth import _glyphs, corpus_lines, synth_dataset  # noqa: E402
 
 
 def main() -> int:

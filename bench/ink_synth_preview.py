@@ -2,7 +2,7 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ink_synth_preview.py [--out docs/synth-preview.png]
 
-Uses engine.ink.synth + engine.ink.svg, rasterised with Qt's SVG renderer (a dev tool, not engine code).
+Uses engine.data.synth + engine.data.svg, rasterised with Qt's SVG renderer (a dev tool, not engine code).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.ink.svg import inks_to_svg  # noqa: E402
-from engine.ink.synth import corpus_lines, make_writers, render_line  # noqa: E402
+from engine.data.svg import inks_to_svg  # noqa: E402
+from engine.data.synth import corpus_lines, make_writers, render_line  # noqa: E402
 
 TEXTS = ["The quick brown fox jumps over the lazy dog.",
          "Pack my box with five dozen liquor jugs!",

@@ -4,9 +4,9 @@
 
 1. Graves-size synthesis net (3 x 400 LSTM, K = 10 window Gaussians, M = 20 mixtures, 75 symbols):
    time per step of torch eager vs onnxruntime (float and int8 packages; 1 and 2 threads), and a
-   700-point line through the real sampling loop (engine.ink.generate.ink_stream) with the time split
+   700-point line through the real sampling loop (engine.core.ink_stream.ink_stream) with the time split
    into the ORT call, numpy sampling and the rest (Python loop overhead).
-2. Char LM 3 x 512 LSTM (65 symbols): characters per second through engine.generate.text_stream, torch
+2. Char LM 3 x 512 LSTM (65 symbols): characters per second through engine.core.text_stream, torch
    eager vs onnxruntime, with the same split.
 
 Random weights (speed does not depend on training). Timings interleave the configurations and report
@@ -123,7 +123,7 @@ def torch_threads(n: int):
 def build_synthesis(tmp: Path, quick: bool):
     import torch
 
-    from engine.export import export_model
+    from engine.export.exporter import export_model
     from engine.models.handwriting import build
 
     torch.manual_seed(0)
@@ -144,7 +144,7 @@ def build_synthesis(tmp: Path, quick: bool):
 def build_charlm(tmp: Path):
     import torch
 
-    from engine.export import export_model
+    from engine.export.exporter import export_model
     from engine.models.charlm import CharLM, CharLMConfig
 
     torch.manual_seed(0)
@@ -161,8 +161,8 @@ def build_charlm(tmp: Path):
 
 
 def bench_synthesis(tmp: Path, quick: bool) -> list[str]:
-    import engine.ink.generate as inkgen
-    from engine.generate import TorchStepper
+    import engine.core.ink_stream as inkgen
+    from engine.models.torch_stepper import TorchStepper
     from engine.runtime import load_package
 
     out = []
@@ -251,8 +251,8 @@ def bench_graphs(tmp: Path, quick: bool) -> list[str]:
     import onnx
     import torch
 
-    from engine.export import export_model
-    from engine.ink.generate import one_hot
+    from engine.core.ink_stream import one_hot
+    from engine.export.exporter import export_model
     from engine.models.handwriting import build
     from engine.runtime import load_package
 
@@ -279,11 +279,11 @@ def bench_graphs(tmp: Path, quick: bool) -> list[str]:
 
 
 def bench_charlm(tmp: Path, quick: bool) -> list[str]:
-    import engine.generate as gen
-    from engine.generate import TorchStepper
+    import engine.core.text_stream as gen
+    from engine.core.vocab import Vocab
     from engine.models.charlm import CharLMStep
+    from engine.models.torch_stepper import TorchStepper
     from engine.runtime import load_package
-    from engine.vocab import Vocab
 
     out = []
     model, pk, vocab, n_params = build_charlm(tmp)

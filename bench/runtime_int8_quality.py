@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def text_quality(f, q, corpus: str, n: int = 2000) -> list[str]:
-    from engine.sampling import softmax
+    from engine.core.sampling import softmax
 
     text = corpus[int(len(corpus) * 0.9):][:n + 1]
     text = "".join(c for c in text if c in f.vocab)
@@ -78,8 +78,8 @@ def ink_png(f, q, path: str, text: str = "hello world", seeds=(1, 2, 3), bias: f
     from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
-    from engine.ink.ink import Ink
-    from engine.ink.svg import ink_to_svg
+    from engine.data.ink import Ink
+    from engine.data.svg import ink_to_svg
 
     app = QGuiApplication.instance() or QGuiApplication([])
     img = QImage(1400, 40 + 220 * len(seeds), QImage.Format_RGB32)
@@ -103,7 +103,7 @@ def main() -> int:
     ap.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"))
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    from engine.export import export_package
+    from engine.export.exporter import export_package
     from engine.runtime import load_package
 
     with tempfile.TemporaryDirectory(prefix="scribe-int8-") as d:

@@ -39,7 +39,7 @@ def main() -> None:
     import torch
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    from engine.export import export_model
+    from engine.export.exporter import export_model
     from engine.models.handwriting import build
 
     logging.disable(logging.WARNING)

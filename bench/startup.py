@@ -47,7 +47,7 @@ def one_run(cmd: list[str], env: dict) -> dict:
 def make_home(with_models: bool) -> Path:
     home = Path(tempfile.mkdtemp(prefix="scribe-startup-"))
     if with_models:
-        from engine.export import make_tiny_package  # torch, in this parent process only
+        from engine.export.fixtures import make_tiny_package  # torch, in this parent process only
 
         make_tiny_package("text", home / "models" / "tiny-text", seed=0)
         make_tiny_package("ink-synthesis", home / "models" / "tiny-ink", seed=0)

@@ -45,7 +45,7 @@ def run_scenario(name: str, seconds: float, corpus: Path, shot: Path | None = No
     import numpy as np
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from studio.train_view import TrainView
+    from studio.train.view import TrainView
 
     view = TrainView()
     view.resize(1400, 900)

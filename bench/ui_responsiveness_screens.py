@@ -30,10 +30,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["screens"])
-    from studio.theme import apply_theme
+    from studio.common.theme import apply_theme
 
     apply_theme(app, "light")
-    from studio.train_view import TrainView
+    from studio.train.view import TrainView
 
     loop = QEventLoop()
 

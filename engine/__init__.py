@@ -1,6 +1,6 @@
 """Scribe Studio engine: data, models, training, sampling and export.
 
-This package's top level imports nothing heavy: ``engine.runtime`` and ``engine.sampling`` are
+This package's top level imports nothing heavy: ``engine.runtime`` and ``engine.core.sampling`` are
 torch-free, so the GUI can generate without importing torch.
 """
 

@@ -68,7 +68,7 @@ STYLES = [(17, "Slanted, compact"), (22, "Backhand, airy"), (5, "Upright, print 
 
 
 def pick_styles(ink_data: Path, min_chars: int = 18, max_chars: int = 34) -> list[dict]:
-    from engine.ink.dataset import InkDataset
+    from engine.data.ink_dataset import InkDataset
 
     ds = InkDataset.load(ink_data)
     styles = []
@@ -86,7 +86,7 @@ def pick_styles(ink_data: Path, min_chars: int = 18, max_chars: int = 34) -> lis
 
 
 def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) -> None:
-    from engine.export import export_package
+    from engine.export.exporter import export_package
 
     MODELS.mkdir(parents=True, exist_ok=True)
     if text_run:
@@ -95,9 +95,9 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
         extra = {}
         card = json.loads((out / "card.json").read_text(encoding="utf-8"))
         if not card.get("context"):  # runs trained before cards carried a warm-up context
-            from engine.corpus import load_corpus
-            from engine.text_task import warm_context
-            from engine.vocab import Vocab
+            from engine.core.vocab import Vocab
+            from engine.data.corpus import load_corpus
+            from engine.training.text_task import warm_context
 
             corpus = load_corpus(ROOT / "assets" / "corpora" / "tinyshakespeare.txt", vocab=Vocab(card["vocab"]))
             extra["context"] = warm_context(corpus.split(0.1)[0], corpus.vocab)

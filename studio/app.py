@@ -25,27 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def make_app(argv: list[str]):
-    """The QApplication, with event compression off (every pen sample counts)."""
-    from PySide6.QtCore import QCoreApplication, Qt
-    from PySide6.QtWidgets import QApplication
-
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_CompressHighFrequencyEvents, False)
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_CompressTabletEvents, False)
-    app = QApplication.instance() or QApplication(argv)
-    app.setApplicationName("Scribe Studio")
-    app.setOrganizationName("scribe-studio")
-    app.setApplicationDisplayName("Scribe Studio")
-    from pathlib import Path
-
-    from PySide6.QtGui import QIcon
-
-    icon = Path(__file__).resolve().parent / "resources" / "scribe.svg"
-    if icon.is_file():
-        app.setWindowIcon(QIcon(str(icon)))
-    return app
-
-
 def main(argv: list[str] | None = None) -> int:
     import multiprocessing
 
@@ -66,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_training_self_test()
 
+    from studio.common.application import make_app
+
     app = make_app(["scribe-studio", *args_list])
+    from studio.common.settings import open_settings, read
+    from studio.common.theme import apply_theme
     from studio.main_window import MainWindow
-    from studio.settings import open_settings, read
-    from studio.theme import apply_theme
 
     settings = open_settings()
     theme = args.theme or read(settings, "ui/theme", "system")
@@ -81,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(0, lambda: _report_and_close(win))
     rc = app.exec()
-    from studio.jobs import join_workers
+    from studio.common.jobs import join_workers
 
     join_workers(10.0)
     return rc
@@ -89,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report_and_close(win) -> None:
     import json
-
     import time
 
     print(json.dumps({"shown": win.isVisible(), "time": time.time(), "torch": "torch" in sys.modules,

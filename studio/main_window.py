@@ -7,15 +7,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
-from studio.handwriting_view import HandwritingView
-from studio.models import ModelEntry, read_entry, scan
-from studio.models_view import ModelsView
-from studio.settings import open_settings, read
-from studio.text_view import TextView
-from studio.theme import THEMES, apply_theme
+from studio.common.registry import ModelEntry, read_entry, scan
+from studio.common.settings import open_settings, read
+from studio.common.theme import THEMES, apply_theme
+from studio.handwriting.view import HandwritingView
+from studio.library.view import ModelsView
+from studio.text.view import TextView
 
 TAB_NAMES = ("Handwriting", "Text", "Train", "Models")
 
@@ -39,7 +38,7 @@ class _LazyTab(QWidget):
 
 def _train_view_available() -> bool:
     try:
-        return importlib.util.find_spec("studio.train_view") is not None
+        return importlib.util.find_spec("studio.train.view") is not None
     except (ImportError, ValueError):
         return False
 
@@ -59,6 +58,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.handwriting = HandwritingView()
         self.text = TextView()
+        self._train_view = None   # the TrainView once built (the tab may hold a placeholder instead)
         self._train_tab = _LazyTab(self._make_train_view)
         self.models_view = ModelsView()
         self.tabs.addTab(self.handwriting, "Handwriting")
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
     def _make_train_view(self) -> QWidget:
         if _train_view_available():
             try:
-                from studio.train_view import TrainView
+                from studio.train.view import TrainView
 
                 view = TrainView(self)
             except Exception as exc:  # noqa: BLE001 - the rest of the app must keep working
@@ -100,18 +100,10 @@ class MainWindow(QMainWindow):
 
                 traceback.print_exc()
                 return self._placeholder(f"The Train view could not start: {exc}")
-            sig = getattr(view, "model_exported", None)
-            if sig is not None:
-                sig.connect(self.model_exported)
-            ts = getattr(view, "training_state", None)
-            if ts is not None:
-                ts.connect(self._training_state)
-            st = getattr(view, "status", None)
-            if st is not None and hasattr(st, "connect"):
-                try:
-                    st.connect(self.show_status)
-                except (TypeError, RuntimeError):
-                    pass
+            view.model_exported.connect(self.model_exported)
+            view.training_state.connect(self._training_state)
+            view.status.connect(self.show_status)
+            self._train_view = view
             return view
         return self._placeholder("Training from the app is not available in this build.")
 
@@ -222,7 +214,7 @@ class MainWindow(QMainWindow):
 
     def copy_current(self, *_):
         v = self.current_view()
-        if hasattr(v, "copy") and v in (self.handwriting, self.text):
+        if v in (self.handwriting, self.text):
             v.copy()
 
     def _update_actions(self) -> None:
@@ -265,9 +257,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("ui/theme", theme)
         for a in self._theme_group.actions():
             a.setChecked(a.data() == theme)
-        tv = self._train_tab.widget
-        if tv is not None and hasattr(tv, "apply_palette"):
-            tv.apply_palette()
+        if self._train_view is not None:
+            self._train_view.apply_palette()
         self.update()
 
     # ------------------------------------------------------------------------------------ models
@@ -331,7 +322,7 @@ class MainWindow(QMainWindow):
 
     def model_exported(self, path: str) -> None:
         """The Train tab exported a package: list it (and remember it if it is outside the models folder)."""
-        from engine.paths import user_models_dir
+        from engine.core.paths import user_models_dir
 
         p = Path(path).resolve()
         try:
@@ -370,21 +361,16 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        tv = self._train_tab.widget
-        if tv is not None:
-            for name in ("shutdown", "stop_all"):
-                fn = getattr(tv, name, None)
-                if callable(fn):
-                    try:
-                        fn()
-                    except Exception:  # noqa: BLE001 - closing must not fail
-                        import traceback
+        if self._train_view is not None:
+            try:
+                self._train_view.shutdown()
+            except Exception:  # noqa: BLE001 - closing must not fail
+                import traceback
 
-                        traceback.print_exc()
-                    break
+                traceback.print_exc()
         self.handwriting.shutdown()
         self.text.shutdown()
-        from studio.jobs import join_workers
+        from studio.common.jobs import join_workers
 
         join_workers(10.0)  # no worker may still be inside onnxruntime when the process exits
         self.save_settings()

@@ -29,13 +29,13 @@ def _wait(app, cond, timeout=120.0):
 
 def _models(home: Path) -> list[Path]:
     """Bundled packages if both kinds exist, else tiny packages exported into the temp home."""
-    from studio.models import scan
+    from studio.common.registry import scan
 
     entries = [e for e in scan() if e.source == "bundled" and e.usable]
     if any(e.kind == "text" for e in entries) and any(e.kind == "ink-synthesis" for e in entries):
         return [e.path for e in entries]
-    from engine.export import make_tiny_package
-    from engine.ink.synth import make_writers, render_line
+    from engine.data.synth import make_writers, render_line
+    from engine.export.fixtures import make_tiny_package
 
     models = home / "models"
     styles = []
@@ -48,8 +48,8 @@ def _models(home: Path) -> list[Path]:
 
 def drawn_prime(text: str = PRIME_TEXT, seed: int = 7):
     """A line of synthetic handwriting placed on the canvas guide like a user's drawing."""
-    from engine.ink.synth import make_writers, render_line
-    from studio.canvas import BASELINE_Y, LEFT_MARGIN, X_HEIGHT, DrawnStroke
+    from engine.data.synth import make_writers, render_line
+    from studio.handwriting.canvas import BASELINE_Y, LEFT_MARGIN, X_HEIGHT, DrawnStroke
 
     w = make_writers(1, seed=seed)[0]
     ink = render_line(text, w, seed=seed)
@@ -68,12 +68,12 @@ def take(out: Path, theme: str = "light", suffix: str = "") -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp(prefix="scribe-shots-"))
     os.environ["SCRIBE_STUDIO_HOME"] = str(home)
-    from studio.app import make_app
+    from studio.common.application import make_app
 
     app = make_app(["scribe-studio"])
+    from studio.common.registry import read_entry
+    from studio.common.theme import apply_theme
     from studio.main_window import MainWindow
-    from studio.models import read_entry
-    from studio.theme import apply_theme
 
     apply_theme(app, theme)
     paths = _models(home)

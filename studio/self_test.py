@@ -51,15 +51,15 @@ def run_self_test(out_dir: str | None = None, models_dir: str | None = None, tim
 
 
 def _run(out: Path, models_dir: Path | None, timeout: float, log) -> None:
-    from engine.paths import bundled_models_dir
-    from studio.app import make_app
+    from engine.core.paths import bundled_models_dir
+    from studio.common.application import make_app
 
     app = make_app(["scribe-studio", "--self-test"])
-    from engine.errors import ScribeError
+    from engine.core.errors import ScribeError
     from engine.runtime import load_package
+    from studio.common.registry import read_entry
+    from studio.common.settings import open_settings
     from studio.main_window import MainWindow
-    from studio.models import read_entry
-    from studio.settings import open_settings
 
     folder = models_dir or bundled_models_dir()
     pkgs = sorted(p for p in folder.iterdir() if (p / "card.json").is_file()) if folder.is_dir() else []
@@ -174,9 +174,9 @@ def run_training_self_test(timeout: float = 300.0) -> int:
     work = Path(tempfile.mkdtemp(prefix="scribe-self-test-train-"))
     os.environ["SCRIBE_STUDIO_HOME"] = str(work / "home")
     try:
-        from engine.paths import assets_dir
-        from studio.app import make_app
-        from studio.training_job import TrainingJob
+        from engine.core.paths import assets_dir
+        from studio.common.application import make_app
+        from studio.train.job import TrainingJob
 
         app = make_app(["scribe-studio", "--self-test-train"])
         corpus = work / "corpus.txt"

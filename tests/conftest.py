@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -32,7 +31,7 @@ def shared_dir():
 def run_cli(tmp_path):
     """Run the ``scribe`` CLI in-process; returns (rc, stdout, stderr)."""
     def _run(*argv, capsys=None):
-        from engine.cli import main
+        from engine.cli.main import main
 
         return main([str(a) for a in argv])
     return _run

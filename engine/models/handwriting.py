@@ -1,7 +1,7 @@
 """Graves' (2013) handwriting networks: prediction (unconditional) and synthesis (text-conditioned).
 
 Both read normalised stroke-3 steps (dx, dy, eos) and emit raw mixture-density parameters
-(``engine.models.mdn``, layout shared with ``engine.sampling``).
+(``engine.models.mdn``, layout shared with ``engine.core.sampling``).
 
 PredictionNet: a stacked LSTM with Graves' skips (input -> every layer, every layer -> output), built on
 ``engine.models.rnn.StackedRNN``; each layer is one fused (cuDNN) LSTM call over the whole sequence.
@@ -24,8 +24,8 @@ compiled with torch.compile (``SynthesisNet.compile_step``), which fuses its ~20
 Step modules (ONNX export and the numpy sampling loop, stepper protocol in the contracts):
 ``PredictionStep(net)`` and ``SynthesisStep(net)`` (``net.step_module()`` builds the right one); both
 have ``input_names``, ``output_names``, ``dynamic_axes``, ``example_inputs()`` (a tuple in
-``input_names`` order, batch 1), ``initial_state()`` (dict of zero numpy arrays) and ``step(feeds)``; ``engine.generate.TorchStepper``
-wraps them for ``engine.ink.generate.ink_stream``.
+``input_names`` order, batch 1), ``initial_state()`` (dict of zero numpy arrays) and ``step(feeds)``; ``engine.models.torch_stepper.TorchStepper``
+wraps them for ``engine.core.ink_stream.ink_stream``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Mixture density output for pen offsets (Graves 2013, section 4.1): M bivariate Gaussians for
 (dx, dy) plus a Bernoulli for the pen lift.
 
-Raw parameter layout per step (size 6M + 1), shared with ``engine.sampling.mdn_params``::
+Raw parameter layout per step (size 6M + 1), shared with ``engine.core.sampling.mdn_params``::
 
     [e_hat, pi_hat(M), mu1(M), mu2(M), sig1_hat(M), sig2_hat(M), rho_hat(M)]
 
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 LOG_SIGMA_MIN = -6.0          # sigma >= 0.0025 in normalised units
-RHO_MAX = 0.999               # same bound as engine.sampling.mdn_params
+RHO_MAX = 0.999               # same bound as engine.core.sampling.mdn_params
 _RHO_HAT_MAX = math.atanh(RHO_MAX)
 _LOG_2PI = math.log(2 * math.pi)
 

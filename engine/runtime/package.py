@@ -11,8 +11,8 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.errors import CheckpointError
-from engine.vocab import Vocab
+from engine.core.errors import CheckpointError
+from engine.core.vocab import Vocab
 
 FORMAT = "scribe-package"
 FORMAT_VERSION = 1
@@ -146,7 +146,7 @@ class ModelPackage:
         """Stream ``length`` characters (one per item) after ``prime``."""
         if self.kind != "text":
             raise PackageError(f"{self.name} is a {self.kind} model; it writes handwriting, not text")
-        from engine.generate import text_stream
+        from engine.core.text_stream import text_stream
 
         # the card's context (a paragraph of training text, fed before the prime) always leads to the same
         # state: run it once per package, not once per sample
@@ -159,7 +159,7 @@ class ModelPackage:
             return self.stepper
         with self._lock:
             if self._warm is None:
-                from engine.generate import state_names
+                from engine.core.stepper import state_names
 
                 states = state_names(self.stepper)
                 feeds = {"x": np.zeros((1, 1), dtype=np.int64), **self.stepper.initial_state()}
@@ -174,11 +174,11 @@ class ModelPackage:
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                      seed: int | None = None, max_steps: int | None = None) -> Iterator[np.ndarray]:
         """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down, through
-        ``engine.ink.generate.ink_stream`` (the loop the torch path runs). A prediction model ignores
+        ``engine.core.ink_stream.ink_stream`` (the loop the torch path runs). A prediction model ignores
         ``text``; it writes until ``max_steps`` (default 700)."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
-        from engine.ink.generate import ink_stream
+        from engine.core.ink_stream import ink_stream
 
         synthesis = self.kind == "ink-synthesis"
         return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],

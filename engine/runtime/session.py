@@ -86,7 +86,7 @@ def make_session(model_bytes_or_path, options: ort.SessionOptions) -> ort.Infere
 
 
 class OrtStepper:
-    """The stepper protocol (``engine.generate``) over an onnxruntime session.
+    """The stepper protocol (``engine.core.stepper``) over an onnxruntime session.
 
     ``step`` calls the session's bound ``run`` directly with a fixed output-name list, skipping the
     Python wrapper's per-call input validation (it was checked once, against the card, at load).

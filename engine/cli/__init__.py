@@ -1,0 +1,1 @@
+"""``scribe``: the command line, one module per command group (``main`` builds the parser)."""

@@ -1,0 +1,211 @@
+"""``scribe import iam``, ``scribe import inkml`` and ``scribe synth``: build ink datasets. No torch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from engine.core.errors import DataError
+
+
+def register(groups) -> None:
+    imp = groups["import"]
+    p = imp.add_parser("iam", help="import IAM-OnDB (lineStrokes/ + ascii/) into an ink dataset")
+    p.add_argument("root", metavar="IAM_ROOT", help="folder containing lineStrokes/ and ascii/")
+    p.add_argument("--out", required=True, metavar="DATASET", help="dataset folder (also the import cache)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel parser processes (default: CPU count)")
+    p.add_argument("--no-cache", action="store_true", help="re-parse every file even if unchanged")
+    _add_common(p)
+    p.set_defaults(func=cmd_import_iam)
+
+    p = imp.add_parser("inkml", help="import InkML files (e.g. the app's recordings) into an ink dataset")
+    p.add_argument("folder", metavar="FOLDER", help="folder of .inkml files (searched recursively) or one file")
+    p.add_argument("--out", required=True, metavar="DATASET")
+    _add_common(p)
+    p.set_defaults(func=cmd_import_inkml)
+
+    s = groups[""].add_parser("synth", help="write a synthetic handwriting dataset (Hershey script font)")
+    s.add_argument("--corpus", default=None, metavar="TEXT",
+                   help="UTF-8 text to take lines from (default: the bundled tinyshakespeare.txt)")
+    s.add_argument("--lines", type=int, required=True, metavar="N", help="number of lines to write")
+    s.add_argument("--out", required=True, metavar="DATASET")
+    s.add_argument("--writers", type=int, default=20, metavar="W", help="number of synthetic writers (styles)")
+    s.add_argument("--seed", type=int, default=0, metavar="S")
+    s.add_argument("--mix", type=float, default=0.2,
+                   help="fraction of lines mixing in digits, capitals and punctuation (default 0.2)")
+    s.add_argument("--caps", type=float, default=0.0,
+                   help="fraction of lines written in capitals throughout (default 0)")
+    s.add_argument("--min-chars", type=int, default=20)
+    s.add_argument("--max-chars", type=int, default=50)
+    s.add_argument("--hz", type=float, default=70.0,
+                   help="pen sampling rate: 70 is IAM-like (~26 points per letter); 30 gives ~12 (default 70)")
+    s.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
+    s.set_defaults(func=cmd_synth)
+
+
+def _add_common(p) -> None:
+    g = p.add_argument_group("cleaning and split")
+    g.add_argument("--val", type=float, default=0.05, help="validation fraction (by form / file)")
+    g.add_argument("--test", type=float, default=0.05, help="test fraction (by form / file)")
+    g.add_argument("--max-points", type=int, default=None, help="skip lines with more points than this")
+    g.add_argument("--resample", type=float, default=None, metavar="STEP",
+                   help="resample strokes to points STEP raw units apart")
+    g.add_argument("--max-jump", type=float, default=None,
+                   help="longest plausible pen-down step in raw units (default: 12x the median step)")
+    g.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
+
+
+def _clean_options(args):
+    from engine.data.ink_clean import CleanOptions
+
+    for name in ("val", "test"):
+        v = getattr(args, name)
+        if not 0 <= v < 1:
+            raise DataError(f"--{name} must be in [0, 1), got {v}")
+    if args.val + args.test >= 1:
+        raise DataError("--val + --test must leave some lines for training")
+    if args.max_points is not None and args.max_points < 2:
+        raise DataError(f"--max-points must be at least 2, got {args.max_points}")
+    if args.resample is not None and args.resample <= 0:
+        raise DataError(f"--resample must be positive, got {args.resample}")
+    return CleanOptions(max_jump=args.max_jump, max_points=args.max_points, resample_step=args.resample)
+
+
+def _check_out(out: str) -> Path:
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise DataError(f"--out {out} exists and is not a folder")
+    return p
+
+
+def _progress(label: str):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar = {}
+
+    def update(done: int, total: int) -> None:
+        if "b" not in bar:
+            bar["b"] = tqdm(total=total, desc=label, unit="file", file=sys.stderr, leave=False)
+        bar["b"].n = done
+        bar["b"].refresh()
+    return update
+
+
+def summary(ds, report=None, max_skipped: int = 20) -> str:
+    """A human-readable summary of a dataset (and of the import that made it)."""
+    import numpy as np
+
+    lens = ds.lengths()
+    n = len(ds)
+    lines = []
+    head = f"{n:,} lines, {int(lens.sum()):,} points ({lens.mean():.0f} per line, max {int(lens.max()):,})"
+    if report is not None:
+        how = "unchanged input, loaded from the cache" if report.cached else \
+            f"{report.parsed:,} files parsed" + (f", {report.reused:,} reused from the cache" if report.reused else "")
+        head += f" from {report.files:,} files in {report.seconds:.1f} s ({how})"
+    lines.append(head)
+    splits = {s: int(len(ds.indices(s))) for s in ("train", "val", "test")}
+    lines.append("splits: " + ", ".join(f"{k} {v:,}" for k, v in splits.items()))
+    writers = {m.get("writer", "") for m in ds.lines_meta}
+    lines.append(f"writers: {len(writers - {''}):,}")
+    cs = ds.charset()
+    lines.append(f"charset ({len(cs)}): " + "".join(cs))
+    no_text = sum(1 for m in ds.lines_meta if not m.get("text"))
+    if no_text:
+        lines.append(f"lines without a transcription: {no_text:,}")
+    chars = np.array([len(m.get("text", "").replace(" ", "")) for m in ds.lines_meta])
+    if chars.sum():
+        lines.append(f"points per character: {lens[chars > 0].sum() / chars.sum():.1f}")
+    skipped = list(report.skipped if report is not None else ds.skipped)
+    if skipped:
+        lines.append(f"skipped {len(skipped):,}:")
+        lines.extend(f"  {f}: {r}" for f, r in skipped[:max_skipped])
+        if len(skipped) > max_skipped:
+            lines.append(f"  ... and {len(skipped) - max_skipped:,} more (all listed in meta.json)")
+    return "\n".join(lines)
+
+
+def _svg_preview(ds, path: str, n: int = 8) -> None:
+    import numpy as np
+
+    from engine.data.ink import Ink
+    from engine.data.svg import inks_to_svg
+
+    inks = [Ink.from_stroke3(ds.line(i).points, ds.line(i).text) for i in range(min(n, len(ds)))]
+    height = float(np.median([b[3] - b[1] for b in (i.bounds() for i in inks)])) if inks else 0.0
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(inks_to_svg(inks, stroke_width=max(1.0, height / 50), background="white"),
+                          encoding="utf-8")
+
+
+def cmd_import_iam(args) -> int:
+    from engine.data.iam import import_iam
+
+    opts = _clean_options(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise DataError(f"--jobs must be at least 1, got {args.jobs}")
+    out = _check_out(args.out)
+    ds, report = import_iam(args.root, out, clean=opts, val_fraction=args.val, test_fraction=args.test,
+                            jobs=args.jobs, use_cache=not args.no_cache, progress=_progress("parsing"))
+    print(f"IAM-OnDB -> {out}")
+    print(summary(ds, report))
+    if args.svg_preview:
+        _svg_preview(ds, args.svg_preview)
+        print(f"preview: {args.svg_preview}")
+    return 0
+
+
+def cmd_import_inkml(args) -> int:
+    from engine.data.inkml import import_inkml
+
+    opts = _clean_options(args)
+    out = _check_out(args.out)
+    ds, report = import_inkml(args.folder, out, clean=opts, val_fraction=args.val, test_fraction=args.test,
+                              progress=_progress("reading"))
+    print(f"InkML -> {out}")
+    print(summary(ds, report))
+    if args.svg_preview:
+        _svg_preview(ds, args.svg_preview)
+        print(f"preview: {args.svg_preview}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    import time
+
+    from engine.core.paths import assets_dir
+    from engine.data.synth import synth_corpus
+
+    if args.lines < 1:
+        raise DataError(f"--lines must be at least 1, got {args.lines}")
+    if args.writers < 1:
+        raise DataError(f"--writers must be at least 1, got {args.writers}")
+    if not 0 <= args.mix <= 1:
+        raise DataError(f"--mix must be in [0, 1], got {args.mix}")
+    if not 0 <= args.caps <= 1:
+        raise DataError(f"--caps must be in [0, 1], got {args.caps}")
+    if args.jobs < 1:
+        raise DataError(f"--jobs must be at least 1, got {args.jobs}")
+    corpus = Path(args.corpus) if args.corpus else assets_dir() / "corpora" / "tinyshakespeare.txt"
+    if not corpus.is_file():
+        raise DataError(f"corpus {corpus} is not a file")
+    try:
+        text = corpus.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read corpus {corpus}: {exc}") from None
+    out = _check_out(args.out)
+    t0 = time.perf_counter()
+    ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix, caps=args.caps,
+                      min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
+                      progress=_progress("writing"), hz=args.hz)
+    ds.source = f"synthetic (Hershey cursive) from {corpus.name}"
+    ds.save(out)
+    print(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s")
+    print(summary(ds))
+    if args.svg_preview:
+        _svg_preview(ds, args.svg_preview)
+        print(f"preview: {args.svg_preview}")
+    return 0

@@ -1,0 +1,56 @@
+"""``scribe``: the command-line interface.
+
+Commands are registered by small modules (``engine.cli.text``, ``engine.cli.ink``, ``engine.cli.export`` ...): each has
+``register(groups)`` where ``groups`` maps "train", "sample", "import" and "" (top level) to argparse
+subparser collections. User errors (ScribeError) print one line and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from engine.core.errors import ScribeError
+
+COMMAND_MODULES = ["engine.cli.text", "engine.cli.probe", "engine.cli.data", "engine.cli.ink", "engine.cli.export"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scribe", description="Scribe Studio engine: train, sample, import, export.")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND")
+    top.required = True
+    groups = {"": top}
+    for name, help_ in (("train", "train a model"), ("sample", "generate from a model"),
+                        ("import", "import handwriting data")):
+        p = top.add_parser(name, help=help_)
+        sub = p.add_subparsers(dest="what", metavar="WHAT")
+        sub.required = True
+        groups[name] = sub
+    for mod in COMMAND_MODULES:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        m.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except ScribeError as exc:
+        print(f"scribe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scribe: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

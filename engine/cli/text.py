@@ -1,0 +1,187 @@
+"""``scribe train text`` and ``scribe sample text``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.cli.common import add_trainer_flags, run_training, trainer_config
+
+
+def register(groups) -> None:
+    from engine.training.presets import TEXT_BASE, preset_names
+
+    p = groups["train"].add_parser(
+        "text", help="train a character language model",
+        description="Train a character-level RNN language model with truncated BPTT. Settings merge as "
+                    "defaults < the resumed run < --preset < the flags you give.")
+    p.add_argument("--corpus", default=None, help="UTF-8 text file or folder of them (default with --resume: "
+                   "the run's corpus; with --preset default-text: the bundled tinyshakespeare)")
+    p.add_argument("--preset", choices=preset_names(), default=None,
+                   help="a tested recipe (model size + training settings): cpu, gpu, default-text")
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=["rnn-tanh", "rnn-relu", "gru", "lstm"], help="recurrent cell (lstm)")
+    m.add_argument("--layers", type=int, help="stacked layers (2)")
+    m.add_argument("--hidden", type=int, help="units per layer (512)")
+    m.add_argument("--embed", type=int, help="character embedding size (64)")
+    m.add_argument("--skip", action="store_true", default=None,
+                   help="Graves skip connections (input -> every layer -> output)")
+    m.add_argument("--no-orthogonal", action="store_true", default=None, help="disable orthogonal recurrent init")
+    m.add_argument("--gate-bias", type=float, help="LSTM forget / GRU update gate bias init (1.0)")
+    d = p.add_argument_group("data and evaluation")
+    d.add_argument("--val-fraction", type=float, help="last fraction of the corpus held out (0.1)")
+    d.add_argument("--eval-blocks", type=int, help="random 256-char blocks per validation (64)")
+    d.add_argument("--stateful-streams", type=int, help="segments the stateful validation pass is split into "
+                   "(1 = one exact pass over the whole validation text)")
+    add_trainer_flags(p, batch=64, seq_len=128)
+    for a in p._actions:  # leave preset-able settings unset unless given, so presets/resume can fill them
+        if a.dest in TEXT_BASE:
+            a.default = None
+    p.set_defaults(func=cmd_train_text, build_trainer=build_text_trainer)
+
+    s = groups["sample"].add_parser("text", help="generate text from a char model")
+    s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
+    s.add_argument("--prime", default="\n")
+    s.add_argument("--length", type=int, default=500)
+    s.add_argument("--temperature", type=float, default=0.8)
+    s.add_argument("--top-k", type=int, default=None)
+    s.add_argument("--seed", type=int, default=None)
+    s.set_defaults(func=cmd_sample_text)
+
+
+def cmd_train_text(args) -> int:
+    run_training(build_text_trainer(args), args)
+    return 0
+
+
+_MODEL_KEYS = ("cell", "layers", "hidden", "embed", "dropout", "skip", "no_orthogonal", "gate_bias")
+
+
+def saved_settings(card: dict) -> dict:
+    """The settings a run was trained with, from its checkpoint card (for --resume)."""
+    out: dict = {}
+    tc = dict(card.get("train_config") or {})
+    for k in ("steps", "minutes", "lr", "min_lr", "optimizer", "weight_decay", "warmup", "schedule", "clip",
+              "eval_every", "sample_every", "patience", "seed", "amp"):
+        if k in tc:
+            out[k] = tc[k]
+    mc = card.get("model_config") or {}
+    for k in _MODEL_KEYS:
+        if k == "no_orthogonal":
+            if "orthogonal_init" in mc:
+                out[k] = not mc["orthogonal_init"]
+        elif k in mc:
+            out[k] = mc[k]
+    settings = card.get("settings") or {}
+    for k in ("batch", "seq_len", "val_fraction", "eval_blocks", "stateful_streams"):
+        if k in settings:
+            out[k] = settings[k]
+        elif k in card:
+            out[k] = card[k]
+    if (card.get("data") or {}).get("corpus"):
+        out["corpus"] = card["data"]["corpus"]
+    return out
+
+
+def resolve_text_settings(args, saved: dict | None = None) -> argparse.Namespace:
+    """``scribe train text``'s settings: ``engine.training.presets.merge_settings`` for text, then the
+    corpus resolved (works for any namespace, e.g. one built by the app's training process)."""
+    from engine.core.errors import ScribeError
+    from engine.core.paths import assets_dir
+    from engine.training.presets import merge_settings
+
+    merged = merge_settings("text", args, saved)
+    corpus = merged.get("corpus")
+    if isinstance(corpus, str) and corpus.startswith("assets:"):
+        merged["corpus"] = str(assets_dir() / corpus[len("assets:"):])
+    if not merged.get("corpus"):
+        raise ScribeError("give a corpus: --corpus PATH (a UTF-8 text file or a folder of them)")
+    for k in ("skip", "no_orthogonal", "amp"):
+        merged[k] = bool(merged.get(k))
+    return argparse.Namespace(**merged)
+
+
+def build_text_trainer(args):
+    """The Task + Trainer that ``scribe train text`` runs (also used by the app's training process).
+    With ``args.resume`` the caller then calls ``trainer.resume()`` (``run_training`` does)."""
+    import torch  # noqa: F401  (heavy import only when training)
+
+    import engine.training.checkpoint as ckpt
+    from engine.core.errors import ScribeError
+    from engine.core.vocab import Vocab
+    from engine.data.corpus import load_corpus
+    from engine.training.text_task import TextTask
+    from engine.training.trainer import Trainer, seed_everything
+
+    resume = bool(getattr(args, "resume", False))
+    init_from = getattr(args, "init_from", None)
+    out = Path(args.out)
+    existing = ckpt.list_checkpoints(out) if out.is_dir() else []
+    card = None
+    if resume:
+        if not existing:
+            raise ScribeError(f"nothing to resume in {out}: it holds no checkpoint (leave out --resume to start "
+                              f"a new run there)")
+        card = ckpt.read_card(ckpt.resolve(out, prefer="last"))
+        if card.get("kind") != "text":
+            raise ScribeError(f"{out} holds a {card.get('kind')} model, not a text model")
+    elif existing:
+        raise ScribeError(f"{out} already holds a training run (last checkpoint at step "
+                          f"{existing[-1]['step']}); add --resume to continue it, or choose another --out")
+    settings = resolve_text_settings(args, saved_settings(card) if card else None)
+    warnings: list[str] = []
+    model = vocab = None
+    if resume or init_from:
+        source = out if resume else init_from
+        model, card = ckpt.load_model(source, prefer="last" if resume else "best")
+        if card["kind"] != "text":
+            raise ScribeError(f"{source} is a {card['kind']} model, not a text model")
+        vocab = Vocab.from_json(card["vocab"])
+        model.train()
+        mc = card["model_config"]
+        differ = [k for k in _MODEL_KEYS if k != "no_orthogonal" and getattr(args, k, None) is not None
+                  and mc.get(k) != getattr(args, k)]
+        if differ:
+            warnings.append(f"the model comes from {source}; ignoring --{', --'.join(k.replace('_', '-') for k in differ)}")
+        if resume and settings.steps and not settings.minutes and settings.steps <= int(card.get("step", 0)):
+            warnings.append(f"the run already reached step {card.get('step')}; give a higher --steps to train on")
+    seed_everything(settings.seed)  # before the model is built: reproducible init
+    corpus = load_corpus(settings.corpus, vocab=vocab)
+    model_cfg = dict(cell=settings.cell, layers=settings.layers, hidden=settings.hidden, embed=settings.embed,
+                     dropout=settings.dropout, skip=settings.skip, orthogonal_init=not settings.no_orthogonal,
+                     gate_bias=settings.gate_bias)
+    task = TextTask(corpus, model_cfg, batch=settings.batch, seq_len=settings.seq_len,
+                    val_fraction=settings.val_fraction, eval_blocks=settings.eval_blocks, model=model,
+                    seed=settings.seed, stateful_streams=settings.stateful_streams, corpus_path=settings.corpus)
+    task.warnings = warnings + task.warnings
+    return Trainer(task, trainer_config(settings), settings.out)
+
+
+def cmd_sample_text(args) -> int:
+    from pathlib import Path
+
+    if (Path(args.model) / "model.onnx").exists():
+        from engine.runtime import load_package  # torch-free path
+
+        pkg = load_package(args.model)
+        stream = pkg.generate_text(args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
+                                   seed=args.seed)
+    else:
+        import engine.training.checkpoint as ckpt
+        from engine.core.errors import ScribeError
+        from engine.core.vocab import Vocab
+        from engine.training.text_task import generate_text
+
+        model, card = ckpt.load_model(args.model)
+        if card["kind"] != "text":
+            raise ScribeError(f"{args.model} is a {card['kind']} model; use 'scribe sample ink'")
+        stream = generate_text(model, Vocab.from_json(card["vocab"]), args.prime, args.length,
+                               temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+                               context=card.get("context", ""))
+    sys.stdout.write(args.prime)
+    for ch in stream:
+        sys.stdout.write(ch)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0

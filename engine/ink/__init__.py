@@ -1,1 +1,0 @@
-"""Digital ink: data model, importers (IAM-OnDB, InkML), synthetic corpus, datasets. No torch."""

@@ -1,0 +1,279 @@
+"""Training task for the handwriting networks (kinds "ink-synthesis" and "ink-prediction") on the shared
+trainer (``engine.training.trainer``; task interface in its docstring).
+
+- Whole lines per sequence: input = [start row (0, 0, 1), p_1 .. p_{n-1}], target = p_1 .. p_n, where a
+  line's first point is moved to the origin (``engine.core.ink_stream.prepare_line``) and offsets are
+  normalised with statistics of the training split (``engine.core.norm``; stored in the card).
+- Lines are bucketed by length into a few fixed padded lengths (and per-bucket fixed text lengths), every
+  batch has exactly ``batch`` lines, padding is masked: fixed shapes (cuDNN / CUDA-graph friendly) and
+  little wasted compute. Epochs follow a plan derived from (seed, epoch), so resume is exact.
+- ``evaluate`` reports validation nats per point (``val_loss``) and per line (``nats_per_line``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from engine.core.errors import DataError
+from engine.core.ink_stream import START_ROW, ink_sample, prepare_line
+from engine.core.norm import NormStats, stats_from_lines
+from engine.core.vocab import Vocab
+from engine.data.ink_dataset import InkDataset
+from engine.models import mdn
+from engine.models.handwriting import build
+
+DEFAULT_SAMPLE_TEXT = "Scribe Studio writes by hand"
+
+
+def _kind(kind: str) -> str:
+    k = kind.removeprefix("ink-")
+    if k not in ("synthesis", "prediction"):
+        raise DataError(f"unknown handwriting model kind {kind!r} (synthesis or prediction)")
+    return "ink-" + k
+
+
+class InkTask:
+    unit = "points"
+
+    def __init__(self, dataset: InkDataset, kind: str = "synthesis", model_cfg: dict | None = None,
+                 batch: int = 32, buckets: int = 4, max_points: int = 1200, eval_lines: int = 256,
+                 val_fraction: float = 0.05, sample_text: str | None = None, sample_bias: float = 0.5,
+                 model: torch.nn.Module | None = None, vocab: Vocab | None = None, norm: NormStats | None = None,
+                 seed: int = 1337, compile_step: str = "auto"):
+        self.kind = _kind(kind)
+        self.synthesis = self.kind == "ink-synthesis"
+        self.dataset = dataset
+        self.batch = int(batch)
+        self.max_points = max_points
+        self.seed = seed
+        self.sample_bias = sample_bias
+        self.compile_step = compile_step
+        self.device = torch.device("cpu")
+
+        # ---- lines --------------------------------------------------------------------------------
+        self.skipped = {"short": 0, "long": 0, "no_text": 0, "unknown_chars": 0}
+        train_idx, val_idx = list(dataset.indices("train")), list(dataset.indices("val"))
+        if not train_idx:
+            raise DataError("the dataset has no training lines")
+        if not val_idx:  # hold out a deterministic slice of the training lines
+            rng = np.random.default_rng(seed)
+            perm = rng.permutation(train_idx)
+            n_val = max(1, int(round(len(perm) * val_fraction))) if len(perm) > 1 else 0
+            val_idx, train_idx = sorted(perm[:n_val].tolist()), sorted(perm[n_val:].tolist())
+        texts = [dataset.lines_meta[i].get("text", "") for i in train_idx + val_idx]
+        if self.synthesis:
+            self.vocab = vocab if vocab is not None else Vocab.from_text("".join(texts))
+            if len(self.vocab) == 0:
+                raise DataError("the dataset's lines have no transcriptions; a synthesis model needs text "
+                                "(train a prediction model instead)")
+        else:
+            self.vocab = vocab
+        self.train_lines = self._select(train_idx, max_points)
+        self.val_lines = self._select(val_idx, max_points)[:eval_lines]
+        if not self.train_lines:
+            raise DataError(f"no usable training lines (skipped: {self.skipped})")
+        if not self.val_lines:
+            raise DataError(f"no usable validation lines (skipped: {self.skipped})")
+        self.norm = norm if norm is not None else stats_from_lines([p for p, _ in self.train_lines])
+        self.train_lines = [(self.norm.normalise(p), ids) for p, ids in self.train_lines]
+        self.val_lines = [(self.norm.normalise(p), ids) for p, ids in self.val_lines]
+        n_pts = sum(len(p) for p, _ in self.train_lines)
+        n_chars = sum(len(ids) for _, ids in self.train_lines)
+        self.points_per_char = n_pts / n_chars if n_chars else None
+        self.sample_text = self._pick_sample_text(sample_text)
+
+        # ---- model --------------------------------------------------------------------------------
+        if model is None:
+            cfg = dict(model_cfg or {})
+            if self.synthesis:
+                cfg["vocab_size"] = len(self.vocab)
+                if self.points_per_char and "kappa_init" not in cfg:
+                    cfg["kappa_init"] = 1.0 / self.points_per_char
+            else:
+                cfg.pop("vocab_size", None)
+            model = build(self.kind, cfg)
+        self.model = model
+        self.m = model.cfg.mixtures
+
+        # ---- buckets ------------------------------------------------------------------------------
+        self.bucket_of, self.bucket_shapes = self._make_buckets(buckets)
+        self.epoch, self.pos = 0, 0
+        self.plan = self._plan(self.epoch)
+
+    # ---- data preparation ----------------------------------------------------------------------
+    def _select(self, idx, max_points: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for i in idx:
+            line = self.dataset.line(int(i))
+            if len(line.points) < 2:
+                self.skipped["short"] += 1
+                continue
+            if max_points and len(line.points) > max_points:
+                self.skipped["long"] += 1
+                continue
+            ids = np.zeros(0, dtype=np.int64)
+            if self.synthesis:
+                if not line.text:
+                    self.skipped["no_text"] += 1
+                    continue
+                if self.vocab.unknown(line.text):
+                    self.skipped["unknown_chars"] += 1
+                    continue
+                ids = np.asarray(self.vocab.encode(line.text), dtype=np.int64)
+            out.append((prepare_line(line.points), ids))
+        return out
+
+    def _pick_sample_text(self, text: str | None) -> str:
+        if not self.synthesis:
+            return ""
+        for cand in (text, DEFAULT_SAMPLE_TEXT, DEFAULT_SAMPLE_TEXT.lower()):
+            if cand and not self.vocab.unknown(cand):
+                return cand
+        ids = self.val_lines[0][1]
+        return self.vocab.decode(ids[:40])
+
+    def _make_buckets(self, n_buckets: int):
+        lens = np.array([len(p) for p, _ in self.train_lines])
+        n_buckets = max(1, min(int(n_buckets), len(lens) // max(self.batch, 1) or 1))
+        edges = np.unique(np.quantile(lens, np.linspace(0, 1, n_buckets + 1)[1:], method="higher"))
+        bucket_of = np.searchsorted(edges, lens, side="left")
+        shapes = []
+        for b in range(len(edges)):
+            members = np.flatnonzero(bucket_of == b)
+            t_pad = int(math.ceil(lens[members].max() / 8) * 8) if len(members) else 8
+            u_pad = max((len(self.train_lines[i][1]) for i in members), default=1) if self.synthesis else 0
+            shapes.append((t_pad, max(u_pad, 1) if self.synthesis else 0))
+        return bucket_of, shapes
+
+    def _plan(self, epoch: int) -> list[tuple[int, np.ndarray]]:
+        """This epoch's batches: (bucket, line indices), every line once, each batch exactly ``batch``
+        lines (a bucket's last batch is topped up from the same bucket)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        plan = []
+        for b in range(len(self.bucket_shapes)):
+            members = np.flatnonzero(self.bucket_of == b)
+            if len(members) == 0:
+                continue
+            members = rng.permutation(members)
+            for s in range(0, len(members), self.batch):
+                chunk = members[s:s + self.batch]
+                if len(chunk) < self.batch:
+                    chunk = np.concatenate([chunk, rng.choice(members, self.batch - len(chunk))])
+                plan.append((b, chunk))
+        order = rng.permutation(len(plan))
+        return [plan[i] for i in order]
+
+    def _tensors(self, lines, t_pad: int, u_pad: int):
+        B = len(lines)
+        x = np.zeros((B, t_pad, 3), dtype=np.float32)
+        tgt = np.zeros((B, t_pad, 3), dtype=np.float32)
+        mask = np.zeros((B, t_pad), dtype=np.float32)
+        chars = np.zeros((B, u_pad, len(self.vocab)), dtype=np.float32) if self.synthesis else None
+        for i, (p, ids) in enumerate(lines):
+            n = len(p)
+            x[i, 0] = START_ROW
+            x[i, 1:n] = p[:-1]
+            tgt[i, :n] = p
+            mask[i, :n] = 1.0
+            if chars is not None:
+                chars[i, np.arange(len(ids)), ids] = 1.0
+        dev = self.device
+        out = [torch.from_numpy(a).to(dev, non_blocking=True) for a in (x, tgt, mask)]
+        return (*out, torch.from_numpy(chars).to(dev, non_blocking=True) if chars is not None else None)
+
+    def _outputs(self, x, chars):
+        if self.synthesis:
+            y, _ = self.model(x, chars)
+        else:
+            y, _ = self.model(x)
+        return y
+
+    # ---- task interface ------------------------------------------------------------------------
+    def to(self, device) -> None:
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        if self.synthesis and hasattr(self.model, "compile_step"):
+            # "auto" is off: on an H200 compiling the step gained 6 % and recompiles for every bucket shape
+            # (bench/RESULTS-handwriting.md); "on" asks for it anyway
+            self.model.compile_step(self.compile_step == "on")
+
+    def next_static_batch(self):
+        """(bucket, [x, tgt, mask, chars]): every batch of a bucket has the same shapes (for CUDA graphs)."""
+        if self.pos >= len(self.plan):
+            self.epoch += 1
+            self.pos = 0
+            self.plan = self._plan(self.epoch)
+        b, idx = self.plan[self.pos]
+        self.pos += 1
+        t_pad, u_pad = self.bucket_shapes[b]
+        return b, list(self._tensors([self.train_lines[i] for i in idx], t_pad, u_pad))
+
+    def next_batch(self):
+        return self.next_static_batch()[1]
+
+    def static_loss(self, x, tgt, mask, chars):
+        """(mean loss per real point, number of real points) as tensors: no host sync."""
+        y = self._outputs(x, chars)
+        n = mask.sum()
+        return mdn.nll(y, tgt, self.m, mask) / n, n
+
+    def train_loss(self):
+        loss, n = self.static_loss(*self.next_batch())
+        return loss, int(n.item())
+
+    def reset_state(self) -> None:
+        pass  # whole lines: no state carried between batches
+
+    def evaluate(self) -> dict:
+        order = sorted(range(len(self.val_lines)), key=lambda i: len(self.val_lines[i][0]))
+        total, points = 0.0, 0
+        for s in range(0, len(order), self.batch):
+            lines = [self.val_lines[i] for i in order[s:s + self.batch]]
+            t_pad = max(len(p) for p, _ in lines)
+            u_pad = max((len(ids) for _, ids in lines), default=1) if self.synthesis else 0
+            x, tgt, mask, chars = self._tensors(lines, t_pad, max(u_pad, 1) if self.synthesis else 0)
+            y = self._outputs(x, chars)
+            total += float(mdn.nll(y, tgt, self.m, mask))
+            points += int(mask.sum().item())
+        n_lines = len(self.val_lines)
+        return {"val_loss": total / points, "nats_per_line": total / n_lines, "nats_per_point": total / points,
+                "val_lines": n_lines, "val_points": points}
+
+    def stepper(self):
+        from engine.models.torch_stepper import TorchStepper
+
+        return TorchStepper(self.model.step_module(), device=self.device)
+
+    def sample(self, seed: int) -> dict:
+        if self.synthesis:
+            cap = min(40 * len(self.sample_text), 1500)
+            pts = ink_sample(self.stepper(), text=self.sample_text, vocab=self.vocab, norm=self.norm,
+                             bias=self.sample_bias, seed=seed, max_steps=cap)
+        else:
+            pts = ink_sample(self.stepper(), norm=self.norm, bias=self.sample_bias, seed=seed, max_steps=400)
+        return {"kind": self.kind, "text": self.sample_text, "bias": self.sample_bias,
+                "points": np.round(pts.astype(np.float64), 3).tolist()}
+
+    def card(self) -> dict:
+        card = {"model_config": self.model.config_dict(), "norm": self.norm.to_json(),
+                "data": {"source": self.dataset.source, "lines": len(self.dataset),
+                         "train_lines": len(self.train_lines), "val_lines": len(self.val_lines),
+                         "train_points": int(sum(len(p) for p, _ in self.train_lines)),
+                         "max_points": self.max_points, "skipped": dict(self.skipped)},
+                "batch": self.batch, "buckets": [list(s) for s in self.bucket_shapes],
+                "generation": {"bias": self.sample_bias, "steps_per_char": 40}}
+        if self.synthesis:
+            card.update(vocab=self.vocab.to_json(), points_per_char=self.points_per_char,
+                        sample_text=self.sample_text)
+        return card
+
+    def checkpoint_state(self):
+        return {"epoch": self.epoch, "pos": self.pos}, {}
+
+    def load_checkpoint_state(self, js: dict, tensors: dict) -> None:
+        self.epoch = int(js.get("epoch", 0))
+        self.pos = int(js.get("pos", 0))
+        self.plan = self._plan(self.epoch)

@@ -1,0 +1,1 @@
+"""What every view shares: background jobs, settings, theme, widget builders, the model registry and picker."""

@@ -1,0 +1,152 @@
+"""The models the app knows: bundled packages, the user's own, and packages opened from disk.
+
+Listing reads only ``card.json`` (fast, no onnxruntime); a package is loaded through ``engine.runtime``
+when it is first used, off the GUI thread, and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KIND_LABELS = {
+    "text": "Text (char LM)",
+    "ink-synthesis": "Handwriting synthesis",
+    "ink-prediction": "Handwriting prediction",
+}
+INK_KINDS = ("ink-synthesis",)
+
+
+@dataclass
+class ModelEntry:
+    path: Path
+    source: str  # "bundled" | "user" | "opened"
+    card: dict = field(default_factory=dict)
+    size_bytes: int = 0
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.path.name)
+
+    @property
+    def kind(self) -> str:
+        return str(self.card.get("kind") or "unknown")
+
+    @property
+    def key(self) -> str:
+        return str(self.path.resolve())
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for p in path.rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def read_entry(path: Path | str, source: str = "opened") -> ModelEntry:
+    """Describe the package at ``path`` from its card (never raises; problems go into ``error``)."""
+    path = Path(path)
+    entry = ModelEntry(path=path, source=source)
+    card_path = path / "card.json"
+    if not path.is_dir():
+        entry.error = f"{path} is not a folder"
+        return entry
+    if not card_path.is_file():
+        entry.error = f"{path} has no card.json (not a Scribe model package)"
+        return entry
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        if not isinstance(card, dict):
+            raise ValueError("card.json is not a JSON object")
+        entry.card = card
+    except (OSError, ValueError) as exc:
+        entry.error = f"cannot read {card_path.name}: {exc}"
+        return entry
+    if not (path / "model.onnx").is_file():
+        entry.error = f"{path} has no model.onnx"
+    entry.size_bytes = folder_size(path)
+    return entry
+
+
+def _packages_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "card.json").is_file())
+
+
+def scan(extra_paths: list[str] | None = None) -> list[ModelEntry]:
+    """Bundled models, then the user's own, then packages opened from disk (deduplicated)."""
+    from engine.core.paths import bundled_models_dir, user_models_dir
+
+    entries: list[ModelEntry] = []
+    seen: set[str] = set()
+
+    def add(e: ModelEntry) -> None:
+        if e.key not in seen:
+            seen.add(e.key)
+            entries.append(e)
+
+    for p in _packages_in(bundled_models_dir()):
+        add(read_entry(p, "bundled"))
+    try:
+        user = user_models_dir()
+    except OSError:
+        user = None
+    if user is not None:
+        for p in _packages_in(user):
+            add(read_entry(p, "user"))
+    for s in extra_paths or []:
+        add(read_entry(Path(s), "opened"))
+    return entries
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+class PackageCache:
+    """Loads runtime packages once (thread-safe; called from worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pkgs: dict[str, Any] = {}
+
+    def load(self, path: Path | str):
+        key = str(Path(path).resolve())
+        with self._lock:
+            pkg = self._pkgs.get(key)
+            if pkg is None:
+                from engine.runtime import load_package
+
+                pkg = load_package(key)
+                self._pkgs[key] = pkg
+            return pkg
+
+    def get_loaded(self, path: Path | str):
+        with self._lock:
+            return self._pkgs.get(str(Path(path).resolve()))
+
+    def forget(self, path: Path | str) -> None:
+        with self._lock:
+            self._pkgs.pop(str(Path(path).resolve()), None)
+
+
+PACKAGES = PackageCache()

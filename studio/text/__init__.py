@@ -1,0 +1,1 @@
+"""The Text tab: prompt a character language model."""

@@ -1,0 +1,1 @@
+"""The Train tab: settings, the child-process training job, live plots, samples, gradient flow, checkpoints."""

@@ -1,0 +1,158 @@
+"""engine.core.ink_stream.ink_stream: bias, priming, the stop rule and cap, unknown characters, determinism."""
+
+import numpy as np
+import pytest
+import torch
+from hw_data import line_stroke3
+
+from engine.core.errors import ScribeError
+from engine.core.ink_stream import START_ROW, ink_sample, ink_stream, one_hot, past_end, prepare_line
+from engine.core.norm import NormStats
+from engine.core.sampling import make_rng, sample_mdn
+from engine.core.vocab import Vocab
+from engine.models.handwriting import HandwritingConfig, PredictionNet, SynthesisNet
+from engine.models.torch_stepper import TorchStepper
+
+VOCAB = Vocab(list(" abdefgnortx"))
+NORM = NormStats([0.8, -0.1], [2.0, 1.5])
+
+
+def _synth(seed=0, **kw):
+    torch.manual_seed(seed)
+    cfg = dict(layers=2, hidden=16, mixtures=3, window_k=2, vocab_size=len(VOCAB))
+    cfg.update(kw)
+    return SynthesisNet(HandwritingConfig(**cfg)).eval()
+
+
+def _stepper(net):
+    return TorchStepper(net.step_module())
+
+
+def test_unknown_characters_are_named():
+    st = _stepper(_synth())
+    with pytest.raises(ScribeError) as e:
+        next(ink_stream(st, text="tea for 2 Q", vocab=VOCAB, norm=NORM))
+    msg = str(e.value)
+    assert "'2'" in msg and "'Q'" in msg and "'a'" not in msg
+    with pytest.raises(ScribeError, match="'Z'"):
+        next(ink_stream(st, text="tea", vocab=VOCAB, norm=NORM, prime_stroke3=line_stroke3("ab"), prime_text="Zab"))
+
+
+def test_missing_inputs_are_clear_errors():
+    st = _stepper(_synth())
+    with pytest.raises(ScribeError, match="text"):
+        next(ink_stream(st, text="", vocab=VOCAB))
+    with pytest.raises(ScribeError, match="transcript"):
+        next(ink_stream(st, text="ab", vocab=VOCAB, prime_stroke3=line_stroke3("ab")))
+
+
+def test_same_seed_same_ink_and_raw_units():
+    st = _stepper(_synth())
+    a = ink_sample(st, text="a dog", vocab=VOCAB, norm=NORM, seed=5, bias=0.5)
+    b = ink_sample(st, text="a dog", vocab=VOCAB, norm=NORM, seed=5, bias=0.5)
+    c = ink_sample(st, text="a dog", vocab=VOCAB, norm=NORM, seed=6, bias=0.5)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.dtype == np.float32 and a.shape[1] == 3 and a[-1, 2] == 1.0
+
+
+def test_points_come_back_in_raw_units():
+    # the scripted model predicts (0, 0) with tiny sigmas in normalised units -> the raw mean offset
+    pts = ink_sample(ScriptedStepper(per_char=3), text="ab", vocab=VOCAB, norm=NORM, seed=0)
+    assert np.allclose(pts[:, 0], 0.8, atol=0.05) and np.allclose(pts[:, 1], -0.1, atol=0.05)
+
+
+def test_larger_bias_gives_smaller_sample_variance():
+    net = PredictionNet(HandwritingConfig(layers=2, hidden=16, mixtures=4))
+    st = _stepper(net)
+    var = {}
+    for b in (0.0, 1.0, 3.0):
+        pts = ink_sample(st, norm=NORM, bias=b, seed=3, max_steps=400)
+        var[b] = float(np.var(pts[:, 0]) + np.var(pts[:, 1]))
+    assert var[0.0] > var[1.0] > var[3.0]
+    assert var[3.0] < 0.1 * var[0.0]
+
+
+class ScriptedStepper:
+    """A fake synthesis stepper: attention moves one character every ``per_char`` steps; records inputs."""
+
+    input_names = ["x", "chars", "k"]
+    output_names = ["y", "phi", "k_out"]
+
+    def __init__(self, per_char=3, pen_every=1):
+        self.per_char, self.pen_every, self.seen = per_char, pen_every, []
+
+    def initial_state(self):
+        return {"k": np.zeros((1, 1), np.float32)}
+
+    def step(self, feeds):
+        self.seen.append(feeds["x"].copy())
+        k = feeds["k"] + 1
+        U = feeds["chars"].shape[1]
+        pos = k[0, 0] / self.per_char
+        phi = np.exp(-((np.arange(U + 1) - pos) ** 2))[None].astype(np.float32)
+        y = np.zeros((1, 19), np.float32)
+        y[0, 0] = 20.0 if int(k[0, 0]) % self.pen_every == 0 else -20.0   # pen lifts every pen_every steps
+        y[0, 1 + 3 * 3:1 + 5 * 3] = -5.0                                   # tiny sigmas
+        return {"y": y, "phi": phi, "k_out": k}
+
+
+def test_stop_rule_ends_a_sample_when_attention_passes_the_text():
+    st = ScriptedStepper(per_char=3)
+    stats = {}
+    pts = ink_sample(st, text="abba", vocab=VOCAB, seed=0, stats=stats)
+    # attention reaches position U=4 (past the end) after ~4.5 * 3 steps, far below the 40 x 4 cap
+    assert stats["stopped"] == "stop-rule" and 10 <= len(pts) <= 16 and pts[-1, 2] == 1.0
+    k = len(st.seen) - 1
+    assert past_end(st.step({"x": st.seen[-1], "chars": one_hot("abba", VOCAB), "k": np.array([[k]], np.float32)})["phi"])
+
+
+def test_stop_rule_lets_the_stroke_in_progress_finish():
+    st = ScriptedStepper(per_char=3, pen_every=7)
+    stats = {}
+    pts = ink_sample(st, text="abba", vocab=VOCAB, seed=0, stats=stats)
+    assert stats["stopped"] == "stop-rule" and pts[-1, 2] == 1.0 and len(pts) % 7 in (0, 6)
+    strict = ink_sample(ScriptedStepper(per_char=3, pen_every=7), text="abba", vocab=VOCAB, seed=0, finish_stroke=0)
+    assert len(strict) < len(pts)
+
+
+def test_step_cap_stops_a_runaway():
+    st = ScriptedStepper(per_char=1000)          # attention never moves past the text
+    stats = {}
+    pts = ink_sample(st, text="abba", vocab=VOCAB, seed=0, stats=stats)
+    assert stats["stopped"] == "cap" and len(pts) == 40 * 4 and pts[-1, 2] == 1.0
+    assert len(ink_sample(ScriptedStepper(per_char=1000), text="ab", vocab=VOCAB, max_steps=7)) == 7
+
+
+def test_stop_rule_not_applied_during_the_prime():
+    st = ScriptedStepper(per_char=1)              # during a long prime the attention is past "ab" early on
+    prime = line_stroke3("ab ab ab")
+    pts = ink_sample(st, text="ba", vocab=VOCAB, prime_stroke3=prime, prime_text="ab", seed=0, include_prime=True)
+    assert len(pts) > len(prime)
+    assert np.array_equal(pts[:len(prime)], prime)
+
+
+def test_primed_sampling_teacher_forces_the_prime_then_continues_from_it():
+    net = _synth(seed=1)
+    st = _stepper(net)
+    prime = line_stroke3("dog a", jitter=0.2, rng=np.random.default_rng(0))
+    prime[0, :2] = [3.0, -2.0]     # a first-row offset from the origin: the model sees the line at the origin
+    out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=11,
+                     include_prime=True, bias=0.3)
+    assert np.array_equal(out[:len(prime)], prime)        # the prime comes back unchanged
+    cont = out[len(prime):]
+    assert len(cont) > 0
+    # the continuation is conditioned on the teacher-forced prime: the first new point is drawn from the
+    # output the sequence forward gives after reading [start, prime] with the text "dog a tern"
+    x = np.concatenate([START_ROW[None], NORM.normalise(prepare_line(prime))])
+    with torch.no_grad():
+        y, _ = net(torch.from_numpy(x)[None], torch.from_numpy(one_hot("dog a tern", VOCAB)))
+    from engine.models import mdn
+    want = sample_mdn(mdn.constrain(y[0, -1], 3).numpy(), make_rng(11), 0.3)
+    assert np.allclose(cont[0, :2], NORM.denormalise(want[None])[0, :2], atol=1e-4)
+    # without include_prime only the continuation is yielded, identical to the above
+    only = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=11,
+                      bias=0.3)
+    assert np.array_equal(only, cont)
+    # and the prime matters
+    unprimed = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, seed=11, bias=0.3)
+    assert not np.allclose(unprimed[:3], cont[:3])
