@@ -7,7 +7,7 @@ with SCRIBE_STUDIO_EXIT_AFTER_SHOW=1: the app shows its main window, and from th
 prints a JSON line with the wall-clock time, whether torch was imported, and closes. Start-up time =
 that time minus the moment the parent spawned the process (includes the interpreter's own start).
 A bare PySide6 window (QApplication + one QLabel shown) is measured the same way as the floor.
-The goal (issue 5): <= 2 s to a visible window on this machine.
+The goal: <= 2 s to a visible window on this machine.
 """
 
 from __future__ import annotations

@@ -2,23 +2,23 @@
 
 The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and bench/RESULTS-handwriting.md):
 
-    # text: char LM on the bundled tinyshakespeare corpus (15 min on a 2-core CPU)
+    # text: char LM on the bundled tinyshakespeare corpus
     scribe train text --preset default-text --out runs/default-text
-    # handwriting: synthesis net on the synthetic Hershey-script corpus (~40 min on one CPU thread) ...
+    # handwriting: synthesis net on the synthetic Hershey-script corpus ...
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 \\
         --min-chars 8 --max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink
     scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink
-    # ... then fine-tuned on twice the lines, 20 % of them all capitals (~30 min on one CPU thread)
+    # ... then fine-tuned on twice the lines, 20 % of them all capitals
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 24000 --writers 32 --hz 30 \\
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps
     scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 \\
         --lr 1.5e-3 --warmup 50 --out runs/caps-ink
-    # ... and once more on 36,000 lines, 30 % in capitals (~30 min on one CPU thread)
+    # ... and once more on 36,000 lines, 30 % in capitals
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 36000 --writers 32 --hz 30 \\
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2
     scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 \\
         --lr 1e-3 --warmup 50 --out runs/caps2-ink
-    # ... and a third time on 48,000 lines, 35 % in capitals (~30 min on one CPU thread)
+    # ... and a third time on 48,000 lines, 35 % in capitals
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 48000 --writers 32 --hz 30 \\
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.35 --seed 0 --out runs/synth-caps3
     scribe train ink --data runs/synth-caps3 --init-from runs/caps2-ink --preset default-ink --steps 1800 \\

@@ -120,10 +120,6 @@ class MainWindow(QMainWindow):
         return self.handwriting
 
     @property
-    def text_view(self) -> TextView:
-        return self.text
-
-    @property
     def train_view(self) -> QWidget:
         """The Train tab's widget (built on first use)."""
         return self._train_tab.ensure()
@@ -137,10 +133,9 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
-        self.act_open = self._action("Open model package…", QKeySequence.StandardKey.Open,
-                                     self.models_view.open_dialog, file_menu)
-        self.act_save = self._action("Save…", QKeySequence.StandardKey.Save, self.save_current, file_menu)
-        self.act_copy = self._action("Copy result", QKeySequence("Ctrl+Shift+C"), self.copy_current, file_menu)
+        self._action("Open model package…", QKeySequence.StandardKey.Open, self.models_view.open_dialog, file_menu)
+        self._action("Save…", QKeySequence.StandardKey.Save, self.save_current, file_menu)
+        self._action("Copy result", QKeySequence("Ctrl+Shift+C"), self.copy_current, file_menu)
         file_menu.addSeparator()
         self._action("Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
 
@@ -148,7 +143,7 @@ class MainWindow(QMainWindow):
         self.act_generate = self._action("Write / Generate", QKeySequence("Ctrl+Return"), self.generate_current,
                                          gen_menu)
         self.act_generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.act_stop = self._action("Stop", QKeySequence("Esc"), self.stop_current, gen_menu)
+        self._action("Stop", QKeySequence("Esc"), self.stop_current, gen_menu)
         gen_menu.addSeparator()
         self.act_undo = self._action("Undo stroke", QKeySequence.StandardKey.Undo, self.handwriting.undo, gen_menu)
         self.act_clear = self._action("Clear drawing", QKeySequence("Ctrl+Shift+Backspace"),

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from engine.core.events import JsonlSink
+from engine.core.events import JsonlSink, format_duration
 
 
 def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64, seq_len: int = 128,
@@ -56,13 +56,6 @@ def trainer_config(args):
                        cuda_graphs=getattr(args, "cuda_graphs", None) or "auto")
 
 
-def _fmt_duration(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
-
-
 class ProgressBar:
     """A tqdm bar on a terminal: steps, loss, throughput, ETA (by steps or by --minutes); silent when
     stderr is not a terminal (evaluations, warnings and errors are printed either way)."""
@@ -107,7 +100,7 @@ class ProgressBar:
         elif t == "step" and self.bar is not None:
             self.bar.n = ev["step"]
             self.bar.set_postfix_str(f"loss {ev['loss']:.4f} | {ev['rate']:,.0f} {ev['unit']}/s | "
-                                     f"ETA {_fmt_duration(ev.get('eta_s'))}"
+                                     f"ETA {format_duration(ev.get('eta_s'))}"
                                      + (" | clipped" if ev.get("clipped") else ""), refresh=False)
             now = time.monotonic()
             if now - self._last_draw >= 0.2:  # redraw at most 5 times a second

@@ -141,6 +141,16 @@ def _svg_preview(ds, path: str, n: int = 8) -> None:
                           encoding="utf-8")
 
 
+def _report(title: str, ds, report, svg_preview: str | None) -> int:
+    """What every dataset-building command prints at the end (and the optional SVG preview)."""
+    print(title)
+    print(summary(ds, report))
+    if svg_preview:
+        _svg_preview(ds, svg_preview)
+        print(f"preview: {svg_preview}")
+    return 0
+
+
 def cmd_import_iam(args) -> int:
     from engine.data.iam import import_iam
 
@@ -150,12 +160,7 @@ def cmd_import_iam(args) -> int:
     out = _check_out(args.out)
     ds, report = import_iam(args.root, out, clean=opts, val_fraction=args.val, test_fraction=args.test,
                             jobs=args.jobs, use_cache=not args.no_cache, progress=_progress("parsing"))
-    print(f"IAM-OnDB -> {out}")
-    print(summary(ds, report))
-    if args.svg_preview:
-        _svg_preview(ds, args.svg_preview)
-        print(f"preview: {args.svg_preview}")
-    return 0
+    return _report(f"IAM-OnDB -> {out}", ds, report, args.svg_preview)
 
 
 def cmd_import_inkml(args) -> int:
@@ -165,12 +170,7 @@ def cmd_import_inkml(args) -> int:
     out = _check_out(args.out)
     ds, report = import_inkml(args.folder, out, clean=opts, val_fraction=args.val, test_fraction=args.test,
                               progress=_progress("reading"))
-    print(f"InkML -> {out}")
-    print(summary(ds, report))
-    if args.svg_preview:
-        _svg_preview(ds, args.svg_preview)
-        print(f"preview: {args.svg_preview}")
-    return 0
+    return _report(f"InkML -> {out}", ds, report, args.svg_preview)
 
 
 def cmd_synth(args) -> int:
@@ -203,9 +203,4 @@ def cmd_synth(args) -> int:
                       progress=_progress("writing"), hz=args.hz)
     ds.source = f"synthetic (Hershey cursive) from {corpus.name}"
     ds.save(out)
-    print(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s")
-    print(summary(ds))
-    if args.svg_preview:
-        _svg_preview(ds, args.svg_preview)
-        print(f"preview: {args.svg_preview}")
-    return 0
+    return _report(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s", ds, None, args.svg_preview)

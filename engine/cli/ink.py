@@ -96,8 +96,8 @@ def build_ink_trainer(args):
 # ---- sampling ------------------------------------------------------------------------------------------
 
 def load_ink_generator(model_path: str):
-    """(generate(text, bias, prime_stroke3, prime_text, seed, max_steps) -> iterator, kind, vocab chars)
-    for a run/checkpoint folder (torch) or an exported package folder with model.onnx (onnxruntime)."""
+    """``(generate, kind)`` for a run/checkpoint folder (torch) or an exported package folder with model.onnx
+    (onnxruntime): ``generate(text, bias, prime_stroke3, prime_text, seed, max_steps)`` yields pen points."""
     if (Path(model_path) / "model.onnx").exists():
         from engine.runtime import load_package
 

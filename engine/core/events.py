@@ -23,6 +23,16 @@ def make_event(type_: str, **fields: Any) -> Event:
     return ev
 
 
+def format_duration(seconds: float | None, unknown: str = "?") -> str:
+    """An ETA or elapsed time as mm:ss, or h:mm:ss from an hour up; ``unknown`` for None, inf or NaN."""
+    if seconds is None or not math.isfinite(seconds):
+        return unknown
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None

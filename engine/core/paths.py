@@ -25,10 +25,31 @@ def user_dir() -> Path:
     return Path(user_data_dir("scribe-studio", appauthor=False))
 
 
-def user_models_dir() -> Path:
-    d = user_dir() / "models"
+def user_subdir(name: str) -> Path:
+    """``user_dir() / name``, created if missing."""
+    d = user_dir() / name
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def user_models_dir() -> Path:
+    """The user's own model packages (exported from the Train tab or with ``scribe export``)."""
+    return user_subdir("models")
+
+
+def runs_dir() -> Path:
+    """Training runs started from the app."""
+    return user_subdir("runs")
+
+
+def datasets_dir() -> Path:
+    """Ink datasets imported or synthesised from the app."""
+    return user_subdir("datasets")
+
+
+def recordings_dir() -> Path:
+    """The user's own handwriting (InkML, one line per file)."""
+    return user_subdir("recordings")
 
 
 def bundled_models_dir() -> Path:

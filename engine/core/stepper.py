@@ -1,6 +1,6 @@
 """The stepper protocol: one time step of a model with explicit state, over torch or onnxruntime. No torch.
 
-A *stepper* runs ONE time step of a model with explicit state (see the contracts):
+A *stepper* runs ONE time step of a model with explicit state:
 
     stepper.input_names, stepper.output_names      # lists of names
     stepper.initial_state() -> dict[str, np.ndarray]  # zero state, batch 1

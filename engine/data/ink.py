@@ -42,11 +42,6 @@ class Stroke:
     def __len__(self) -> int:
         return len(self.x)
 
-    @classmethod
-    def from_points(cls, xy, t=None, p=None) -> "Stroke":
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        return cls(xy[:, 0], xy[:, 1], t, p)
-
     def xy(self) -> np.ndarray:
         """(n, 2) float64 array of the points."""
         return np.stack([self.x, self.y], axis=1)
@@ -69,10 +64,6 @@ class Ink:
         """Number of points."""
         return sum(len(s) for s in self.strokes)
 
-    @property
-    def num_points(self) -> int:
-        return len(self)
-
     def bounds(self) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) over all points; zeros for an empty ink."""
         xs = [s.x for s in self.strokes if len(s)]
@@ -82,18 +73,8 @@ class Ink:
         y = np.concatenate([s.y for s in self.strokes if len(s)])
         return (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
 
-    def has_time(self) -> bool:
-        return bool(self.strokes) and all(s.t is not None for s in self.strokes if len(s))
-
-    def has_pressure(self) -> bool:
-        return bool(self.strokes) and all(s.p is not None for s in self.strokes if len(s))
-
     def translated(self, dx: float, dy: float) -> "Ink":
         return Ink([Stroke(s.x + dx, s.y + dy, s.t, s.p) for s in self.strokes], self.text, self.writer,
-                   dict(self.meta))
-
-    def scaled(self, factor: float) -> "Ink":
-        return Ink([Stroke(s.x * factor, s.y * factor, s.t, s.p) for s in self.strokes], self.text, self.writer,
                    dict(self.meta))
 
     def at_origin(self) -> "Ink":

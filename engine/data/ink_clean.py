@@ -121,11 +121,6 @@ def drop_nonfinite(ink: Ink) -> Ink:
     return f.to_ink()
 
 
-def median_step(ink: Ink) -> float:
-    """Median length of the non-zero pen-down steps (0 if there are none)."""
-    return _median_step(_Flat(ink))
-
-
 def remove_jumps(ink: Ink, max_jump: float | None = None, jump_factor: float = 12.0) -> Ink:
     """Remove implausible pen-down jumps.
 

@@ -16,7 +16,7 @@ Before anything is written, the ONNX graph is run side by side with the torch st
 differs by more than 1e-4 (absolute; relative to the magnitude for outputs larger than 1). The
 package appears at its destination only when complete (built in a hidden sibling folder, then renamed).
 
-The exported module follows the stepper protocol (contracts): ``input_names``, ``output_names``,
+The exported module follows the stepper protocol (``engine.core.stepper``): ``input_names``, ``output_names``,
 ``example_inputs()``, ``initial_state()``, and optionally ``dynamic_axes`` ({input/output name:
 {axis: symbol}}, e.g. the synthesis text length U).
 """
@@ -69,7 +69,7 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
     """Export an in-memory model with its checkpoint-style ``card`` (kind, model_config, vocab, ...).
 
     ``quantize="int8"``: after the float graph passes the parity check, store weights as int8 (onnxruntime
-    dynamic quantization of the matrix products and LSTMs: ~4x fewer bytes to stream per step, the
+    dynamic quantization of the matrix products and LSTMs: a quarter of the bytes to stream per step, the
     bottleneck of batch-1 sampling). The outputs then drift from torch's (measured over the same 50
     steps and recorded in card["quantization"]), so the same seed no longer gives the same sample as
     the torch model; the float package is the default.

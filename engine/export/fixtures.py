@@ -20,8 +20,8 @@ def make_tiny_package(kind: str, out_dir, seed: int = 0, **sizes) -> Path:
     (text: cell, layers, hidden, embed, skip, vocab=<string of characters>; ink: layers, hidden,
     mixtures, window_k, vocab=<string> (synthesis), norm={"mean": [mx, my], "std": [sx, sy]}) and may
     include ``name``, ``quantize`` ("int8") and ``styles``
-    (a list of dict(name, text, stroke3) written into the card). Takes well under a second per call
-    after the first (torch's exporter warms up once, ~2 s).
+    (a list of dict(name, text, stroke3) written into the card). Fast after the first call (torch's exporter
+    warms up once).
     """
     import torch
 

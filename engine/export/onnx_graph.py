@@ -17,7 +17,7 @@ def export_onnx(step, path: Path, exporter: str = "dynamo", opset: int = OPSET) 
     """Write ``step`` as a single ONNX file with embedded weights.
 
     ``exporter="dynamo"`` (torch.export-based; torch's default and supported path) or ``"legacy"``
-    (TorchScript tracing; deprecated by torch, 30x faster to export, same graph after onnxruntime's
+    (TorchScript tracing; deprecated by torch, much faster to export, same graph after onnxruntime's
     optimisations). Both are checked by the same parity test.
     """
     import torch

@@ -40,13 +40,6 @@ def _param(t: torch.Tensor) -> nn.Parameter:
     return nn.Parameter(t.detach().clone().contiguous(), requires_grad=False)
 
 
-def _layer_weights(stacked, i: int):
-    """(w_ih, w_hh, b_ih, b_hh) of layer ``i`` of an ``engine.models.rnn.StackedRNN``."""
-    m, j = (stacked.rnns[i], 0) if stacked.cfg.skip else (stacked.rnns[0], i)
-    return (getattr(m, f"weight_ih_l{j}"), getattr(m, f"weight_hh_l{j}"),
-            getattr(m, f"bias_ih_l{j}"), getattr(m, f"bias_hh_l{j}"))
-
-
 class FusedCell(nn.Module):
     """One recurrent cell (torch gate layout) as matrix products on [x, h]."""
 
@@ -87,7 +80,7 @@ class _FusedStack(nn.Module):
         super().__init__()
         cfg = stacked.cfg
         self.skip, self.layers, self.lstm = cfg.skip, cfg.layers, cfg.cell == "lstm"
-        self.cells = nn.ModuleList(FusedCell(cfg.cell, *_layer_weights(stacked, i)) for i in range(cfg.layers))
+        self.cells = nn.ModuleList(FusedCell(cfg.cell, *stacked.layer_weights(i)) for i in range(cfg.layers))
 
     def forward(self, x, h, c):
         hs, cs = [], []

@@ -49,7 +49,7 @@ class CharLM(nn.Module):
 
 class CharLMStep(nn.Module):
     """One sampling step of a :class:`CharLM` with explicit state, for ONNX export and the shared
-    numpy sampling loop (``engine.core.stepper``; stepper protocol in the contracts).
+    numpy sampling loop (the stepper protocol: ``engine.core.stepper``).
 
     Inputs: ``x`` int64 (1, 1) and the state, ``h`` (layers, 1, hidden) (+ ``c`` for LSTM).
     Outputs: ``logits`` (1, V) and the new state ``h_out`` (+ ``c_out``).

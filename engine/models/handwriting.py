@@ -21,7 +21,7 @@ the whole sequence, each upper layer n runs as ONE fused nn.LSTM call over the s
 than a single multi-layer call; each is still one cuDNN kernel sequence. On CUDA the loop body can be
 compiled with torch.compile (``SynthesisNet.compile_step``), which fuses its ~20 small kernels.
 
-Step modules (ONNX export and the numpy sampling loop, stepper protocol in the contracts):
+Step modules (ONNX export and the numpy sampling loop, stepper protocol in ``engine.core.stepper``):
 ``PredictionStep(net)`` and ``SynthesisStep(net)`` (``net.step_module()`` builds the right one); both
 have ``input_names``, ``output_names``, ``dynamic_axes``, ``example_inputs()`` (a tuple in
 ``input_names`` order, batch 1), ``initial_state()`` (dict of zero numpy arrays) and ``step(feeds)``; ``engine.models.torch_stepper.TorchStepper``
@@ -242,7 +242,7 @@ class _StepBase(nn.Module):
 
     @torch.no_grad()
     def step(self, feeds: dict) -> dict:
-        """Numpy in, numpy out: one time step (the torch stepper of the contracts)."""
+        """Numpy in, numpy out: one time step (``engine.models.torch_stepper``)."""
         args = [torch.from_numpy(np.ascontiguousarray(feeds[n], dtype=np.float32)) for n in self.input_names]
         outs = self(*args)
         return {n: o.detach().cpu().numpy() for n, o in zip(self.output_names, outs)}

@@ -212,13 +212,3 @@ def unflatten_state(tensors: dict[str, torch.Tensor], prefix: str = "state"):
         return items if depth == 0 else tuple(items)
 
     return build(prefix, 0)
-
-
-def hidden_parts(state) -> list[torch.Tensor]:
-    """The hidden-state tensors h of a :class:`StackedRNN` state (not the LSTM cell states c)."""
-    if state is None:
-        return []
-    out = []
-    for entry in state:
-        out.append(entry[0] if isinstance(entry, tuple) else entry)
-    return out

@@ -3,10 +3,9 @@
 Session options, chosen by measurement on the 2-core development machine (bench/RESULTS-runtime.md):
 
 - intra-op threads: 2 (at most the number of cores) for model files over 8 MB, else 1. A batch-1 step is
-  a chain of matrix-vector products bound by memory bandwidth (one core streams ~26 GB/s); a second
-  thread paid off for the float32 packages (21.7 MB char LM: 1,136 -> 1,595 chars/s; 15 MB synthesis:
-  697 -> 662 us/step) but not for the 4-6 MB int8 packages (3-6% slower: the hand-offs cost more than
-  the second core adds), nor for small models;
+  a chain of matrix-vector products bound by memory bandwidth; a second thread paid off for the large
+  float32 packages but not for the int8 packages (the hand-offs cost more than the second core adds),
+  nor for small models (figures: bench/RESULTS-runtime.md);
 - no spinning: an idle worker thread that spins burns the second core between steps (the GUI's), and
   on a busy machine it was slower, not faster;
 - all graph optimisations (the fused graphs leave little for them to do; "disable" is slower),
@@ -88,8 +87,8 @@ def make_session(model_bytes_or_path, options: ort.SessionOptions) -> ort.Infere
 class OrtStepper:
     """The stepper protocol (``engine.core.stepper``) over an onnxruntime session.
 
-    ``step`` calls the session's bound ``run`` directly with a fixed output-name list, skipping the
-    Python wrapper's per-call input validation (it was checked once, against the card, at load).
+    ``step`` runs the session with a fixed output-name list (the inputs were checked once, against the
+    card, at load).
     """
 
     def __init__(self, session: ort.InferenceSession, state_shapes: dict[str, list[int]]):
@@ -97,12 +96,10 @@ class OrtStepper:
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
         self._state_shapes = {k: tuple(int(d) for d in v) for k, v in state_shapes.items()}
-        sess = getattr(session, "_sess", None)
-        self._run = sess.run if sess is not None and hasattr(sess, "run") else session.run
         self._names = list(self.output_names)
 
     def initial_state(self) -> dict[str, np.ndarray]:
         return {k: np.zeros(v, dtype=np.float32) for k, v in self._state_shapes.items()}
 
     def step(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(self._names, self._run(self._names, feeds, None)))
+        return dict(zip(self._names, self.session.run(self._names, feeds)))

@@ -196,7 +196,7 @@ class InkTask:
         self.device = torch.device(device)
         self.model.to(self.device)
         if self.synthesis and hasattr(self.model, "compile_step"):
-            # "auto" is off: on an H200 compiling the step gained 6 % and recompiles for every bucket shape
+            # "auto" is off: on an H200 compiling the step gained little and recompiles for every bucket shape
             # (bench/RESULTS-handwriting.md); "on" asks for it anyway
             self.model.compile_step(self.compile_step == "on")
 

@@ -25,13 +25,13 @@ _CPU = dict(cell="lstm", layers=2, hidden=384, embed=64, dropout=0.1, batch=32, 
             patience=0, minutes=15.0, device="cpu")
 
 TEXT_PRESETS: dict[str, dict] = {
-    # the best recipe found for this project's 2-core CPU: val loss <= 1.60 on tinyshakespeare in 15 min
+    # the best recipe found for this project's 2-core CPU in 15 min (figures: bench/RESULTS-charlm.md)
     "cpu": dict(_CPU),
-    # the bundled tinyshakespeare model: the cpu recipe (2 x 384 LSTM, 1.9 M params = 7.6 MB of fp32 weights)
-    # on the bundled corpus when --corpus is not given
+    # the bundled tinyshakespeare model: the cpu recipe (2 x 384 LSTM) on the bundled corpus when --corpus is
+    # not given
     "default-text": dict(_CPU, corpus="assets:corpora/tinyshakespeare.txt"),
     # a lent H100/H200: 2 x 1024 LSTM on cuDNN, bf16 autocast, strong regularisation, best checkpoint by
-    # validation loss and early stopping (it overfits tinyshakespeare within a minute or two)
+    # validation loss and early stopping (it overfits tinyshakespeare quickly)
     "gpu": dict(cell="lstm", layers=2, hidden=1024, embed=128, dropout=0.25, batch=128, seq_len=256,
                 lr=2e-3, min_lr=2e-4, weight_decay=0.1, warmup=100, clip=1.0, eval_every=100, eval_blocks=512,
                 stateful_streams=64, patience=6, sample_every=500, minutes=10.0, device="cuda", amp=True),
@@ -40,16 +40,16 @@ TEXT_PRESETS: dict[str, dict] = {
 
 # handwriting: model/trainer settings per preset (flags given on the command line win)
 INK_PRESETS: dict[str, dict] = {
-    # the bundled default handwriting model: a 3 x 192 synthesis net (1.0 M params, 4 MB) trained on
-    # 'scribe synth --hz 30' data; 2600 steps took 40 min on this 2-core CPU (bench/RESULTS-handwriting.md)
+    # the bundled default handwriting model: a 3 x 192 synthesis net trained on 'scribe synth --hz 30' data
+    # (time and quality: bench/RESULTS-handwriting.md)
     "default-ink": dict(kind="synthesis", layers=3, hidden=192, mixtures=20, window_k=10, batch=24,
                         lr=3e-3, clip=1.0, warmup=100, weight_decay=0.0, eval_every=200, buckets=8,
                         max_points=1200, steps=2600),
     # Graves (2013) size: 3 x 400 LSTM, K = 10, M = 20
     "graves": dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, batch=32, lr=1e-3,
                    clip=1.0, warmup=200, weight_decay=0.0, eval_every=500, buckets=6, max_points=1200),
-    # Graves size on a GPU: bigger batches. lr 1e-3, not 1.5e-3: a 3 x 400 run at 1.5e-3 on an H200 blew up at
-    # step ~1000 (bench/RESULTS-handwriting.md); 1e-3 is a precaution, not yet run to convergence on a GPU
+    # Graves size on a GPU: bigger batches. lr 1e-3, not 1.5e-3: a 3 x 400 run at 1.5e-3 blew up on an H200
+    # (bench/RESULTS-handwriting.md); 1e-3 is a precaution, not yet run to convergence on a GPU
     "gpu": dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, batch=64, lr=1e-3,
                 clip=1.0, warmup=200, weight_decay=0.0, eval_every=500, buckets=6, max_points=1200,
                 device="cuda"),

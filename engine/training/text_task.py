@@ -52,7 +52,6 @@ class StreamBatcher:
             except (RuntimeError, torch.cuda.OutOfMemoryError):
                 device = torch.device("cpu")  # too big for the GPU: gather on the CPU, copy batches
         self._data = t
-        self._gather_device = t.device
         self._offsets = torch.arange(self.batch, device=t.device, dtype=torch.long)[:, None] * self.stream_len
         self._steps = torch.arange(self.seq_len, device=t.device, dtype=torch.long)[None, :]
 

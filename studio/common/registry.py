@@ -140,10 +140,6 @@ class PackageCache:
                 self._pkgs[key] = pkg
             return pkg
 
-    def get_loaded(self, path: Path | str):
-        with self._lock:
-            return self._pkgs.get(str(Path(path).resolve()))
-
     def forget(self, path: Path | str) -> None:
         with self._lock:
             self._pkgs.pop(str(Path(path).resolve()), None)

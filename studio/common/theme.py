@@ -15,7 +15,6 @@ GUIDE = QColor("#e7e2d6")
 GUIDE_STRONG = QColor("#c8c0ae")
 PAPER_TEXT_HINT = QColor("#a39d90")
 DEFAULT_INK = QColor("#1d2b4f")
-ACCENT = QColor("#3b6fd8")
 WARN = QColor("#c0392b")
 
 THEMES = ("system", "light", "dark")

@@ -17,26 +17,7 @@ import time
 from pathlib import Path
 
 from engine.core.errors import DataError
-from engine.core.paths import user_dir
-
-
-def runs_dir() -> Path:
-    d = user_dir() / "runs"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def datasets_dir() -> Path:
-    d = user_dir() / "datasets"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def recordings_dir() -> Path:
-    """Where the Train view keeps the user's own handwriting (InkML, one line per file)."""
-    d = user_dir() / "recordings"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+from engine.core.paths import runs_dir
 
 
 def new_run_dir(kind: str, detail: str = "") -> Path:

@@ -8,7 +8,6 @@ child process (``studio.train.job``; see docs/train-worker.md); this module neve
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import deque
 from pathlib import Path
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 
 import studio.train.data as train_data
 import studio.train.spec as train_spec
+from engine.core.events import format_duration
 from studio.train.checkpoints import CheckpointsPanel
 from studio.train.flow import FlowPanel
 from studio.train.job import ChildJob, ChildJobs, TrainingJob, default_threads
@@ -43,15 +43,6 @@ BANNER_STYLE = {
     "warn": "background:#fff4e0; color:#6b4300; border:1px solid #f0c877;",
     "error": "background:#fdecea; color:#7a1c12; border:1px solid #f0b4ad;",
 }
-
-
-def _fmt_duration(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "–"
-    s = int(round(s))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 class GradientHealth:
@@ -99,9 +90,7 @@ class TrainView(QWidget):
         self.job: TrainingJob | None = None
         self.side_jobs = ChildJobs()     # the device query
         self.run_dir: Path | None = None
-        self.device_info: dict | None = None
         self._health = GradientHealth()
-        self._last_step: dict | None = None
         self._start_time = 0.0
         self._minutes: float | None = None
         self._device_queried = False
@@ -257,7 +246,6 @@ class TrainView(QWidget):
         self.plots.clear()
         self.samples.clear()
         self._health.reset()
-        self._last_step = None
         if mode == "resume":
             self._load_history(out)
         self.checkpoints.set_run(out)
@@ -356,7 +344,6 @@ class TrainView(QWidget):
             self._show_progress(steps[-1])
 
     def _show_progress(self, ev: dict) -> None:
-        self._last_step = ev
         step, total = ev.get("step", 0), ev.get("total_steps")
         minutes = self._minutes
         if total:
@@ -367,7 +354,7 @@ class TrainView(QWidget):
             self.progress.setValue(int(1000 * min(frac, 1.0)))
             self.progress.setFormat(f"step {step:,}")
         eta = ev.get("eta_s")
-        self.eta_label.setText(f"ETA {_fmt_duration(eta)}" if eta is not None else "")
+        self.eta_label.setText(f"ETA {format_duration(eta)}" if eta is not None else "")
         if self.job and self.job.is_paused():
             return
         loss = ev.get("loss")
@@ -513,7 +500,6 @@ class TrainView(QWidget):
         self.model_exported.emit(path)
 
     def _device_ready(self, info: dict) -> None:
-        self.device_info = info
         self.settings.set_device_info(info)
 
     def apply_palette(self) -> None:
@@ -579,12 +565,6 @@ def _torch_installed() -> bool:
         return importlib.util.find_spec("torch") is not None
     except (ImportError, ValueError):
         return False
-
-
-def _html(s: str) -> str:
-    import html
-
-    return html.escape(s)
 
 
 def _warning_hint(message: str) -> str:

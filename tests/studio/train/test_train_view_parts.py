@@ -212,7 +212,7 @@ def _fake_run(run, step=30, **model):
 
 def test_resume_and_fine_tune_take_the_models_settings(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("SCRIBE_STUDIO_HOME", str(tmp_path / "home"))
-    from studio.train.data import runs_dir
+    from engine.core.paths import runs_dir
     from studio.train.view import TrainView
 
     run = runs_dir() / "20250101-000000-text-gru"
