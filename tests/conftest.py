@@ -11,12 +11,9 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture(scope="session", autouse=True)
 def _limit_threads():
-    try:
-        import torch
+    import torch  # a required dependency: a broken install must fail, not be skipped
 
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    torch.set_num_threads(1)
     yield
 
 

@@ -103,26 +103,71 @@ def test_handwriting_generation_paints_ink(window, qtbot, studio_home):
     assert hv.save_button.isEnabled() and hv.copy_button.isEnabled()
 
 
-def test_handwriting_is_revealed_while_written_and_stop_interrupts(window, qtbot, studio_home):
+class _PenClock:
+    """Replaces ``time`` in studio.handwriting.page_view: the pen only moves when the test moves this clock."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def perf_counter(self):
+        return self.now
+
+    monotonic = time = perf_counter
+
+
+def test_handwriting_is_revealed_while_written_and_stop_interrupts(window, qtbot, studio_home, monkeypatch):
+    """Deterministic regardless of machine speed: the pen's clock is fake, and the generator hands over a
+    fixed number of points, then blocks (the job stays running) until the test lets it go."""
+    import studio.handwriting.page_view as page_view_mod
+
     hv = window.handwriting
     select_model(window, "ink-synthesis", studio_home)
     qtbot.waitUntil(lambda: hv.package is not None, timeout=10000)
+    pen = _PenClock()
+    monkeypatch.setattr(page_view_mod, "time", pen)
+    sent, at_gate, gate = [], threading.Event(), threading.Event()
+    real = type(hv.package).generate_ink
+
+    def gated(self, text, **kw):
+        for pt in real(self, text, **kw):
+            if len(sent) >= 40:
+                break
+            sent.append(pt)
+            yield pt
+        at_gate.set()
+        gate.wait(30)
+
+    monkeypatch.setattr(type(hv.package), "generate_ink", gated)
     hv.text_edit.setPlainText(" ".join(["the lazy dog jumps over the quick brown fox"] * 6))
-    hv.speed_slider.setValue(1)  # slow pen: ~30 points per second
-    assert hv.generate()
+    hv.speed_slider.setValue(1)  # slow pen: 30 points per second
     view = hv.page_view
-    qtbot.waitUntil(lambda: view.revealed > 5, timeout=10000)
-    assert view.revealed < view.page.total_points or hv.job.is_running()  # drawn while being written
-    hv.stop()
-    assert not hv.is_busy() and not hv.job.is_running()
-    assert hv.write_button.isEnabled() and not hv.stop_button.isEnabled()
-    kept = view.page.total_points
-    assert kept == view.revealed  # the page keeps what the pen had written
+    try:
+        assert hv.generate()
+        # everything generated so far has reached the page; the pen has not moved (its clock stands still)
+        qtbot.waitUntil(lambda: at_gate.is_set() and view.page is not None
+                        and view.page.total_points == len(sent), timeout=20000)
+        assert len(sent) == 40
+        assert view.revealed == 0 and view.is_animating() and hv.job.is_running() and hv.is_busy()
+        # drawn while being written: the pen reveals 30 points per (fake) second of what has arrived
+        pen.now += 0.25
+        qtbot.waitUntil(lambda: view.revealed > 0, timeout=5000)
+        assert view.revealed == 7 and hv.job.is_running()           # int(30 * 0.25), carry 0.5
+        pen.now += 0.25
+        qtbot.waitUntil(lambda: view.revealed > 7, timeout=5000)
+        assert view.revealed == 15 < view.page.total_points == 40 and hv.job.is_running()
+        hv.stop()
+        assert not hv.is_busy() and not hv.job.is_running()
+        assert hv.write_button.isEnabled() and not hv.stop_button.isEnabled()
+        assert view.page.total_points == view.revealed == 15  # the page keeps exactly what the pen had written
+        assert window.statusBar().currentMessage() == "Stopped."
+    finally:
+        gate.set()
+    assert hv.job.wait(5)  # the worker has ended: nothing it produced after Stop may reach the page
+    pen.now += 5.0
     qtbot.wait(300)
-    assert view.page.total_points == kept and view.revealed == kept
+    assert view.page.total_points == 15 and view.revealed == 15
     assert not view.is_animating()
     assert window.statusBar().currentMessage() == "Stopped."
-    assert hv.job.wait(5)
 
 
 def test_keyboard_shortcuts_write_stop_and_undo(window, qtbot, studio_home):

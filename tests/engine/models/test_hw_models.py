@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 from torch.func import functional_call
@@ -72,6 +73,36 @@ def test_window_math_against_closed_form():
         assert w[0].tolist() == pytest.approx(want_w.tolist(), rel=1e-5)   # past-the-end position not read
 
 
+@torch.no_grad()
+def _reference_attention(net, x, chars):
+    """Layer 1 and the window written out from the paper's equations (an ``nn.LSTMCell`` holding layer 1's
+    weights, explicit loops over the K Gaussians and the U positions): returns phi (B, T, U), kappa (B, T, K)
+    and the last window w (B, V)."""
+    cfg = net.cfg
+    B, T, _ = x.shape
+    U, K = chars.shape[1], cfg.window_k
+    cell = torch.nn.LSTMCell(3 + cfg.vocab_size, cfg.hidden)
+    cell.weight_ih.copy_(net.lstm1.weight_ih_l0)
+    cell.weight_hh.copy_(net.lstm1.weight_hh_l0)
+    cell.bias_ih.copy_(net.lstm1.bias_ih_l0)
+    cell.bias_hh.copy_(net.lstm1.bias_hh_l0)
+    h = c = torch.zeros(B, cfg.hidden)
+    w, kappa = torch.zeros(B, cfg.vocab_size), torch.zeros(B, K)
+    phis, kappas = [], []
+    for t in range(T):
+        h, c = cell(torch.cat([x[:, t], w], -1), (h, c))            # w_{t-1} feeds layer 1
+        p = h @ net.window.weight.T + net.window.bias
+        alpha, beta, kappa = p[:, :K].exp(), p[:, K:2 * K].exp(), kappa + p[:, 2 * K:].exp()
+        phi = torch.zeros(B, U)
+        for u in range(U):
+            for k in range(K):
+                phi[:, u] += alpha[:, k] * torch.exp(-beta[:, k] * (kappa[:, k] - u) ** 2)
+        w = (phi[:, :, None] * chars).sum(1)                          # w_t = sum_u phi(t, u) c_u
+        phis.append(phi)
+        kappas.append(kappa)
+    return torch.stack(phis, 1), torch.stack(kappas, 1), w
+
+
 def test_attention_shapes_and_kappa_never_decreases():
     torch.manual_seed(1)
     net = SynthesisNet(HandwritingConfig(layers=2, hidden=8, mixtures=3, window_k=3, vocab_size=5))
@@ -84,9 +115,15 @@ def test_attention_shapes_and_kappa_never_decreases():
         y, state, att = net(x, chars, attention=True)
     assert y.shape == (3, 12, mdn.mdn_size(3))
     assert att["phi"].shape == (3, 12, 4) and att["kappa"].shape == (3, 12, 3)
-    assert torch.all(att["phi"] >= 0)
     assert torch.all(att["kappa"][:, 1:] >= att["kappa"][:, :-1]) and torch.all(att["kappa"][:, 0] > 0)
     assert torch.allclose(state["kappa"], att["kappa"][:, -1])
+    # phi and kappa at every step equal the paper's window recomputed independently (padding rows included)
+    with torch.no_grad():
+        want_phi, want_kappa, want_w = _reference_attention(net, x, chars)
+    assert torch.allclose(att["kappa"], want_kappa, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(att["phi"], want_phi, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(state["w"], want_w, rtol=1e-4, atol=1e-6)
+    assert float(att["phi"].amax()) > 1e-3                          # not trivially all zero
 
 
 def test_synthesis_wiring_window_feeds_layer1_one_step_late():
@@ -150,13 +187,12 @@ def test_bad_config_is_rejected():
 
 
 def test_synthesis_step_exports_to_onnx_with_dynamic_text_length(tmp_path):
-    onnx = pytest.importorskip("onnxruntime")
     net = SynthesisNet(HandwritingConfig(layers=2, hidden=8, mixtures=2, window_k=2, vocab_size=5)).eval()
     step = SynthesisStep(net)
     path = tmp_path / "step.onnx"
     torch.onnx.export(step, step.example_inputs(), str(path), input_names=step.input_names,
                       output_names=step.output_names, dynamic_axes=step.dynamic_axes, dynamo=False)
-    sess = onnx.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {"x": np.array([[0.1, -0.2, 0.0]], np.float32), "chars": _onehot([1, 3, 0, 2, 4, 4, 1], 5).numpy(),
              **step.initial_state()}
     got = dict(zip(step.output_names, sess.run(step.output_names, feeds)))

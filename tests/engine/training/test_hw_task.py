@@ -138,7 +138,6 @@ def test_prediction_task_trains_and_samples(tmp_path):
 
 
 def test_cli_train_resume_and_sample(tmp_path, run_cli):
-    pytest.importorskip("engine.data.svg")
     data = toy_dataset(toy_texts(24), val_every=4).save(tmp_path / "ds")
     out = tmp_path / "run"
     assert run_cli("train", "ink", "--data", data, "--out", out, "--preset", "tiny", "--steps", 2,

@@ -1,4 +1,4 @@
-"""The shared trainer: clipping, NaN guard, best/last + early stopping, events, resume (issue 2)."""
+"""The shared trainer: clipping, NaN guard, best/last + early stopping, events, resume."""
 
 import json
 import math
@@ -8,12 +8,13 @@ import pytest
 import torch
 
 import engine.training.checkpoint as ckpt
+import engine.training.trainer as trainer_mod
 from engine.core.errors import TrainingError
 from engine.core.events import read_events
 from engine.core.vocab import Vocab
 from engine.data.corpus import Corpus
 from engine.training.text_task import TextTask
-from engine.training.trainer import TrainConfig, Trainer, grad_norms_and_clip, layer_groups
+from engine.training.trainer import Control, TrainConfig, Trainer, grad_norms_and_clip, layer_groups
 
 TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
         "foolishness, it was the epoch of belief, it was the epoch of incredulity.\n") * 12
@@ -306,3 +307,155 @@ def test_minimal_task_without_optional_hooks(tmp_path):
 
     summary = Trainer(Minimal(), cfg(steps=3, eval_every=3), tmp_path / "run").run()
     assert summary["step"] == 3 and np.isfinite(summary["best_val_loss"])
+
+
+# ---- --minutes budgets (a fake clock: nothing here depends on how fast the machine is) -----------------
+
+class FakeClock:
+    """Stands in for the ``time`` module inside engine.training.trainer. Time only moves when the test (or
+    a fake ``sleep``) moves it; it ticks in 1/64 s so every difference the trainer takes is exact."""
+
+    def __init__(self, start=1024.0):
+        self.now = start
+        self.on_sleep = None
+
+    def time(self):
+        return self.now
+
+    monotonic = perf_counter = time
+
+    def advance(self, seconds):
+        self.now += math.ceil(seconds * 64) / 64
+
+    def sleep(self, seconds):
+        self.advance(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = FakeClock()
+    monkeypatch.setattr(trainer_mod, "time", c)
+    return c
+
+
+class TimedTask(TextTask):
+    """A text task whose training steps take ``durations[i]`` seconds of fake time (the last one repeats)."""
+
+    def __init__(self, clock, durations=(6.0,)):
+        v = Vocab.from_text(TEXT)
+        super().__init__(Corpus(data=v.encode(TEXT), vocab=v), dict(TINY), batch=4, seq_len=16, eval_blocks=4,
+                         eval_block_len=32, sample_len=5)
+        self.clock, self.durations, self.calls = clock, list(durations), 0
+
+    def train_loss(self):
+        self.clock.advance(self.durations[min(self.calls, len(self.durations) - 1)])
+        self.calls += 1
+        return super().train_loss()
+
+
+HI, LO = 1e-2, 1e-3
+
+
+def _cosine(progress):
+    return LO + 0.5 * (HI - LO) * (1 + math.cos(math.pi * progress))
+
+
+def minutes_cfg(**kw):
+    return cfg(**{"steps": None, "minutes": 1.0, "warmup": 0, "lr": HI, "min_lr": LO, "eval_every": 1000, **kw})
+
+
+def _steps(events):
+    return [e for e in events if e["type"] == "step"]
+
+
+def test_minutes_budget_runs_a_time_based_cosine(tmp_path, clock):
+    """The LR follows the cosine by the fraction of the time budget used, not by steps: 10 quick steps
+    (3 s) take half the minute, 3 slow ones (10 s) the rest."""
+    durations = [3.0] * 10 + [10.0] * 3
+    events = []
+    summary = Trainer(TimedTask(clock, durations), minutes_cfg(), tmp_path / "run", callbacks=[events.append]).run()
+    assert summary["status"] == "finished" and summary["step"] == 13     # stops when the minute is used up
+    used = np.cumsum([0.0] + durations)                                  # time used when each step starts
+    steps = _steps(events)
+    assert [e["lr"] for e in steps] == pytest.approx([_cosine(t / 60) for t in used[:13]], rel=1e-9)
+    assert steps[10]["lr"] == pytest.approx(_cosine(0.5), rel=1e-9)     # a step-based cosine would be at 10/13
+    assert [e["eta_s"] for e in steps] == pytest.approx([60 - t for t in used[1:]], abs=1e-9)
+    _, meta = ckpt.load_training_state(ckpt.resolve(tmp_path / "run", prefer="last"))
+    assert meta["trainer"]["elapsed"] == pytest.approx(60.0, abs=1e-9)
+    # with a step budget as well, the schedule follows whichever is further along
+    events.clear()
+    Trainer(TimedTask(clock, durations), minutes_cfg(steps=20), tmp_path / "both", callbacks=[events.append]).run()
+    assert [e["lr"] for e in _steps(events)] == pytest.approx(
+        [_cosine(max(t / 60, k / 20)) for k, t in enumerate(used[:13])], rel=1e-9)
+
+
+def test_time_spent_paused_does_not_count_against_minutes(tmp_path, clock):
+    control = Control()
+    events, paused_at = [], []
+
+    def on_event(e):
+        events.append(e)
+        if e["type"] == "step" and e["step"] == 5:
+            control.pause.set()
+        if e["type"] == "paused":
+            paused_at.append(clock.now)
+
+    def release():  # the user presses Resume after ten minutes
+        if clock.now - paused_at[0] >= 600:
+            control.pause.clear()
+
+    clock.on_sleep = release
+    start = clock.now
+    summary = Trainer(TimedTask(clock), minutes_cfg(), tmp_path / "run", callbacks=[on_event], control=control).run()
+    types = [e["type"] for e in events]
+    assert types.count("paused") == 1 and types.count("resumed") == 1
+    paused = next(e for e in events if e["type"] == "paused")
+    assert paused["step"] == 5 and [e["step"] for e in _steps(events)][:5] == [1, 2, 3, 4, 5]
+    assert clock.now - start >= 660                                  # ten minutes paused, one minute training
+    assert summary["status"] == "finished" and summary["step"] == 10  # the pause used none of the budget
+    steps = _steps(events)
+    assert [e["lr"] for e in steps] == pytest.approx([_cosine(k / 10) for k in range(10)], rel=1e-9)
+    assert [e["eta_s"] for e in steps] == pytest.approx([60.0 - 6 * k for k in range(1, 11)], abs=1e-9)
+    src = ckpt.resolve(tmp_path / "run", prefer="last")
+    _, meta = ckpt.load_training_state(src)
+    assert meta["trainer"]["elapsed"] == pytest.approx(60.0, abs=1e-9)
+    assert ckpt.read_card(src)["elapsed_s"] == pytest.approx(60.0, abs=1e-9)
+
+
+def test_minutes_used_are_saved_and_restored_on_resume(tmp_path, clock):
+    out = tmp_path / "run"
+    control = Control()
+    events = []
+
+    def stop_at_4(e):
+        events.append(e)
+        if e["type"] == "step" and e["step"] == 4:
+            control.stop.set()
+
+    summary = Trainer(TimedTask(clock), minutes_cfg(), out, callbacks=[stop_at_4], control=control).run()
+    assert summary["status"] == "stopped" and summary["step"] == 4
+    src = ckpt.resolve(out, prefer="last")
+    _, meta = ckpt.load_training_state(src)
+    assert meta["trainer"]["elapsed"] == pytest.approx(24.0, abs=1e-9)
+    assert ckpt.read_card(src)["elapsed_s"] == pytest.approx(24.0, abs=1e-9)
+
+    clock.advance(3600)  # an hour passes before the run is resumed: it must not count
+    events.clear()
+    tr = Trainer(TimedTask(clock), minutes_cfg(), out, callbacks=[events.append])
+    tr.resume()
+    assert tr.elapsed_before == pytest.approx(24.0, abs=1e-9)
+    summary = tr.run()
+    assert summary["status"] == "finished" and summary["step"] == 10   # the remaining 36 s: 6 more steps
+    assert [e["step"] for e in _steps(events)] == list(range(5, 11))
+    assert [e["lr"] for e in _steps(events)] == pytest.approx([_cosine(k / 10) for k in range(4, 10)], rel=1e-9)
+    _, meta = ckpt.load_training_state(ckpt.resolve(out, prefer="last"))
+    assert meta["trainer"]["elapsed"] == pytest.approx(60.0, abs=1e-9)
+
+    # minutes are a total for the run: resuming with a bigger budget trains on to it
+    events.clear()
+    tr = Trainer(TimedTask(clock), minutes_cfg(minutes=2.0), out, callbacks=[events.append])
+    tr.resume()
+    assert tr.run()["step"] == 20
+    assert [e["lr"] for e in _steps(events)] == pytest.approx([_cosine(k / 20) for k in range(10, 20)], rel=1e-9)
