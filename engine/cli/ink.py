@@ -36,8 +36,11 @@ def register(groups) -> None:
     s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
     s.add_argument("--text", default="", help="the text to write (synthesis models)")
     s.add_argument("--bias", type=float, default=0.5, help="legibility bias b >= 0 (0: unbiased)")
-    s.add_argument("--prime-ink", default=None, metavar="FILE.inkml", help="handwriting whose style to copy")
-    s.add_argument("--prime-text", default=None, help="transcript of --prime-ink (default: its truth annotation)")
+    s.add_argument("--prime-ink", default=None, metavar="FILE",
+                   help="handwriting whose style to copy: InkML or IAM-OnDB lineStrokes XML, any units (it is "
+                        "brought to the model's size and point rate)")
+    s.add_argument("--prime-text", default=None,
+                   help="transcript of --prime-ink (default: its truth annotation; helps, not required)")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--max-steps", type=int, default=None, help="cap on generated points")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
@@ -107,6 +110,7 @@ def load_ink_generator(model_path: str):
     import engine.training.checkpoint as ckpt
     from engine.core.errors import ScribeError
     from engine.core.ink_stream import ink_stream
+    from engine.data.prime import InkScale, prepare_prime
     from engine.models.torch_stepper import TorchStepper
 
     model, card = ckpt.load_model(model_path)
@@ -114,9 +118,14 @@ def load_ink_generator(model_path: str):
         raise ScribeError(f"{model_path} is a {card['kind']} model; use 'scribe sample text'")
     stepper = TorchStepper(model.step_module())
 
-    def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None):
+    def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None, prime_ink=None,
+                 stats=None):
+        if prime_ink is not None:
+            prime_stroke3 = prepare_prime(prime_ink, InkScale.from_card(card, card.get("styles")))
+            prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
         return ink_stream(stepper, text=text, vocab=card.get("vocab"), norm=card.get("norm"), bias=bias,
-                          prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps)
+                          prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps,
+                          stats=stats)
 
     return generate, card["kind"]
 
@@ -127,24 +136,18 @@ def cmd_sample_ink(args) -> int:
     from engine.core.errors import ScribeError
     from engine.data.ink import Ink
 
-    prime, prime_text = None, args.prime_text
+    prime_ink, prime_text = None, args.prime_text
     if args.prime_ink:
-        from engine.data.inkml import read_inkml
+        from engine.data.prime import read_prime_ink
 
-        inks = read_inkml(args.prime_ink)
-        if not inks:
-            raise ScribeError(f"{args.prime_ink} holds no ink")
-        ink = inks[0].at_origin()
-        prime = ink.to_stroke3()
-        prime_text = prime_text or ink.text
-        if not prime_text:
-            raise ScribeError(f"{args.prime_ink} has no transcription; give it with --prime-text")
+        prime_ink = read_prime_ink(args.prime_ink)   # InkML or IAM-OnDB XML, any units
+        prime_text = prime_text or prime_ink.text or None
     elif args.prime_text:
         raise ScribeError("--prime-text needs --prime-ink")
     generate, kind = load_ink_generator(args.model)
     if kind == "ink-synthesis" and not args.text:
         raise ScribeError("give the text to write with --text")
-    pts = list(generate(args.text, bias=args.bias, prime_stroke3=prime, prime_text=prime_text, seed=args.seed,
+    pts = list(generate(args.text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
                         max_steps=args.max_steps))
     if not pts:
         raise ScribeError("the model produced no points")

@@ -4,8 +4,13 @@
 
 - biased sampling (``engine.core.sampling.sample_mdn``: sigma = exp(sigma_hat - b), pi = softmax(pi_hat (1 + b)),
   the pen bit unbiased);
-- primed sampling: the prime's points (stroke-3 + transcript) are teacher-forced in normalised units
-  while the window reads ``prime_text + " " + text``; then the new text is written in that style;
+- primed sampling: the prime's points (stroke-3 in the model's raw units: ``engine.data.prime`` brings a
+  person's ink there) are teacher-forced in normalised units while the window reads the prime's transcript;
+  then the attention window is *placed* at the start of the new text: the window state (``kappa``, ``w``)
+  is reset to its start-of-line value and the window reads only ``" " + text`` (a word boundary, then the
+  new text), while the LSTM state keeps the style. So the output begins with the new text and never writes the prime's, however
+  far behind the attention ended the prime or however wrong its transcript (``place_window=False`` gives the
+  old behaviour: the window reads ``prime_text + " " + text`` throughout);
 - the stop rule (synthesis): stop once phi(t, U+1) > phi(t, u) for every real character u, i.e. the
   attention has moved past the text (letting the stroke in progress finish: stop at its pen-up, at most
   ``finish_stroke`` points later); plus a step cap (``steps_per_char`` x characters) so a sample
@@ -27,6 +32,11 @@ START_ROW = np.array([0.0, 0.0, 1.0], dtype=np.float32)  # "pen was up": the fir
 DEFAULT_STEPS_PER_CHAR = 40
 DEFAULT_PREDICTION_STEPS = 700
 DEFAULT_FINISH_STROKE = 40   # after the stop rule fires, points allowed to finish the stroke in progress
+WINDOW_STATES = ("kappa", "w")  # a synthesis stepper's attention-window state (position, last window)
+# after a prime the window reads this before the new text: a word boundary, as in the middle of a line (with
+# the window reset to the new text's first letter instead, the first letter often came out garbled; see the
+# prime sheets in bench/RESULTS-handwriting.md)
+WINDOW_LEAD = " "
 
 
 def prepare_line(stroke3) -> np.ndarray:
@@ -71,6 +81,12 @@ def one_hot(text: str, vocab) -> np.ndarray:
     return out
 
 
+def focus(phi: np.ndarray) -> int:
+    """The character the attention is on: argmax of phi over the real characters (not past-the-end)."""
+    phi = np.asarray(phi).reshape(-1)
+    return int(np.argmax(phi[:-1])) if phi.size > 1 else 0
+
+
 def past_end(phi: np.ndarray) -> bool:
     """The stop rule: attention on the past-the-end position exceeds attention on every real character."""
     phi = np.asarray(phi).reshape(-1)
@@ -80,7 +96,8 @@ def past_end(phi: np.ndarray) -> bool:
 def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 0.5, prime_stroke3=None,
                prime_text: str | None = None, seed: int | None = None, max_steps: int | None = None,
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
-               finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None) -> Iterator[np.ndarray]:
+               finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
+               place_window: bool = True) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -89,7 +106,12 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     ``steps_per_char`` x len(text) for synthesis, 700 for prediction). finish_stroke: once the stop rule
     fires, the stroke in progress may continue for up to this many points until the pen lifts (the
     attention often leaves the last character while its final stroke is still being drawn); 0 stops at
-    once. include_prime: yield the prime's points first (unchanged). stats: if given, filled with ``steps``, ``stopped`` ("stop-rule" | "cap").
+    once. include_prime: yield the prime's points first (unchanged). stats: if given, filled with ``steps``,
+    ``stopped`` ("stop-rule" | "cap") and, for synthesis, ``first_focus`` (the character of the new text
+    the attention is on when the first new point is drawn: 0 = its first character, -1 = the space before
+    it, lower = the prime's text (a leak), higher = new text skipped),
+    ``foci`` (the same for every new point) and ``new_text_at`` (where the new text starts in what the
+    window reads). place_window: see above.
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -107,12 +129,21 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
             raise ScribeError("a synthesis model needs its character set (vocab) to write text")
         if not text:
             raise ScribeError("give some text to write")
-        if prime is not None and not prime_text:
-            raise ScribeError("priming a synthesis model needs the transcript of the priming ink (prime_text)")
         if prime_text and prime is None:
             raise ScribeError("a prime text was given without priming ink")
-        full = (prime_text + " " + text) if prime is not None else text
-        check_text(full, vocab)
+        if prime is not None and not place_window and not prime_text:
+            raise ScribeError("priming without window placement needs the transcript of the priming ink")
+        check_text(text, vocab)
+        if prime is not None and place_window:
+            # the window reads the transcript during the prime (the new text if there is none), then only the text
+            prime_chars = [c for c in " ".join((prime_text or "").split()) if c in vocab] or list(text)
+            lead = WINDOW_LEAD if WINDOW_LEAD in vocab else ""
+            full, new_at = "".join(prime_chars), len(lead)
+        elif prime is not None:
+            full, new_at = prime_text + " " + text, len(prime_text) + 1
+            check_text(full, vocab)
+        else:
+            full, new_at = text, 0
         cap = max_steps if max_steps is not None else steps_per_char * len(text)
     else:
         full = ""
@@ -140,15 +171,29 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     if prime is not None:
         forced = prepare_line(prime)
         forced = norm.normalise(forced) if norm is not None else forced
-        for raw_row, row in zip(prime, forced):
+        last = len(forced) - 1
+        for i, (raw_row, row) in enumerate(zip(prime, forced)):
             if include_prime:
                 yield raw_row.copy()
+            if i == last and synthesis and place_window:
+                # place the window before the prime's last point, so the first new point is drawn with the
+                # attention on the first character of the new text
+                start = stepper.initial_state()
+                for n in WINDOW_STATES:
+                    if n in feeds:
+                        feeds[n] = np.asarray(start[n], dtype=np.float32)
+                feeds["chars"] = one_hot(lead + text, vocab)
             res = advance(row)
+    if synthesis and stats is not None:
+        stats.update(first_focus=focus(res["phi"]) - new_at, new_text_at=new_at)
     stopped = "cap"
     steps = 0
     ending = False          # the attention has moved past the text: finish the current stroke, then stop
     end_at = cap            # the step by which the stroke being finished must end
+    foci = [] if (synthesis and stats is not None) else None
     for i in range(cap):
+        if foci is not None:
+            foci.append(focus(res["phi"]) - new_at)
         pt = sample_mdn(res["y"][0], rng, bias)
         steps += 1
         last = i == cap - 1
@@ -167,6 +212,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
             break
     if stats is not None:
         stats.update(steps=steps, stopped=stopped)
+        if foci is not None:
+            stats["foci"] = foci
 
 
 def ink_sample(stepper, **kw) -> np.ndarray:

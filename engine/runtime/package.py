@@ -172,18 +172,33 @@ class ModelPackage:
         return _StartFrom(self.stepper, self._warm)
 
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
-                     seed: int | None = None, max_steps: int | None = None) -> Iterator[np.ndarray]:
+                     seed: int | None = None, max_steps: int | None = None, prime_ink=None,
+                     stats: dict | None = None) -> Iterator[np.ndarray]:
         """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down, through
         ``engine.core.ink_stream.ink_stream`` (the loop the torch path runs). A prediction model ignores
-        ``text``; it writes until ``max_steps`` (default 700)."""
+        ``text``; it writes until ``max_steps`` (default 700). Prime with ``prime_ink`` (an
+        ``engine.data.ink.Ink`` in any units: a tablet file, an IAM line, a drawing; brought to the model's
+        scale and point rate by ``engine.data.prime``) or with ``prime_stroke3`` already in model units."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
         from engine.core.ink_stream import ink_stream
 
+        if prime_ink is not None:
+            from engine.data.prime import prepare_prime
+
+            prime_stroke3 = prepare_prime(prime_ink, self.ink_scale)
+            prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
         synthesis = self.kind == "ink-synthesis"
         return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],
                           bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if synthesis else None,
-                          seed=seed, max_steps=max_steps)
+                          seed=seed, max_steps=max_steps, stats=stats)
+
+    @property
+    def ink_scale(self):
+        """The x-height and point spacing of the ink the model was trained on (``engine.data.prime.InkScale``)."""
+        from engine.data.prime import InkScale
+
+        return InkScale.from_card(self.card, self.styles)
 
     @property
     def styles(self) -> list[dict]:

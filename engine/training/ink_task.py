@@ -22,6 +22,7 @@ from engine.core.ink_stream import START_ROW, ink_sample, prepare_line
 from engine.core.norm import NormStats, stats_from_lines
 from engine.core.vocab import Vocab
 from engine.data.ink_dataset import InkDataset
+from engine.data.prime import InkScale
 from engine.models import mdn
 from engine.models.handwriting import build
 
@@ -78,6 +79,8 @@ class InkTask:
         if not self.val_lines:
             raise DataError(f"no usable validation lines (skipped: {self.skipped})")
         self.norm = norm if norm is not None else stats_from_lines([p for p, _ in self.train_lines])
+        # what a prime must look like for this model (engine.data.prime): measured on raw training lines
+        self.ink_scale = InkScale.from_lines([p for p, _ in self.train_lines[:500]])
         self.train_lines = [(self.norm.normalise(p), ids) for p, ids in self.train_lines]
         self.val_lines = [(self.norm.normalise(p), ids) for p, ids in self.val_lines]
         n_pts = sum(len(p) for p, _ in self.train_lines)
@@ -259,6 +262,7 @@ class InkTask:
 
     def card(self) -> dict:
         card = {"model_config": self.model.config_dict(), "norm": self.norm.to_json(),
+                "ink_scale": self.ink_scale.to_json(),
                 "data": {"source": self.dataset.source, "lines": len(self.dataset),
                          "train_lines": len(self.train_lines), "val_lines": len(self.val_lines),
                          "train_points": int(sum(len(p) for p, _ in self.train_lines)),

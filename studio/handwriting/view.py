@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 import studio.handwriting.canvas as canvas_mod
 from engine.core.errors import ScribeError
+from engine.data.prime import InkScale, prepare_prime
 from studio.common.generation_view import GenerationView
 from studio.common.jobs import GenerationJob
 from studio.common.model_picker import ModelPicker
@@ -52,7 +53,6 @@ from studio.common.widgets import (
 from studio.handwriting.canvas import X_HEIGHT, DrawingCanvas
 from studio.handwriting.page import InkPage, wrap_lines
 from studio.handwriting.page_view import InkPageView
-from studio.handwriting.prime import drawing_scale, estimate_x_height, strokes_to_stroke3, typical_spacing
 
 BIAS_TIP = ("Legibility (sampling bias): higher writes neater and more uniform, lower more varied and "
             "natural, with more slips")
@@ -82,7 +82,7 @@ class HandwritingView(GenerationView):
         self._vocab: set[str] | None = None
         self._unknown: list[str] = []
         self._styles: list[dict] = []
-        self._x_height: float | None = None
+        self._scale = InkScale()      # the ink the current model was trained on (engine.data.prime)
         self._gen_done = True
         self._color = QColor(DEFAULT_INK)
         self._t_summary = ""
@@ -296,7 +296,7 @@ class HandwritingView(GenerationView):
         self.entry = entry
         self.package = None
         self._styles = []
-        self._x_height = None
+        self._scale = InkScale()
         vocab = (entry.card.get("vocab") if entry else None) or None
         self._vocab = set(vocab) if isinstance(vocab, list) else None
         self._refresh_styles()
@@ -328,7 +328,7 @@ class HandwritingView(GenerationView):
         except ScribeError as exc:
             self._styles = []
             self.status.emit(str(exc))
-        self._x_height = estimate_x_height(pkg.card, self._styles)
+        self._scale = InkScale.from_card(pkg.card, self._styles)
         self._refresh_styles()
         if self._wanted_style:
             self.select_style(self._wanted_style)
@@ -497,13 +497,13 @@ class HandwritingView(GenerationView):
         """The drawing as (stroke3 in model units, its text), or None without a usable drawing."""
         if not self.prime_ready():
             return None
-        xh = self._x_height or estimate_x_height(self.entry.card if self.entry else None, self._styles)
-        strokes = [(np.asarray(s.xs), np.asarray(s.ys)) for s in self.canvas.strokes]
-        scale = drawing_scale(np.concatenate([y for _, y in strokes]), X_HEIGHT, xh, self._styles)
-        spacing = typical_spacing(self._styles)
-        s3 = strokes_to_stroke3(strokes, scale=scale, spacing=spacing)
         bad = set(self.unknown_in(self.wrote_edit.text()))
         text = "".join(c for c in " ".join(self.wrote_edit.text().split()) if c not in bad)
+        try:  # the same preparation as a tablet file or an IAM line (engine.data.prime)
+            s3 = prepare_prime(self.canvas.to_ink(text), self._scale, guide_x_height=X_HEIGHT)
+        except ScribeError as exc:
+            self.status.emit(f"Your drawing cannot be used as a style: {exc}")
+            return None
         return s3, text
 
     def save_drawing_dialog(self) -> None:
@@ -562,8 +562,7 @@ class HandwritingView(GenerationView):
         elif style.startswith("style:"):
             st = self._styles[int(style.split(":")[1])]
             prime_s3, prime_text, style_name = st["stroke3"], st.get("text") or "", f"style {st['name']}"
-        xh = self._x_height or estimate_x_height(self.entry.card, self._styles)
-        page = InkPage(lines, x_height=xh)
+        page = InkPage(lines, x_height=self._scale.x_height)
         self.page_view.set_page(page, writing=True)
         self.page_view.set_speed(self.speed_slider.value())
         self.page_view.set_ink(self._color, self.width_setting)

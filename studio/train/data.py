@@ -162,10 +162,10 @@ def summarize_ink(path: str | Path) -> dict:
     for m in ds.lines_meta:
         splits[m.get("split", "train")] = splits.get(m.get("split", "train"), 0) + 1
     charset = ds.charset()
-    from studio.handwriting.prime import estimate_x_height, typical_spacing
+    from engine.data.prime import InkScale
 
-    styles = [{"stroke3": ds.line(i).points} for i in range(min(len(ds), 50))]
-    return {"x_height": estimate_x_height(None, styles), "spacing": typical_spacing(styles),
+    scale = InkScale.from_lines([ds.line(i).points for i in range(min(len(ds), 50))])
+    return {"x_height": scale.x_height, "spacing": scale.spacing,
             "kind": "ink", "path": str(p), "lines": len(ds), "points": int(lengths.sum()),
             "mean_points": float(np.mean(lengths)) if len(lengths) else 0.0,
             "max_points": int(lengths.max()) if len(lengths) else 0,

@@ -584,13 +584,13 @@ def user_style(main_window, summary: dict):
     wrote = getattr(hv, "wrote_edit", None)
     if canvas is None or wrote is None or canvas.is_empty() or not wrote.text().strip():
         return None
+    from engine.core.errors import DataError
+    from engine.data.prime import InkScale, prepare_prime
     from studio.handwriting.canvas import X_HEIGHT
-    from studio.handwriting.prime import strokes_to_stroke3
 
-    x_height = summary.get("x_height") or 25.0
-    spacing = summary.get("spacing")
-    strokes = [(s.xs, s.ys) for s in canvas.strokes]
-    stroke3 = strokes_to_stroke3(strokes, scale=x_height / X_HEIGHT, spacing=spacing)
-    if len(stroke3) < 2:
+    scale = InkScale(summary.get("x_height") or 25.0, summary.get("spacing"))
+    try:
+        stroke3 = prepare_prime(canvas.to_ink(wrote.text().strip()), scale, guide_x_height=X_HEIGHT)
+    except DataError:
         return None
     return stroke3, wrote.text().strip()

@@ -1,4 +1,4 @@
-"""Start-up without torch, the --self-test, and the page/prime helpers."""
+"""Start-up without torch, the --self-test, and the page helpers."""
 
 from __future__ import annotations
 
@@ -110,44 +110,6 @@ def test_page_lines_are_aligned_by_their_letters_not_their_first_point():
         mids.append(np.median(y) - i * page.line_height)
         assert abs(x.min() - page.margin) < 1e-6  # left edges on the margin
     assert abs(mids[0] - mids[1]) < 1e-6      # letters on the same guide, whatever the first point
-
-
-def test_prime_scaling_and_resampling():
-    from studio.handwriting.prime import estimate_x_height, resample, strokes_to_stroke3, typical_spacing
-
-    strokes = [(np.array([10.0, 20.0, 30.0]), np.array([5.0, 5.0, 15.0])), (np.array([40.0, 41.0]), np.array([0.0, 0.0]))]
-    s3 = strokes_to_stroke3(strokes, scale=0.5)
-    pts = np.cumsum(s3[:, :2], axis=0)
-    want = (np.array([[10, 5], [20, 5], [30, 15], [40, 0], [41, 0]]) - [10, 5]) * 0.5
-    np.testing.assert_allclose(pts, want)
-    assert s3[:, 2].tolist() == [0, 0, 1, 0, 1]
-    x, y = resample(np.array([0.0, 10.0]), np.array([0.0, 0.0]), 2.5)
-    np.testing.assert_allclose(x, [0, 2.5, 5, 7.5, 10])
-    s3r = strokes_to_stroke3(strokes[:1], scale=1.0, spacing=1.0)
-    steps = np.hypot(s3r[1:, 0], s3r[1:, 1])
-    assert steps.max() <= 1.0 + 1e-5 and len(s3r) > 20
-    assert estimate_x_height({"x_height": 31}, None) == 31.0
-    assert estimate_x_height({}, None) == 25.0
-    style = {"stroke3": np.c_[np.tile([[1.0, 1.0], [1.0, -1.0]], (20, 1)), np.zeros(40)]}
-    assert typical_spacing([style]) == np.hypot(1, 1)
-
-
-def test_drawing_scale_matches_the_styles_size():
-    from studio.handwriting.prime import drawing_scale, estimate_x_height, style_band
-
-    rng = np.random.default_rng(1)
-    ys = rng.uniform(0, 10, 400)               # style: y spread over 10 units
-    s3 = np.c_[np.diff(np.r_[0, np.arange(400.0)]), np.diff(np.r_[0, ys]), np.zeros(400)]
-    styles = [{"stroke3": s3}]
-    band = style_band(styles)
-    assert 5.5 < band < 6.5                    # central 60% of a uniform 0..10
-    assert abs(estimate_x_height({}, styles) - band / 0.9) < 1e-9
-    drawn = rng.uniform(0, 30, 400)            # drawn 3x bigger than the style
-    k = drawing_scale(drawn, guide_x_height=36.0, model_x_height=10.0, styles=styles)
-    assert abs(k - 1 / 3) < 0.03
-    # far off the guide: clamped to within 2x of the guide's scale; no styles: the guide decides
-    assert drawing_scale(drawn * 100, 36.0, 10.0, styles) == 10.0 / 36.0 / 2
-    assert drawing_scale(drawn, 36.0, 10.0, None) == 10.0 / 36.0
 
 
 def test_training_self_test_trains_in_a_child_process(tmp_path):

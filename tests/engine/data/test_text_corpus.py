@@ -1,4 +1,4 @@
-"""Corpus loading, vocabulary and bad-input handling for the char LM (issue 2)."""
+"""Corpus loading, vocabulary and bad-input handling for the char LM."""
 
 import tracemalloc
 

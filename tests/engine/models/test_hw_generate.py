@@ -34,8 +34,13 @@ def test_unknown_characters_are_named():
         next(ink_stream(st, text="tea for 2 Q", vocab=VOCAB, norm=NORM))
     msg = str(e.value)
     assert "'2'" in msg and "'Q'" in msg and "'a'" not in msg
-    with pytest.raises(ScribeError, match="'Z'"):
-        next(ink_stream(st, text="tea", vocab=VOCAB, norm=NORM, prime_stroke3=line_stroke3("ab"), prime_text="Zab"))
+    with pytest.raises(ScribeError, match="'Z'"):   # without window placement the window reads the prime's text
+        next(ink_stream(st, text="tea", vocab=VOCAB, norm=NORM, prime_stroke3=line_stroke3("ab"), prime_text="Zab",
+                        place_window=False))
+    # with it (the default) a transcript the model cannot read is only conditioning: its unknown characters
+    # are left out, and the new text is written
+    assert len(ink_sample(st, text="tea", vocab=VOCAB, norm=NORM, prime_stroke3=line_stroke3("ab"),
+                          prime_text="Zab", seed=0)) > 0
 
 
 def test_missing_inputs_are_clear_errors():
@@ -43,7 +48,9 @@ def test_missing_inputs_are_clear_errors():
     with pytest.raises(ScribeError, match="text"):
         next(ink_stream(st, text="", vocab=VOCAB))
     with pytest.raises(ScribeError, match="transcript"):
-        next(ink_stream(st, text="ab", vocab=VOCAB, prime_stroke3=line_stroke3("ab")))
+        next(ink_stream(st, text="ab", vocab=VOCAB, prime_stroke3=line_stroke3("ab"), place_window=False))
+    with pytest.raises(ScribeError, match="without priming ink"):
+        next(ink_stream(st, text="ab", vocab=VOCAB, prime_text="ab"))
 
 
 def test_same_seed_same_ink_and_raw_units():
@@ -137,7 +144,7 @@ def test_primed_sampling_teacher_forces_the_prime_then_continues_from_it():
     prime = line_stroke3("dog a", jitter=0.2, rng=np.random.default_rng(0))
     prime[0, :2] = [3.0, -2.0]     # a first-row offset from the origin: the model sees the line at the origin
     out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=11,
-                     include_prime=True, bias=0.3)
+                     include_prime=True, bias=0.3, place_window=False)
     assert np.array_equal(out[:len(prime)], prime)        # the prime comes back unchanged
     cont = out[len(prime):]
     assert len(cont) > 0
@@ -151,8 +158,49 @@ def test_primed_sampling_teacher_forces_the_prime_then_continues_from_it():
     assert np.allclose(cont[0, :2], NORM.denormalise(want[None])[0, :2], atol=1e-4)
     # without include_prime only the continuation is yielded, identical to the above
     only = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=11,
-                      bias=0.3)
+                      bias=0.3, place_window=False)
     assert np.array_equal(only, cont)
     # and the prime matters
     unprimed = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, seed=11, bias=0.3)
     assert not np.allclose(unprimed[:3], cont[:3])
+
+
+def test_window_placement_after_the_prime():
+    """The prime is read with its transcript; before its last point the window state is reset to the start of a
+    line and the window reads only the new text: the same as running the network in two parts by hand."""
+    from engine.models import mdn
+
+    net = _synth(seed=2)
+    st = _stepper(net)
+    prime = line_stroke3("dog a", jitter=0.2, rng=np.random.default_rng(1))
+    stats = {}
+    out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=5,
+                     bias=0.3, stats=stats)
+    x = np.concatenate([START_ROW[None], NORM.normalise(prepare_line(prime))])
+    with torch.no_grad():
+        _, state = net(torch.from_numpy(x[:-1])[None], torch.from_numpy(one_hot("dog a", VOCAB)))
+        start = net.zero_state(1, torch.device("cpu"), torch.float32)
+        state = dict(state, kappa=start["kappa"], w=start["w"])
+        y, _, att = net(torch.from_numpy(x[-1:])[None], torch.from_numpy(one_hot(" tern", VOCAB)), state,
+                        attention=True)
+    want = sample_mdn(mdn.constrain(y[0, -1], 3).numpy(), make_rng(5), 0.3)
+    assert np.allclose(out[0, :2], NORM.denormalise(want[None])[0, :2], atol=1e-4)
+    assert stats["new_text_at"] == 1 and stats["first_focus"] == int(att["phi"][0, -1].argmax()) - 1 == -1
+    # the old way reads "dog a tern" throughout: the attention is wherever the prime left it
+    old = {}
+    ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=5,
+               bias=0.3, stats=old, place_window=False)
+    assert old["new_text_at"] == len("dog a ")
+
+
+def test_placement_does_not_depend_on_the_transcript():
+    """A wrong transcript, none at all, or a scribble: the first new point is drawn attending to the new text's
+    first character, and the output differs from an unprimed one (the prime still sets the style)."""
+    st = _stepper(_synth(seed=3))
+    scribble = np.random.default_rng(0).normal(0, 3, (60, 3)).astype(np.float32)
+    scribble[:, 2] = (np.arange(60) % 15 == 14).astype(np.float32)
+    for prime, pt in ((line_stroke3("dog a"), "tern"), (line_stroke3("dog a"), None), (scribble, "ab ab")):
+        stats = {}
+        out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text=pt, seed=1,
+                         stats=stats)
+        assert stats["first_focus"] == -1 and len(out) > 0

@@ -1,4 +1,4 @@
-"""Stacked RNN cells, truncated BPTT state carry, learning a periodic corpus (issue 2)."""
+"""Stacked RNN cells, truncated BPTT state carry, learning a periodic corpus."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, names, pointers, safe loading (issue 2)."""
+"""Checkpoints: atomic writes, names, pointers, safe loading."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""The vanishing-gradient probe (issue 2): ||dL_t/dh_{t-k}|| for k = 0..K."""
+"""The vanishing-gradient probe ||dL_t/dh_{t-k}|| for k = 0..K."""
 
 import numpy as np
 import pytest

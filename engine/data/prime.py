@@ -1,0 +1,250 @@
+"""Priming ink: one path from a person's handwriting to stroke-3 in a model's raw units. No torch.
+
+Used by the CLI (``scribe sample ink --prime-ink``, ``scribe eval ink``), the runtime
+(``ModelPackage.generate_ink(prime_ink=...)``) and the app (a drawing on the canvas), so a tablet file, an
+IAM-OnDB line, a mouse drawing and a pen drawing all reach the model the same way:
+
+1. read: InkML (the app's own format too) or IAM-OnDB ``lineStrokes`` XML (:func:`read_prime_ink`);
+2. scale: the writer's x-height is estimated from the ink itself (the central band of the y values after
+   removing the baseline's slope, :func:`ink_x_height`) and brought to the model's x-height;
+3. resample: each stroke is resampled along its length to the model's typical pen-down step, so a tablet
+   line (many close points), an IAM line and a mouse drawing (few, far-apart points) all have the point
+   density of the training data;
+4. stroke-3 with the first point at the origin, at most ``max_points`` points.
+
+What a model expects is its :class:`InkScale`, recorded in its card (``card["ink_scale"]``) from its
+training data (:meth:`InkScale.from_lines`); for older cards it is estimated from the bundled styles.
+After the prime, the generation loop places the attention window at the first character of the new text
+(``engine.core.ink_stream``), so nothing of the prime's text is written, whatever its transcription.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.core.errors import DataError
+from engine.data.ink import Ink
+
+DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
+BAND_PER_X_HEIGHT = 0.9     # 20th-80th percentile band of y over a line, in x-heights (measured on synth)
+MAX_PRIME_POINTS = 1500
+MAX_COORD = 1e7             # larger coordinates are not handwriting (or not a unit we can read)
+
+
+def stroke3_to_points(stroke3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute points (n, 2) and pen_up flags (n,) from stroke-3."""
+    a = np.asarray(stroke3, dtype=np.float64).reshape(-1, 3)
+    return np.cumsum(a[:, :2], axis=0), a[:, 2] >= 0.5
+
+
+def y_band(xs, ys) -> float | None:
+    """Height of the central 60 % of a line's y values around its baseline's slope: a size measure that
+    ignores ascenders, descenders and a line written uphill. None for fewer than 20 points."""
+    x = np.asarray(xs, dtype=np.float64).reshape(-1)
+    y = np.asarray(ys, dtype=np.float64).reshape(-1)
+    if len(y) < 20:
+        return None
+    if np.ptp(x) > 0:
+        slope = np.polyfit(x, y, 1)[0]
+        if abs(slope) < 0.3:  # a baseline drifts; a steeper fit is the shape of the writing, not its slope
+            y = y - slope * x
+    band = float(np.percentile(y, 80) - np.percentile(y, 20))
+    return band if band > 0 else None
+
+
+def ink_x_height(ink: Ink) -> float | None:
+    """The x-height of a line of handwriting in its own units (None when it is too short to tell).
+
+    Measured on the strokes resampled evenly along their length, so it does not depend on the device's
+    sampling rate or on where the pen slowed down."""
+    strokes = [s for s in ink.strokes if len(s)]
+    if not strokes or sum(len(s) for s in strokes) < 20:
+        return None
+    length = sum(float(np.hypot(np.diff(s.x), np.diff(s.y)).sum()) for s in strokes)
+    if not length > 0:
+        return None
+    step = length / 2000.0
+    xs, ys = zip(*(resample(s.x, s.y, step) for s in strokes))
+    band = y_band(np.concatenate(xs), np.concatenate(ys))
+    return band / BAND_PER_X_HEIGHT if band else None
+
+
+def median_step(stroke3) -> float | None:
+    """Median length of the pen-down steps of stroke-3 (rows that start a stroke are jumps, not steps)."""
+    a = np.asarray(stroke3, dtype=np.float64).reshape(-1, 3)
+    if len(a) < 3:
+        return None
+    prev_up = np.concatenate([[True], a[:-1, 2] >= 0.5])
+    d = np.hypot(a[:, 0], a[:, 1])[~prev_up]
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else None
+
+
+@dataclass(frozen=True)
+class InkScale:
+    """The ink a model was trained on: its x-height and typical pen-down step, in the model's raw units."""
+
+    x_height: float = DEFAULT_X_HEIGHT
+    spacing: float | None = None        # None: keep the prime's own points
+
+    def to_json(self) -> dict:
+        return {"x_height": round(float(self.x_height), 4),
+                "spacing": None if self.spacing is None else round(float(self.spacing), 4)}
+
+    @classmethod
+    def from_lines(cls, lines) -> "InkScale":
+        """Measured on training lines (stroke-3 in raw units): medians of the per-line figures."""
+        xh, sp = [], []
+        for s3 in lines:
+            x = ink_x_height(Ink.from_stroke3(s3)) if len(s3) else None
+            if x:
+                xh.append(x)
+            m = median_step(s3)
+            if m:
+                sp.append(m)
+        return cls(float(np.median(xh)) if xh else DEFAULT_X_HEIGHT, float(np.median(sp)) if sp else None)
+
+    @classmethod
+    def from_card(cls, card: dict | None, styles: list[dict] | None = None) -> "InkScale":
+        """From ``card["ink_scale"]``; for cards without it, estimated from the bundled ``styles``
+        (dicts with ``stroke3``) or the card's ``x_height``; else the defaults."""
+        card = card or {}
+        rec = card.get("ink_scale")
+        if isinstance(rec, dict):
+            try:
+                xh = float(rec.get("x_height") or 0)
+                sp = rec.get("spacing")
+                sp = float(sp) if sp is not None else None
+                if np.isfinite(xh) and xh > 0 and (sp is None or (np.isfinite(sp) and sp > 0)):
+                    return cls(xh, sp)
+            except (TypeError, ValueError):
+                pass
+        lines = []
+        for st in styles or []:
+            try:
+                lines.append(np.asarray(st["stroke3"], dtype=np.float64).reshape(-1, 3))
+            except (KeyError, TypeError, ValueError):
+                continue
+        measured = cls.from_lines(lines) if lines else cls()
+        try:
+            xh = float(card.get("x_height") or 0)
+        except (TypeError, ValueError):
+            xh = 0.0
+        return cls(xh if np.isfinite(xh) and xh > 0 else measured.x_height, measured.spacing)
+
+
+def read_prime_ink(path: str | os.PathLike) -> Ink:
+    """The first line of handwriting in an InkML file or an IAM-OnDB ``lineStrokes`` XML file (DataError
+    naming the file otherwise). An InkML file's truth annotation becomes the ink's text."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such file" if not p.exists() else f"{p} is not a file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise DataError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if "<WhiteboardCaptureSession" in head or "<StrokeSet" in head:
+        from engine.data.iam import parse_line_file
+
+        ink = parse_line_file(p)
+    elif "<ink" in head:
+        from engine.data.inkml import read_inkml
+
+        try:
+            inks = read_inkml(p)
+        except DataError as exc:
+            raise DataError(str(exc) if str(p) in str(exc) else f"{p}: {exc}") from None
+        if not inks:
+            raise DataError(f"{p} holds no ink")
+        ink = inks[0]
+    else:
+        raise DataError(f"{p} is neither InkML nor IAM-OnDB lineStrokes XML")
+    check_ink(ink, p)
+    return ink
+
+
+def check_ink(ink: Ink, where: str | os.PathLike = "the priming ink") -> None:
+    """DataError naming ``where`` for ink without points or with non-finite or absurd coordinates."""
+    if not any(len(s) for s in ink.strokes):
+        raise DataError(f"{where} has no points")
+    for s in ink.strokes:
+        if len(s) and not (np.all(np.isfinite(s.x)) and np.all(np.isfinite(s.y))):
+            raise DataError(f"{where} has non-finite coordinates")
+        if len(s) and max(np.abs(s.x).max(), np.abs(s.y).max()) > MAX_COORD:
+            raise DataError(f"{where} has coordinates beyond ±{MAX_COORD:g}: not handwriting units")
+
+
+def resample(xs, ys, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``spacing`` along the polyline (keeps both ends)."""
+    xs = np.asarray(xs, dtype=np.float64)
+    ys = np.asarray(ys, dtype=np.float64)
+    if len(xs) < 2 or not spacing or spacing <= 0:
+        return xs, ys
+    seg = np.hypot(np.diff(xs), np.diff(ys))
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    total = s[-1]
+    if total <= spacing:
+        return np.array([xs[0], xs[-1]]), np.array([ys[0], ys[-1]])
+    n = int(np.ceil(total / spacing)) + 1
+    t = np.linspace(0.0, total, n)
+    return np.interp(t, s, xs), np.interp(t, s, ys)
+
+
+def strokes_to_stroke3(strokes, scale: float = 1.0, spacing: float | None = None) -> np.ndarray:
+    """Strokes of absolute (xs, ys) to stroke-3 (dx, dy, pen_up), scaled, then resampled every
+    ``spacing`` (scaled units) when given. The first point becomes the origin (first row (0, 0, .))."""
+    rows: list[np.ndarray] = []
+    origin = prev = None
+    for xs, ys in strokes:
+        x = np.asarray(xs, dtype=np.float64) * scale
+        y = np.asarray(ys, dtype=np.float64) * scale
+        if len(x) == 0:
+            continue
+        if spacing:
+            x, y = resample(x, y, spacing)
+        if origin is None:
+            origin = (x[0], y[0])
+        pts = np.stack([x - origin[0], y - origin[1]], axis=1)
+        start = np.zeros(2) if prev is None else prev
+        d = np.diff(np.vstack([start, pts]), axis=0)
+        pen = np.zeros((len(pts), 1))
+        pen[-1, 0] = 1.0
+        rows.append(np.hstack([d, pen]))
+        prev = pts[-1]
+    if not rows:
+        return np.zeros((0, 3), dtype=np.float32)
+    return np.vstack(rows).astype(np.float32)
+
+
+def prime_scale(ink: Ink, model: InkScale, guide_x_height: float | None = None) -> float:
+    """The factor that brings ``ink`` to the model's x-height. ``guide_x_height``: the x-height the writer
+    was shown (the app's ruled guide), used when the ink is too short to measure and as a bound (the
+    measured size is trusted within 2x of the guide's)."""
+    measured = ink_x_height(ink)
+    if guide_x_height and guide_x_height > 0:
+        measured = guide_x_height if measured is None else float(np.clip(measured, guide_x_height / 2,
+                                                                             guide_x_height * 2))
+    if not measured:
+        raise DataError("the priming ink is too short to tell its size: write a whole line")
+    return float(model.x_height / measured)
+
+
+def prepare_prime(ink: Ink, model: InkScale, *, guide_x_height: float | None = None,
+                  max_points: int = MAX_PRIME_POINTS) -> np.ndarray:
+    """A person's line of handwriting as stroke-3 in the model's raw units (see the module docstring)."""
+    check_ink(ink)
+    scale = prime_scale(ink, model, guide_x_height)
+    s3 = strokes_to_stroke3([(s.x, s.y) for s in ink.strokes if len(s)], scale=scale, spacing=model.spacing)
+    if len(s3) > max_points:  # keep whole strokes from the start
+        ends = np.flatnonzero(s3[:, 2] >= 0.5)
+        cut = int(ends[ends < max_points].max()) + 1 if np.any(ends < max_points) else max_points
+        s3 = s3[:cut].copy()
+        s3[-1, 2] = 1.0
+    if len(s3) < 2:
+        raise DataError("the priming ink has too few points")
+    return s3

@@ -1,0 +1,90 @@
+"""Priming the bundled handwriting model with real, tablet-scale, mouse-scale, mislabelled and scribbled ink.
+
+Whatever the prime, the output must write exactly the new text: checked through the attention (the
+character the window is on at every new point): it starts at the new text (or the space before it), never
+goes back into the prime's text, walks through every character, and the stop rule ends the line.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.core.paths import bundled_models_dir
+from engine.data.ink import Ink, Stroke
+from engine.data.inkml import write_inkml
+from engine.data.prime import read_prime_ink
+from engine.data.synth import make_writers, render_line
+from engine.runtime import load_package
+
+TEXT = "the quick brown fox"
+
+
+@pytest.fixture(scope="module")
+def pkg():
+    return load_package(bundled_models_dir() / "handwriting-script")
+
+
+def _check_writes_exactly(pkg, ink, prime_text, seed=0):
+    stats = {}
+    pts = list(pkg.generate_ink(TEXT, prime_ink=ink, prime_text=prime_text, seed=seed, bias=1.0, stats=stats))
+    foci = np.array(stats["foci"])
+    assert stats["first_focus"] in (-1, 0), stats["first_focus"]     # the new text (or the space before it)
+    assert foci.min() >= -1                                          # never back into the prime's text
+    assert foci.max() >= len(TEXT) - 1                               # every character was attended to
+    assert np.all(np.diff(np.maximum.accumulate(foci)) <= 2)         # no character skipped over
+    assert stats["stopped"] == "stop-rule"
+    assert len(pts) < 40 * len(TEXT)
+    return pts
+
+
+def _synth_ink(text, scale=1.0, every=1, seed=5):
+    ink = render_line(text, make_writers(3, seed=seed)[2], seed=seed)
+    return Ink([Stroke(s.x[::every] * scale, s.y[::every] * scale) for s in ink.strokes if len(s)], text)
+
+
+def test_tablet_scale_inkml_prime(pkg, tmp_path):
+    # a tablet writes ~4x the model's units at twice its point rate
+    dense = _synth_ink("into the stream", scale=4.0)
+    write_inkml(tmp_path / "tablet.inkml", dense)
+    _check_writes_exactly(pkg, read_prime_ink(tmp_path / "tablet.inkml"), None)
+
+
+def test_mouse_scale_drawing_prime(pkg):
+    # a mouse drawing on the app's canvas: big, few far-apart points
+    _check_writes_exactly(pkg, _synth_ink("hello there", scale=1.5, every=4), "hello there")
+
+
+def test_wrong_transcription_and_a_scribble(pkg):
+    _check_writes_exactly(pkg, _synth_ink("hello there"), "completely different words")
+    rng = np.random.default_rng(3)
+    xy = np.cumsum(rng.normal(0, 6, (300, 2)), axis=0)
+    scribble = Ink([Stroke(xy[i:i + 30, 0], xy[i:i + 30, 1]) for i in range(0, 300, 30)])
+    _check_writes_exactly(pkg, scribble, "p")
+
+
+def test_real_iam_lines_prime(pkg, shared_dir):
+    files = sorted((shared_dir / "fixtures" / "iam-ondb-writers" / "lineStrokes").glob("*/*/*.xml"))
+    assert len(files) > 20
+    by_writer = {}
+    for f in files:
+        by_writer.setdefault(f.parent.parent.name, f)
+    for f in by_writer.values():   # one line of each real writer, with a transcript that is not its text
+        _check_writes_exactly(pkg, read_prime_ink(f), "some words")
+
+
+def test_the_old_way_leaks_and_placement_does_not(pkg):
+    """Without placement the window reads prime text + new text, and the attention ends the prime behind."""
+    from engine.core.ink_stream import ink_stream
+    from engine.data.prime import prepare_prime
+
+    ink = _synth_ink("a line whose end is written slowly", scale=3.0)
+    s3 = prepare_prime(ink, pkg.ink_scale)
+    wrong = "a line"  # shorter than what was written: the window ends the prime on the wrong characters
+    stats_old, stats_new = {}, {}
+    list(ink_stream(pkg.stepper, text=TEXT, vocab=pkg.vocab, norm=pkg.card["norm"], prime_stroke3=s3,
+                    prime_text=wrong, seed=0, stats=stats_old, place_window=False))
+    list(ink_stream(pkg.stepper, text=TEXT, vocab=pkg.vocab, norm=pkg.card["norm"], prime_stroke3=s3,
+                    prime_text=wrong, seed=0, stats=stats_new))
+    assert stats_old["first_focus"] != 0 and stats_new["first_focus"] in (-1, 0)
+    assert Path(pkg.path).name == "handwriting-script"
