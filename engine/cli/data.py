@@ -52,7 +52,8 @@ def _add_common(p) -> None:
     g.add_argument("--resample", type=float, default=None, metavar="STEP",
                    help="resample strokes to points STEP raw units apart")
     g.add_argument("--max-jump", type=float, default=None,
-                   help="longest plausible pen-down step in raw units (default: 12x the median step)")
+                   help="longest plausible pen-down step in raw units (default: automatic, longer than both "
+                        "12x the line's median step and 3x its height)")
     g.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
 
 
@@ -119,6 +120,17 @@ def summary(ds, report=None, max_skipped: int = 20) -> str:
     chars = np.array([len(m.get("text", "").replace(" ", "")) for m in ds.lines_meta])
     if chars.sum():
         lines.append(f"points per character: {lens[chars > 0].sum() / chars.sum():.1f}")
+    dropped = (report.dropped if report is not None and report.dropped else ds.extra.get("dropped")) or None
+    if dropped is not None:
+        lines.append(f"dropped for their transcription: {sum(dropped.values()):,} lines "
+                     f"({dropped.get('crossed_out', 0):,} with a crossed-out word '#', "
+                     f"{dropped.get('placeholder', 0):,} with the placeholder 'Please Enter Transcription here')")
+    cleaning = (report.cleaning if report is not None and report.cleaning else ds.extra.get("cleaning")) or None
+    if cleaning is not None:
+        removed = sum(cleaning.get(k, 0) for k in ("nonfinite", "duplicates", "spikes"))
+        lines.append(f"cleaning: {removed:,} of {cleaning.get('points_in', 0):,} points removed "
+                     f"({cleaning.get('duplicates', 0):,} duplicates, {cleaning.get('nonfinite', 0):,} non-finite, "
+                     f"{cleaning.get('spikes', 0):,} spikes), {cleaning.get('splits', 0):,} strokes split at jumps")
     skipped = list(report.skipped if report is not None else ds.skipped)
     if skipped:
         lines.append(f"skipped {len(skipped):,}:")

@@ -10,6 +10,9 @@
   an unchanged tree again returns the stored dataset at once; a changed tree re-parses only the changed
   line files.
 * Lines are stored in raw tablet units, moved so their first point is at the origin; y points down.
+* Not training text: a CSR line with IAM's ``#`` (a crossed-out word) or the form's placeholder
+  "Please Enter Transcription here" drops its whole line; such lines are counted and listed as skipped.
+* A file with an infinite or absurd coordinate (beyond ±1e7) is rejected, naming the file.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ import numpy as np
 import engine.data.xmlsafe as xmlsafe
 from engine.core.errors import DataError
 from engine.data.ink import Ink, Stroke
-from engine.data.ink_clean import CleanOptions, clean_ink
-from engine.data.ink_dataset import ImportReport, InkDataset, InkLine, split_for_key
+from engine.data.ink_clean import CLEAN_STATS, CleanOptions, check_coordinates, clean_ink
+from engine.data.ink_dataset import ImportReport, InkDataset, InkLine, split_for_key, write_file_durably
 
-IMPORTER_VERSION = 1
+IMPORTER_VERSION = 2
 MANIFEST = "import-manifest.json"
 ENCODING = "iso-8859-1"
 _NAME = re.compile(r"^(?P<form>[A-Za-z0-9]+-\d+)(?P<variant>[A-Za-z]*)-(?P<line>\d+)$")
+PLACEHOLDER = "Please Enter Transcription here"     # what an untranscribed form's CSR block holds
+DROP_REASONS = {"crossed_out": "crossed-out word ('#') in the transcription: line dropped",
+                "placeholder": f"placeholder transcription '{PLACEHOLDER}': line dropped"}
 
 
 # ---------------------------------------------------------------------------------------- single files
@@ -43,6 +49,16 @@ def parse_line_name(stem: str) -> tuple[str, str, int] | None:
     if not m:
         return None
     return m["form"], m["variant"], int(m["line"])
+
+
+def unusable_transcription(text: str) -> str | None:
+    """Why a CSR line must not become training text: "crossed_out" (IAM marks a crossed-out word with ``#``),
+    "placeholder" (the form was never transcribed), or None when it is usable."""
+    if "#" in text:
+        return "crossed_out"
+    if re.sub(r"[^a-z]+", " ", text.lower()).strip() == PLACEHOLDER.lower():
+        return "placeholder"
+    return None
 
 
 def _floats(vals: list) -> np.ndarray:
@@ -86,7 +102,8 @@ class _LineHandler(ContentHandler):
 
 
 def parse_line_file(path: str | os.PathLike) -> Ink:
-    """One lineStrokes XML file -> Ink (strokes with x, y and time). Raises DataError(reason)."""
+    """One lineStrokes XML file -> Ink (strokes with x, y and time). Raises DataError(reason); an infinite
+    or absurd coordinate is a DataError naming the file."""
     h = _LineHandler()
     xmlsafe.sax_parse(path, h)
     if not h.strokes:
@@ -97,7 +114,9 @@ def parse_line_file(path: str | os.PathLike) -> Ink:
         strokes.append(Stroke(x, y, t))
     if not all(np.all(np.isfinite(s.t)) for s in strokes):
         strokes = [Stroke(s.x, s.y) for s in strokes]
-    return Ink(strokes)
+    ink = Ink(strokes)
+    check_coordinates(ink, Path(path).name)
+    return ink
 
 
 def read_transcriptions(path: str | os.PathLike) -> list[str]:
@@ -118,16 +137,15 @@ def split_for_form(form: str, val_fraction: float = 0.05, test_fraction: float =
     return split_for_key(form, val_fraction, test_fraction)
 
 
-def _parse_clean(job: tuple[str, dict]) -> tuple[np.ndarray | None, str | None]:
-    """Worker: parse + clean one file -> (stroke-3 at origin, None) or (None, reason)."""
+def _parse_clean(job: tuple[str, dict]) -> tuple[np.ndarray | None, str | None, dict]:
+    """Worker: parse + clean one file -> (stroke-3 at origin, None, cleaning stats) or (None, reason, {})."""
     path, opts = job
+    stats: dict = {}
     try:
-        ink = clean_ink(parse_line_file(path), CleanOptions(**opts))
-        return ink.at_origin().to_stroke3(), None
-    except DataError as exc:
-        return None, str(exc)
-    except Exception as exc:  # noqa: BLE001  (one odd file must not stop a 12,000-file import)
-        return None, f"{type(exc).__name__}: {exc}"
+        ink = clean_ink(parse_line_file(path), CleanOptions(**opts), stats)
+        return ink.at_origin().to_stroke3(), None, stats
+    except xmlsafe.FILE_ERRORS as exc:      # one odd file must not stop a 12,000-file import
+        return None, xmlsafe.reason(exc), {}
 
 
 # ---------------------------------------------------------------------------------------- the tree
@@ -169,7 +187,10 @@ def _load_cache(out: Path | None, key: dict):
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("key") != key:
             return None, None
-        return manifest, InkDataset.load(out)
+        ds = InkDataset.load(out)
+        if manifest.get("dataset") != ds.write_id:      # the dataset was saved by another (later) run
+            return None, None
+        return manifest, ds
     except (ValueError, OSError, DataError):
         return None, None
 
@@ -199,24 +220,27 @@ def import_iam(root: str | os.PathLike, out: str | os.PathLike | None = None, *,
             report.cached = True
             report.lines, report.points = len(old), int(old.offsets[-1])
             report.skipped = list(old.skipped)
+            report.dropped = dict(old.extra.get("dropped", {}))
+            report.cleaning = dict(old.extra.get("cleaning", {}))
             report.reused = len(xml_files)
             report.seconds = time.perf_counter() - t0
             return old, report
 
     # ---- reuse unchanged files from the previous import
-    results: dict[str, tuple[np.ndarray | None, str | None]] = {}
+    results: dict[str, tuple[np.ndarray | None, str | None, dict]] = {}
     if manifest is not None and old is not None:
         old_xml = manifest.get("xml", {})
         old_err = manifest.get("errors", {})
+        old_clean = manifest.get("clean", {})
         by_id = {m.get("file"): i for i, m in enumerate(old.lines_meta)}
         for rel, st in xml_files.items():
             if old_xml.get(rel) != list(st):
                 continue
             if rel in old_err:
-                results[rel] = (None, old_err[rel])
+                results[rel] = (None, old_err[rel], {})
             elif rel in by_id:
                 i = by_id[rel]
-                results[rel] = (old.points[old.offsets[i]:old.offsets[i + 1]], None)
+                results[rel] = (old.points[old.offsets[i]:old.offsets[i + 1]], None, old_clean.get(rel, {}))
     report.reused = len(results)
 
     # ---- parse the rest (in parallel when there are many)
@@ -251,13 +275,17 @@ def import_iam(root: str | os.PathLike, out: str | os.PathLike | None = None, *,
     lines: list[InkLine] = []
     skipped: list[tuple[str, str]] = []
     errors: dict[str, str] = {}
+    clean_stats: dict[str, dict] = {}
+    dropped = {k: 0 for k in DROP_REASONS}
+    cleaning = {k: 0 for k in CLEAN_STATS}
     for rel in xml_files:
-        pts, err = results[rel]
+        pts, err, stats = results[rel]
         shown = f"lineStrokes/{rel}"
         if err is not None:
             errors[rel] = err
             skipped.append((shown, err))
             continue
+        clean_stats[rel] = stats
         stem = rel.rsplit("/", 1)[-1][:-4]
         name = parse_line_name(stem)
         if name is None:
@@ -274,6 +302,13 @@ def import_iam(root: str | os.PathLike, out: str | os.PathLike | None = None, *,
         if not 1 <= line_no <= len(tr):
             skipped.append((shown, f"no CSR line {line_no} in {form + variant}.txt (it has {len(tr)})"))
             continue
+        why = unusable_transcription(tr[line_no - 1])
+        if why is not None:
+            dropped[why] += 1
+            skipped.append((shown, DROP_REASONS[why]))
+            continue
+        for k in CLEAN_STATS:
+            cleaning[k] += int(stats.get(k, 0))
         lines.append(InkLine(pts, tr[line_no - 1], form + variant,
                              split_for_form(form, val_fraction, test_fraction), stem,
                              meta={"form": form, "file": rel}))
@@ -282,16 +317,16 @@ def import_iam(root: str | os.PathLike, out: str | os.PathLike | None = None, *,
         raise DataError(f"no usable IAM-OnDB lines under {root}" + (f" ({first})" if first else ""))
 
     ds = InkDataset.from_lines(lines, source=f"iam-ondb:{root}", skipped=skipped,
-                               extra={"units": "tablet", "importer": IMPORTER_VERSION})
+                               extra={"units": "tablet", "importer": IMPORTER_VERSION, "dropped": dropped,
+                                      "cleaning": cleaning})
     report.lines, report.points = len(ds), int(ds.offsets[-1])
-    report.skipped = skipped
+    report.skipped, report.dropped, report.cleaning = skipped, dropped, cleaning
     if out is not None:
         ds.save(out)
-        tmp = out / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps({"key": key, "root": str(root.resolve()),
-                                   "xml": {k: list(v) for k, v in xml_files.items()},
-                                   "ascii": {k: list(v) for k, v in txt_files.items()},
-                                   "errors": errors}), encoding="utf-8")
-        os.replace(tmp, out / MANIFEST)
+        write_file_durably(out / MANIFEST, json.dumps({
+            "key": key, "root": str(root.resolve()), "dataset": ds.write_id,
+            "xml": {k: list(v) for k, v in xml_files.items()},
+            "ascii": {k: list(v) for k, v in txt_files.items()},
+            "errors": errors, "clean": clean_stats}).encode("utf-8"))
     report.seconds = time.perf_counter() - t0
     return ds, report

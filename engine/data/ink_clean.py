@@ -1,5 +1,10 @@
 """Cleaning raw ink: non-finite values, implausible jumps, duplicate points, resampling, length cap.
 
+The jump rule is relative to the line itself: a pen-down step is implausible only when it is an outlier
+against the line's median step *and* long against the line's height, so a sparsely sampled line (a fast
+ascender or t-bar drawn with one or two samples) keeps its strokes while a glitch of many line heights is
+still split or dropped.
+
 Each step takes and returns an :class:`~engine.data.ink.Ink` (never modifying its input).
 :func:`clean_ink` chains them and raises :class:`~engine.core.errors.DataError` (with the reason) when a line
 is unusable, so importers can skip it and report why. No torch.
@@ -14,11 +19,27 @@ import numpy as np
 from engine.core.errors import DataError
 from engine.data.ink import Ink, Stroke
 
+MAX_COORD = 1e7     # larger |x| or |y| is not handwriting in any unit we read (same bound as the priming check)
+
+
+def check_coordinates(ink: Ink, where: str) -> None:
+    """DataError naming ``where`` when an x or y is infinite or beyond ±MAX_COORD (never stored).
+
+    NaN is allowed: it marks an unknown or garbled value, which cleaning drops point by point."""
+    for s in ink.strokes:
+        for name, v in (("x", s.x), ("y", s.y)):
+            bad = np.abs(v) > MAX_COORD          # NaN compares False; inf is caught
+            if bad.any():
+                val = float(v[np.flatnonzero(bad)[0]])
+                what = "is not finite" if not np.isfinite(val) else f"is beyond ±{MAX_COORD:g}"
+                raise DataError(f"{name} coordinate {val:g} in {where} {what} (not handwriting units)")
+
 
 @dataclass
 class CleanOptions:
     max_jump: float | None = None     # absolute limit for one pen-down step (raw units); None: automatic
-    jump_factor: float = 12.0         # automatic limit = jump_factor x median pen-down step of the line
+    jump_factor: float = 12.0         # automatic: a jump is longer than jump_factor x the median pen-down step
+    jump_height_factor: float = 3.0   # ... and longer than this x the line's height (0: median rule only)
     merge_eps: float = 0.0            # consecutive points closer than this (<=) are merged
     resample_step: float | None = None  # resample strokes to this arc-length spacing (None: keep points)
     max_points: int | None = None     # lines with more points are rejected (None: no cap)
@@ -93,10 +114,39 @@ def _merge_duplicates(f: _Flat, eps: float) -> None:
     f.keep(keep)
 
 
-def _remove_jumps(f: _Flat, max_jump: float | None, jump_factor: float) -> None:
-    limit = max_jump if max_jump is not None else jump_factor * _median_step(f)
+def line_height(ink_or_y) -> float:
+    """A robust height of a line: the spread of its points' y between the 5th and 95th percentile.
+
+    Percentiles ignore a few glitch points far away; the body of the writing sets the value, so it is close
+    to the x-height for dense lines and nearer the full height for sparse ones. 0 for fewer than 2 points."""
+    y = ink_or_y if isinstance(ink_or_y, np.ndarray) else _Flat(ink_or_y).y
+    y = y[np.isfinite(y)]
+    if len(y) < 2:
+        return 0.0
+    lo, hi = np.percentile(y, [5.0, 95.0])
+    return float(hi - lo)
+
+
+def jump_limit(f_or_ink, max_jump: float | None = None, jump_factor: float = 12.0,
+               jump_height_factor: float = 3.0) -> float:
+    """The longest plausible pen-down step of a line: ``max_jump`` when given, else the larger of
+    ``jump_factor`` x the median pen-down step and ``jump_height_factor`` x :func:`line_height`."""
+    if max_jump is not None:
+        return float(max_jump)
+    f = f_or_ink if isinstance(f_or_ink, _Flat) else _Flat(f_or_ink)
+    limit = jump_factor * _median_step(f)
+    if jump_height_factor and jump_height_factor > 0:
+        limit = max(limit, jump_height_factor * line_height(f.y))
+    return float(limit)
+
+
+def _remove_jumps(f: _Flat, max_jump: float | None, jump_factor: float,
+                  jump_height_factor: float = 3.0) -> tuple[int, int]:
+    """Drop spikes and split strokes at implausible steps; returns (points dropped, strokes split)."""
+    limit = jump_limit(f, max_jump, jump_factor, jump_height_factor)
     if not limit or limit <= 0:
-        return
+        return 0, 0
+    dropped = 0
     for _ in range(3):                 # spikes: one point far from both neighbours (rarely nested)
         if len(f.x) < 3:
             break
@@ -107,11 +157,16 @@ def _remove_jumps(f: _Flat, max_jump: float | None, jump_factor: float) -> None:
         spike[1:-1] = big[:-1] & big[1:] & (skip <= limit)
         if not spike.any():
             break
+        dropped += int(spike.sum())
         f.keep(~spike)
+    splits = 0
     if len(f.x) > 1:                   # any other long pen-down step: the pen must have been lifted
         step, down = f.steps()
-        new = np.concatenate([[True], ~down | (step > limit)])
+        cut = down & (step > limit)
+        splits = int(cut.sum())
+        new = np.concatenate([[True], ~down | cut])
         f.sid = np.cumsum(new) - 1
+    return dropped, splits
 
 
 def drop_nonfinite(ink: Ink) -> Ink:
@@ -121,15 +176,17 @@ def drop_nonfinite(ink: Ink) -> Ink:
     return f.to_ink()
 
 
-def remove_jumps(ink: Ink, max_jump: float | None = None, jump_factor: float = 12.0) -> Ink:
+def remove_jumps(ink: Ink, max_jump: float | None = None, jump_factor: float = 12.0,
+                 jump_height_factor: float = 3.0) -> Ink:
     """Remove implausible pen-down jumps.
 
     A single point far from both neighbours (a spike out and back) is dropped; any remaining pen-down step
     longer than the limit splits the stroke there (the pen must have been lifted). The limit is ``max_jump``
-    or, when None, ``jump_factor`` times the line's median pen-down step.
+    or, when None, :func:`jump_limit`: longer than ``jump_factor`` times the line's median pen-down step
+    *and* than ``jump_height_factor`` times its height (so sparse sampling alone never splits a stroke).
     """
     f = _Flat(ink)
-    _remove_jumps(f, max_jump, jump_factor)
+    _remove_jumps(f, max_jump, jump_factor, jump_height_factor)
     return f.to_ink()
 
 
@@ -165,13 +222,25 @@ def resample(ink: Ink, step: float) -> Ink:
     return _with(ink, out)
 
 
-def clean_ink(ink: Ink, options: CleanOptions | None = None) -> Ink:
-    """All cleaning steps in order. Raises DataError (reason) if the line is empty, too short or too long."""
+CLEAN_STATS = ("points_in", "nonfinite", "duplicates", "spikes", "splits")
+
+
+def clean_ink(ink: Ink, options: CleanOptions | None = None, stats: dict | None = None) -> Ink:
+    """All cleaning steps in order. Raises DataError (reason) if the line is empty, too short or too long.
+
+    ``stats`` (a dict), when given, is increased by what was done: ``points_in`` (points read), points
+    dropped as ``nonfinite``, ``duplicates`` and ``spikes``, and strokes split at jumps (``splits``)."""
     o = options or CleanOptions()
     f = _Flat(ink)
+    n0 = len(f.x)
     _drop_nonfinite(f)
+    n1 = len(f.x)
     _merge_duplicates(f, o.merge_eps)
-    _remove_jumps(f, o.max_jump, o.jump_factor)
+    n2 = len(f.x)
+    spikes, splits = _remove_jumps(f, o.max_jump, o.jump_factor, o.jump_height_factor)
+    if stats is not None:
+        for k, v in zip(CLEAN_STATS, (n0, n0 - n1, n1 - n2, spikes, splits)):
+            stats[k] = stats.get(k, 0) + int(v)
     ink = f.to_ink()
     if o.resample_step:
         ink = resample(ink, o.resample_step)

@@ -10,6 +10,12 @@ Folder layout::
                    "skipped": [["file", "reason"], ...], ...}
 
 The first row of a line is the first point's offset from the origin (usually (0, 0, 0)).
+
+Saving is crash-safe: both files are written into a staging folder ``DATASET/.saving-*`` and fsynced, then
+renamed into place (data.npz first, meta.json last) and the folder is fsynced. Both files carry the same
+``write_id``; a save killed between the two renames is finished by the next load (from the staging
+folder), so data and meta never disagree silently. Leftovers of killed saves are removed by the next save.
+Concurrent saves into one folder are not supported.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +34,47 @@ from engine.core.errors import DataError
 
 FORMAT = "scribe-ink-dataset"
 FORMAT_VERSION = 1
+STAGING_PREFIX = ".saving-"
+_OLD_TEMPS = ("data.tmp.npz", "meta.json.tmp")     # what saves before the staging folder left behind
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make renames inside ``folder`` durable (a no-op where directories cannot be opened, e.g. Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file_durably(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, rename it into place, fsync the folder.
+    Temporaries that killed writes of the same file left behind are removed first."""
+    path = Path(path)
+    for old in [*path.parent.glob(f"{path.name}.*.tmp"), path.with_name(path.name + ".tmp")]:
+        try:
+            old.unlink()
+        except OSError:
+            pass
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+    return path
 
 
 def split_for_key(key: str, val_fraction: float = 0.05, test_fraction: float = 0.05) -> str:
@@ -49,6 +98,8 @@ class ImportReport:
     cached: bool = False     # nothing changed: the stored dataset was returned as is
     seconds: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    dropped: dict = field(default_factory=dict)    # lines dropped for their transcription, by reason
+    cleaning: dict = field(default_factory=dict)   # what cleaning did (see engine.data.ink_clean.CLEAN_STATS)
 
 
 @dataclass
@@ -69,6 +120,7 @@ class InkDataset:
     source: str = ""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    write_id: str = ""          # set by save/load: the same id is stored in data.npz and meta.json
 
     def __len__(self) -> int:
         return len(self.lines_meta)
@@ -103,15 +155,38 @@ class InkDataset:
         return cls(np.concatenate(pts, axis=0), offsets, meta, source, list(skipped), dict(extra or {}))
 
     def save(self, folder: str | os.PathLike) -> Path:
+        """Write data.npz and meta.json crash-safely (see the module docstring); sets ``write_id``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "data.tmp.npz"
-        np.savez(tmp, points=self.points.astype(np.float32), offsets=self.offsets.astype(np.int64))
-        os.replace(tmp, folder / "data.npz")
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "source": self.source,
-                "lines": self.lines_meta, "skipped": [list(s) for s in self.skipped], "extra": self.extra}
-        (folder / "meta.json.tmp").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        os.replace(folder / "meta.json.tmp", folder / "meta.json")
+        _remove_leftovers(folder)
+        write_id = uuid.uuid4().hex
+        stage = folder / f"{STAGING_PREFIX}{write_id[:12]}"
+        stage.mkdir()
+        try:
+            with open(stage / "data.npz", "wb") as fh:
+                np.savez(fh, points=self.points.astype(np.float32), offsets=self.offsets.astype(np.int64),
+                         write_id=np.array(write_id))
+                fh.flush()
+                os.fsync(fh.fileno())
+            meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "write_id": write_id,
+                    "source": self.source, "lines": self.lines_meta, "skipped": [list(s) for s in self.skipped],
+                    "extra": self.extra}
+            with open(stage / "meta.json", "wb") as fh:
+                fh.write(json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            _fsync_dir(stage)
+            os.replace(stage / "data.npz", folder / "data.npz")
+            os.replace(stage / "meta.json", folder / "meta.json")     # the commit point
+            _fsync_dir(folder)
+            stage.rmdir()
+        except BaseException:
+            # keep the staging folder only when data.npz is already in place but meta.json is not: the next
+            # load finishes that save from it; otherwise the folder still holds a consistent pair
+            if (stage / "data.npz").exists() or not (stage / "meta.json").exists():
+                shutil.rmtree(stage, ignore_errors=True)
+            raise
+        self.write_id = write_id
         return folder
 
     @classmethod
@@ -124,8 +199,11 @@ class InkDataset:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             with np.load(folder / "data.npz", allow_pickle=False) as z:
                 points, offsets = z["points"], z["offsets"]
+                data_id = str(z["write_id"]) if "write_id" in z.files else None
         except (ValueError, OSError, KeyError) as exc:
             raise DataError(f"ink dataset {folder} is corrupt: {exc}") from None
+        if data_id is not None and meta.get("write_id") != data_id:
+            meta = _finish_interrupted_save(folder, data_id)
         if meta.get("format") != FORMAT:
             raise DataError(f"{folder} is not a Scribe ink dataset")
         if int(meta.get("format_version", 0)) > FORMAT_VERSION:
@@ -133,4 +211,38 @@ class InkDataset:
         if len(offsets) != len(meta["lines"]) + 1 or offsets[-1] != len(points):
             raise DataError(f"ink dataset {folder} is inconsistent (offsets do not match points/lines)")
         return cls(points, offsets, meta["lines"], meta.get("source", ""),
-                   [tuple(s) for s in meta.get("skipped", [])], meta.get("extra", {}))
+                   [tuple(s) for s in meta.get("skipped", [])], meta.get("extra", {}), meta.get("write_id", ""))
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove what killed saves left: staging folders and the old single-file temporaries."""
+    for p in folder.glob(STAGING_PREFIX + "*"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+    for name in _OLD_TEMPS:
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass
+
+
+def _finish_interrupted_save(folder: Path, data_id: str) -> dict:
+    """data.npz is newer than meta.json (a save was killed between its two renames): take the meta.json
+    of that save from its staging folder, move it into place (when the folder is writable) and return it."""
+    for stage in sorted(folder.glob(STAGING_PREFIX + "*")):
+        staged = stage / "meta.json"
+        try:
+            meta = json.loads(staged.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            continue
+        if meta.get("write_id") != data_id:
+            continue
+        try:
+            os.replace(staged, folder / "meta.json")
+            _fsync_dir(folder)
+            shutil.rmtree(stage, ignore_errors=True)
+        except OSError:
+            pass                               # read-only: use the staged meta without moving it
+        return meta
+    raise DataError(f"ink dataset {folder} is inconsistent: data.npz and meta.json come from different saves "
+                    f"(an interrupted write?); import or save it again")

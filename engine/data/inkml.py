@@ -7,7 +7,8 @@ without prefix continuing its channel's last mode), ``?`` (unknown -> NaN), ``*`
 One file may hold several lines: every top-level ``<traceGroup>`` that contains traces is one :class:`Ink`
 (its ``<annotation type="truth">`` is the transcription), and traces directly under ``<ink>`` form one more
 (with the file's top-level truth annotation). Files are streamed with defusedxml: entity declarations and
-external references are refused.
+external references are refused. Infinite or absurd coordinates (beyond ±1e7) reject the file (DataError naming
+it); a hex value too large for a float is a DataError, never an OverflowError. Brushes (colours) are ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import engine.data.xmlsafe as xmlsafe
 from engine.core.errors import DataError
 from engine.data.ink import Ink, Stroke
+from engine.data.ink_clean import check_coordinates
 
 NS = "http://www.w3.org/2003/InkML"
 _CHANNEL_FIELD = {"X": "x", "Y": "y", "T": "t", "F": "p", "P": "p"}
@@ -69,7 +71,7 @@ def parse_trace(text: str, n_channels: int) -> np.ndarray:
                 v = 1.0 if raw == "T" else 0.0
             else:
                 s = raw.replace(" ", "")
-                v = float(int(s.replace("#", ""), 16)) if "#" in s else float(s)
+                v = _hex(s, i) if "#" in s else float(s)
                 m = mode[c]
                 if m in ("'", '"') and not np.isfinite(prev[c]):
                     raise DataError(f"point {i + 1}: a difference value has no previous value to add to")
@@ -84,6 +86,18 @@ def parse_trace(text: str, n_channels: int) -> np.ndarray:
             out[i, c] = v
             prev[c] = v
     return out
+
+
+def _hex(s: str, i: int) -> float:
+    """``#FF`` / ``-#FF`` -> float; a value too large for a float is a DataError (not an OverflowError)."""
+    digits = s.lstrip("-").lstrip("#")
+    if len(digits.lstrip("0")) > 256:        # > 2**1024: would overflow float (and not worth converting)
+        raise DataError(f"point {i + 1}: hex value {s[:12]}... ({len(digits)} digits) is too large")
+    try:
+        v = float(int(digits, 16))
+    except OverflowError:
+        raise DataError(f"point {i + 1}: hex value {s[:12]}... is too large") from None
+    return -v if s.startswith("-") else v
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -181,6 +195,8 @@ def read_inkml(path: str | os.PathLike) -> list[Ink]:
                             {"file": path.name}))
     if not inks:
         raise DataError("no traces")
+    for ink in inks:
+        check_coordinates(ink, path.name)
     return inks
 
 
@@ -244,7 +260,7 @@ def import_inkml(folder: str | os.PathLike, out: str | os.PathLike | None = None
     together stay together. Bad files and unusable lines are skipped and reported with the reason."""
     import time
 
-    from engine.data.ink_clean import CleanOptions, clean_ink
+    from engine.data.ink_clean import CLEAN_STATS, CleanOptions, clean_ink
     from engine.data.ink_dataset import ImportReport, InkDataset, InkLine, split_for_key
 
     t0 = time.perf_counter()
@@ -262,21 +278,25 @@ def import_inkml(folder: str | os.PathLike, out: str | os.PathLike | None = None
     opts = clean or CleanOptions()
     report = ImportReport(files=len(files))
     lines, skipped = [], []
+    cleaning = {k: 0 for k in CLEAN_STATS}
     for k, path in enumerate(files):
         rel = path.relative_to(base).as_posix()
         try:
             inks = read_inkml(path)
-        except DataError as exc:
-            skipped.append((rel, str(exc)))
+        except xmlsafe.FILE_ERRORS as exc:      # one bad file is skipped with its reason, the rest imported
+            skipped.append((rel, xmlsafe.reason(exc)))
             continue
         split = split_for_key(rel, val_fraction, test_fraction)
         for j, ink in enumerate(inks):
             name = rel if len(inks) == 1 else f"{rel}#{j + 1}"
+            stats: dict = {}
             try:
-                ink = clean_ink(ink, opts)
-            except DataError as exc:
-                skipped.append((name, str(exc)))
+                ink = clean_ink(ink, opts, stats)
+            except xmlsafe.FILE_ERRORS as exc:
+                skipped.append((name, xmlsafe.reason(exc)))
                 continue
+            for key in CLEAN_STATS:
+                cleaning[key] += stats.get(key, 0)
             lines.append(InkLine(ink.at_origin().to_stroke3(), ink.text, ink.writer, split, name,
                                  meta={"file": rel}))
         if progress and k % 100 == 0:
@@ -285,9 +305,11 @@ def import_inkml(folder: str | os.PathLike, out: str | os.PathLike | None = None
     if not lines:
         first = "; ".join(f"{f}: {r}" for f, r in skipped[:3])
         raise DataError(f"no usable ink lines in {folder}" + (f" ({first})" if first else ""))
-    ds = InkDataset.from_lines(lines, source=f"inkml:{folder}", skipped=skipped, extra={"units": "inkml"})
+    ds = InkDataset.from_lines(lines, source=f"inkml:{folder}", skipped=skipped,
+                               extra={"units": "inkml", "cleaning": cleaning})
     if out is not None:
         ds.save(out)
     report.lines, report.points, report.skipped = len(ds), int(ds.offsets[-1]), skipped
+    report.cleaning = cleaning
     report.seconds = time.perf_counter() - t0
     return ds, report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from xml.parsers.expat import ExpatError
 from xml.sax import SAXException, SAXParseException
 
 import defusedxml
@@ -17,6 +18,12 @@ import defusedxml.sax as DSAX
 
 from engine.core.errors import DataError
 
+# What one malformed or hostile input file can raise while it is read and cleaned. Importers skip such a
+# file (listing it with :func:`reason`) and carry on; anything else (KeyboardInterrupt, MemoryError, a bug's
+# TypeError) still stops the import.
+FILE_ERRORS = (DataError, ValueError, ArithmeticError, OSError, ET.ParseError, ExpatError, SAXException,
+               defusedxml.DefusedXmlException)
+
 
 def local(tag: str) -> str:
     """Tag name without its ``{namespace}``."""
@@ -24,7 +31,12 @@ def local(tag: str) -> str:
 
 
 def reason(exc: BaseException) -> str:
-    """A short user-facing reason for an XML failure."""
+    """A short user-facing reason for an XML failure (one line, at most 300 characters)."""
+    r = " ".join(_reason(exc).split())
+    return r if len(r) <= 300 else r[:297] + "..."
+
+
+def _reason(exc: BaseException) -> str:
     if isinstance(exc, DataError):
         return str(exc)
     if isinstance(exc, defusedxml.EntitiesForbidden):
@@ -46,6 +58,8 @@ def reason(exc: BaseException) -> str:
         return f"bad text encoding: {exc}"
     if isinstance(exc, OSError):
         return f"cannot read: {exc.strerror or exc}"
+    if isinstance(exc, OverflowError):
+        return f"a value too large for a number ({exc})"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -7,6 +7,22 @@ from engine.data.ink_dataset import InkDataset
 from engine.data.inkml import write_inkml
 
 
+def _iam_helpers():
+    """line_xml, make_tree, strokes from tests/engine/data/test_ink_iam.py (also when this file runs alone)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    mod = sys.modules.get("test_ink_iam")
+    if mod is None:
+        path = Path(__file__).resolve().parents[1] / "data" / "test_ink_iam.py"
+        spec = importlib.util.spec_from_file_location("test_ink_iam", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["test_ink_iam"] = mod
+        spec.loader.exec_module(mod)
+    return mod.line_xml, mod.make_tree, mod.strokes
+
+
 def test_synth_cli(run_cli, tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("Now is the winter of our discontent made glorious summer by this sun of York.\n" * 3)
@@ -54,7 +70,7 @@ def test_import_inkml_cli(run_cli, tmp_path, capsys):
 
 
 def test_import_iam_cli(run_cli, tmp_path, capsys):
-    from test_ink_iam import line_xml, make_tree, strokes
+    line_xml, make_tree, strokes = _iam_helpers()
 
     root = make_tree(tmp_path / "iam", {"a01-000u": (["hello there", "second"],
                                                      {1: line_xml(strokes(1)), 2: line_xml(strokes(2))})})
@@ -65,3 +81,34 @@ def test_import_iam_cli(run_cli, tmp_path, capsys):
     assert run_cli("import", "iam", tmp_path, "--out", tmp_path / "ds") == 2
     assert "lineStrokes/" in capsys.readouterr().err
     assert run_cli("import", "iam", root, "--out", tmp_path / "ds", "--val", 0.6, "--test", 0.5) == 2
+
+
+def test_import_iam_cli_reports_dropped_transcriptions_and_cleaning(run_cli, tmp_path, capsys):
+    line_xml, make_tree, strokes = _iam_helpers()
+
+    root = make_tree(tmp_path / "iam", {"a01-000u": (["hello there", "a #crossed word", "Please Enter Transcription here"],
+                                                     {k: line_xml(strokes(k)) for k in (1, 2, 3)})})
+    assert run_cli("import", "iam", root, "--out", tmp_path / "ds") == 0
+    out = capsys.readouterr().out
+    assert "1 lines" in out
+    assert ("dropped for their transcription: 2 lines (1 with a crossed-out word '#', "
+            "1 with the placeholder 'Please Enter Transcription here')") in out
+    assert "cleaning: 0 of 36 points removed" in out and "0 strokes split at jumps" in out
+    assert "a01-000u-02.xml: crossed-out word" in out and "a01-000u-03.xml: placeholder" in out
+    assert run_cli("import", "iam", root, "--out", tmp_path / "ds") == 0
+    out = capsys.readouterr().out
+    assert "cache" in out and "dropped for their transcription: 2 lines" in out
+
+
+def test_import_inkml_cli_skips_absurd_files_with_one_line_reasons(run_cli, tmp_path, capsys):
+    write_inkml(tmp_path / "rec" / "a.inkml", Ink([Stroke(np.arange(10.0), np.ones(10))], "hi"))
+    ink = '<ink xmlns="http://www.w3.org/2003/InkML"><trace>{}</trace></ink>'
+    (tmp_path / "rec" / "inf.inkml").write_text(ink.format("1 2, 1e999 3"))
+    (tmp_path / "rec" / "hex.inkml").write_text(ink.format("1 2, #" + "F" * 400 + " 3"))
+    rc = run_cli("import", "inkml", tmp_path / "rec", "--out", tmp_path / "ds")
+    out = capsys.readouterr().out
+    assert rc == 0 and "1 lines" in out and "Traceback" not in out
+    skipped = [ln for ln in out.splitlines() if ln.startswith("  ")]
+    assert "  inf.inkml: x coordinate inf in inf.inkml is not finite (not handwriting units)" in skipped
+    assert any(ln.startswith("  hex.inkml: trace: point 2: hex value") and len(ln) < 200 for ln in skipped)
+    assert "cleaning:" in out and "dropped for their transcription" not in out

@@ -1,6 +1,7 @@
 """IAM-OnDB importer on self-written files in the IAM format (and the real fixture when present)."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -203,3 +204,130 @@ def test_real_fixture_form(shared_dir, tmp_path):
     for line in ds:
         assert 500 < len(line.points) < 700 and line.points[:, 2].sum() > 20
         assert line.split == ds.line(0).split                    # same form, same split
+
+
+# ------------------------------------------------------------------ transcriptions that are not training text
+def test_unusable_transcription():
+    from engine.data.iam import unusable_transcription
+
+    assert unusable_transcription("A MOVE to stop Mr . Gaitskell") is None
+    assert unusable_transcription("from #nominating any more") == "crossed_out"
+    assert unusable_transcription("#") == "crossed_out"
+    assert unusable_transcription("Please Enter Transcription here") == "placeholder"
+    assert unusable_transcription("  please enter transcription here. ") == "placeholder"
+    assert unusable_transcription("Please enter the transcription here") is None
+
+
+def test_crossed_out_and_placeholder_lines_are_dropped_counted_and_listed(tmp_path):
+    root = make_tree(tmp_path / "iam", {
+        "a01-000u": (["good line", "a #crossed word", "Please Enter Transcription here", "last"],
+                     {k: line_xml(strokes(k)) for k in (1, 2, 3, 4)}),
+        "a02-000": (["Please Enter Transcription here"], {1: line_xml(strokes(7))}),
+    })
+    ds, rep = import_iam(root, tmp_path / "ds", jobs=1)
+    assert sorted(m["text"] for m in ds.lines_meta) == ["good line", "last"]
+    assert not any("#" in m["text"] or "Transcription" in m["text"] for m in ds.lines_meta)
+    assert rep.dropped == {"crossed_out": 1, "placeholder": 2}
+    reasons = dict(rep.skipped)
+    assert "crossed-out" in reasons["lineStrokes/a01/a01-000/a01-000u-02.xml"]
+    assert "placeholder" in reasons["lineStrokes/a01/a01-000/a01-000u-03.xml"]
+    assert "placeholder" in reasons["lineStrokes/a02/a02-000/a02-000-01.xml"]
+    back = InkDataset.load(tmp_path / "ds")
+    assert back.extra["dropped"] == rep.dropped and len(back.skipped) == 3
+    _, cached = import_iam(root, tmp_path / "ds", jobs=1)
+    assert cached.cached and cached.dropped == rep.dropped
+    # fixing the transcription brings the line back (it is re-read, the ink is re-parsed)
+    (root / "ascii/a01/a01-000/a01-000u.txt").write_bytes(
+        ascii_txt(["good line", "a crossed word", "Please Enter Transcription here", "last"]).encode("iso-8859-1"))
+    ds3, rep3 = import_iam(root, tmp_path / "ds", jobs=1)
+    assert "a crossed word" in [m["text"] for m in ds3.lines_meta] and rep3.dropped["crossed_out"] == 0
+
+
+# ------------------------------------------------------------------ absurd coordinates and odd files
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "1e400", "-inf", "20000000"])
+def test_absurd_coordinates_reject_the_file_naming_it(tmp_path, value):
+    p = tmp_path / "a01-000u-01.xml"
+    p.write_text(line_xml(strokes(1)).replace('x="510"', f'x="{value}"', 1), encoding="iso-8859-1")
+    with pytest.raises(DataError, match=r"x coordinate \S+ in a01-000u-01\.xml is (not finite|beyond)"):
+        parse_line_file(p)
+
+
+def test_one_bad_file_does_not_stop_the_import(tmp_path, monkeypatch):
+    import engine.data.iam as iam
+
+    root = make_tree(tmp_path / "iam", {"a01-000u": (["one", "two", "three", "four"], {
+        1: line_xml(strokes(1)), 2: re.sub(r'(<Point x="\d+" y=")[^"]*', r"\g<1>1e308", line_xml(strokes(2)), count=1),
+        3: line_xml(strokes(3)), 4: line_xml(strokes(4))})})
+    real = iam.parse_line_file
+
+    def odd(path):
+        if str(path).endswith("-03.xml"):
+            raise OverflowError("int too large to convert to float")
+        return real(path)
+
+    monkeypatch.setattr(iam, "parse_line_file", odd)
+    ds, rep = import_iam(root, None, jobs=1)
+    assert [m["text"] for m in ds.lines_meta] == ["one", "four"]
+    reasons = dict(rep.skipped)
+    assert "y coordinate 1e+308 in a01-000u-02.xml" in reasons["lineStrokes/a01/a01-000/a01-000u-02.xml"]
+    assert "too large" in reasons["lineStrokes/a01/a01-000/a01-000u-03.xml"]
+    assert all("\n" not in r for r in reasons.values())
+    for line in ds:
+        assert np.all(np.abs(line.points) < 1e7)
+
+    def bug(path):
+        raise MemoryError                      # not a file problem: it must stop the import
+    monkeypatch.setattr(iam, "parse_line_file", bug)
+    with pytest.raises(MemoryError):
+        import_iam(root, None, jobs=1)
+
+
+def test_cache_is_not_used_when_the_dataset_was_saved_by_another_run(tree, tmp_path):
+    out = tmp_path / "ds"
+    ds, _ = import_iam(tree, out, jobs=1)
+    InkDataset.from_lines(list(ds)[:2], source="other").save(out)       # e.g. another tool wrote there
+    ds2, rep2 = import_iam(tree, out, jobs=1)
+    assert not rep2.cached and len(ds2) == len(ds)
+
+
+# ------------------------------------------------------------------ the real forms (IAM terms: read from ../shared)
+def test_real_forms_jump_rule_cuts_fewer_real_strokes(shared_dir):
+    from engine.data.ink import Ink, Stroke
+    from engine.data.ink_clean import CleanOptions, clean_ink
+
+    root = shared_dir / "fixtures" / "iam-ondb-writers"
+    if not root.exists():
+        pytest.skip("IAM-OnDB writers fixture not present")
+    inks = [parse_line_file(p) for p in sorted((root / "lineStrokes").rglob("*.xml"))]
+    assert len(inks) >= 70
+
+    def lossy(ink, rng):                       # sparser sampling: runs of lost samples, as tablets drop them
+        out = []
+        for s in ink.strokes:
+            keep = np.ones(len(s), bool)
+            for i in np.flatnonzero(rng.random(len(s)) < 0.03):
+                keep[i + 1:i + 7] = False
+            keep[-1] = True
+            out.append(Stroke(s.x[keep], s.y[keep]))
+        return Ink(out)
+
+    for data in (inks, [lossy(k, np.random.default_rng(i)) for i, k in enumerate(inks)]):
+        old, new = {}, {}
+        for ink in data:
+            clean_ink(ink, CleanOptions(jump_height_factor=0), old)       # the median-only rule
+            clean_ink(ink, CleanOptions(), new)
+        assert new["spikes"] + new["splits"] < max(1, old["spikes"] + old["splits"])
+        assert new["splits"] == 0 and new["spikes"] == 0
+    assert old["splits"] > 10                  # the old rule cut many real strokes in the sparser lines
+
+
+def test_real_forms_import_summary_counts(shared_dir, tmp_path):
+    root = shared_dir / "fixtures" / "iam-ondb-writers"
+    if not root.exists():
+        pytest.skip("IAM-OnDB writers fixture not present")
+    ds, rep = import_iam(root, tmp_path / "ds", jobs=1)
+    assert rep.lines == len(ds) >= 70 and rep.skipped == []
+    assert rep.dropped == {"crossed_out": 0, "placeholder": 0}
+    removed = rep.cleaning["nonfinite"] + rep.cleaning["duplicates"] + rep.cleaning["spikes"]
+    assert rep.cleaning["points_in"] - removed == int(ds.offsets[-1])
+    assert rep.cleaning["splits"] == 0

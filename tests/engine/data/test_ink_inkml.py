@@ -130,3 +130,72 @@ def test_import_folder_skips_bad_files_and_lines(tmp_path):
     assert len([m for m in ds.lines_meta if m["file"] == "one.inkml"]) == 2 and len(splits) == 2
     with pytest.raises(DataError, match="no .inkml files"):
         import_inkml(tmp_path / "ds")
+
+
+# ------------------------------------------------------------------ absurd values and odd files
+INK = '<ink xmlns="http://www.w3.org/2003/InkML">{}</ink>'
+
+
+def test_huge_hex_values_are_a_data_error_not_an_overflow(tmp_path):
+    with pytest.raises(DataError, match="too large"):
+        parse_trace("1 2, #" + "F" * 400 + " 3", 2)
+    with pytest.raises(DataError, match="too large"):
+        parse_trace("1 2, -#" + "F" * 256 + " 3", 2)
+    np.testing.assert_allclose(parse_trace("#FF -#10, #0 1", 2), [[255, -16], [0, 1]])
+    p = tmp_path / "hex.inkml"
+    p.write_text(INK.format("<trace>1 2, #" + "F" * 400 + " 3</trace>"), encoding="utf-8")
+    with pytest.raises(DataError, match="too large"):
+        read_inkml(p)
+
+
+def test_a_huge_colour_in_a_brush_is_ignored(tmp_path):
+    p = tmp_path / "brush.inkml"
+    p.write_text(INK.format('<definitions><brush xml:id="b1"><brushProperty name="color" value="#'
+                            + "F" * 400 + '"/></brush></definitions><trace brushRef="#b1">1 2, 3 4</trace>'),
+                 encoding="utf-8")
+    [ink] = read_inkml(p)
+    np.testing.assert_allclose(ink.strokes[0].x, [1, 3])
+
+
+@pytest.mark.parametrize("trace", ["1e308 2, 3 4", "1 -1e308, 3 4", "1e999 2, 3 4", "1 2, 3 20000001",
+                                   "1 2, '1e308 0, '1e308 0"])
+def test_absurd_coordinates_reject_the_file_naming_it(tmp_path, trace):
+    p = tmp_path / "rec-7.inkml"
+    p.write_text(INK.format(f"<trace>{trace}</trace>"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"[xy] coordinate \S+ in rec-7\.inkml is (not finite|beyond)"):
+        read_inkml(p)
+
+
+def test_one_bad_file_does_not_abort_a_folder_import(tmp_path, monkeypatch):
+    import engine.data.inkml as mod
+
+    d = tmp_path / "rec"
+    write_inkml(d / "a.inkml", _ink(1, "alpha"))
+    write_inkml(d / "b.inkml", _ink(2, "beta"))
+    (d / "huge.inkml").write_text(INK.format("<trace>1 2, 1e308 4</trace>"), encoding="utf-8")
+    (d / "hex.inkml").write_text(INK.format("<trace>1 2, #" + "F" * 400 + " 4</trace>"), encoding="utf-8")
+    write_inkml(d / "odd.inkml", _ink(3, "odd"))
+    real = mod.read_inkml
+
+    def reader(path):
+        if path.name == "odd.inkml":
+            raise ValueError("something a malformed file provoked\nover two lines")
+        return real(path)
+
+    monkeypatch.setattr(mod, "read_inkml", reader)
+    ds, rep = import_inkml(d, tmp_path / "ds")
+    assert sorted(m["text"] for m in ds.lines_meta) == ["alpha", "beta"]
+    reasons = dict(rep.skipped)
+    assert set(reasons) == {"huge.inkml", "hex.inkml", "odd.inkml"}
+    assert "x coordinate 1e+308 in huge.inkml is beyond" in reasons["huge.inkml"]
+    assert "too large" in reasons["hex.inkml"]
+    assert "ValueError" in reasons["odd.inkml"] and all("\n" not in r for r in reasons.values())
+    assert rep.cleaning["points_in"] >= int(ds.offsets[-1])
+    for line in ds:
+        assert np.all(np.isfinite(line.points)) and np.all(np.abs(line.points) < 1e7)
+
+    def bug(path):
+        raise MemoryError
+    monkeypatch.setattr(mod, "read_inkml", bug)
+    with pytest.raises(MemoryError):
+        import_inkml(d)

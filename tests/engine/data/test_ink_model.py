@@ -1,6 +1,7 @@
 """Ink data model, stroke-3 conversion, normalisation and cleaning."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -8,7 +9,17 @@ import pytest
 from engine.core.errors import DataError
 from engine.core.norm import NormStats, compute_norm_stats, stats_from_lines
 from engine.data.ink import Ink, Stroke
-from engine.data.ink_clean import CleanOptions, clean_ink, drop_nonfinite, merge_duplicates, remove_jumps, resample
+from engine.data.ink_clean import (
+    MAX_COORD,
+    CleanOptions,
+    check_coordinates,
+    clean_ink,
+    drop_nonfinite,
+    line_height,
+    merge_duplicates,
+    remove_jumps,
+    resample,
+)
 from engine.data.ink_dataset import InkDataset, InkLine
 
 
@@ -146,3 +157,150 @@ def test_ink_modules_do_not_import_torch_or_qt():
             "assert not bad, bad\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------------------------- jump rule vs density
+def _sparse_line():
+    """A densely sampled body (x-height 100, steps of ~2) with fast strokes sampled by one or two points:
+    an ascender whose top is a single sample 250 units up (a 'spike' to the median rule) and a long t-bar."""
+    strokes = []
+    x = np.arange(0.0, 600.0, 2.0)
+    body_y = 50 + 50 * np.sin(x / 15.0)                              # y in [0, 100], baseline at 100
+    strokes.append(Stroke(x[:150], body_y[:150]))
+    # ascender: from the baseline straight up to y=-150 and back, one sample at the top
+    asc_x = np.concatenate([x[150:160], [322.0], 324 + np.arange(10) * 2.0])
+    asc_y = np.concatenate([np.full(10, 100.0), [-150.0], np.full(10, 100.0)])
+    strokes.append(Stroke(asc_x, asc_y))
+    strokes.append(Stroke(x[170:], body_y[170:]))
+    strokes.append(Stroke([300.0, 302.0, 480.0, 482.0], [20.0, 20.0, 21.0, 21.0]))   # t-bar: one 178 step
+    return Ink(strokes)
+
+
+def test_remove_jumps_keeps_sparse_legitimate_strokes():
+    ink = _sparse_line()
+    n = len(ink)
+    out = remove_jumps(ink)
+    assert len(out) == n and len(out.strokes) == len(ink.strokes)       # nothing dropped, nothing split
+    assert -150.0 in out.strokes[1].y
+    old = remove_jumps(ink, jump_height_factor=0)                       # the old, median-only rule
+    assert len(old) < n or len(old.strokes) > len(ink.strokes)          # it cut the real strokes
+    stats = {}
+    clean_ink(ink, CleanOptions(), stats)
+    assert stats["spikes"] == 0 and stats["splits"] == 0 and stats["points_in"] == n
+
+
+def test_remove_jumps_still_splits_and_drops_glitches_of_many_line_heights():
+    ink = _sparse_line()
+    body = ink.strokes[0]
+    h = line_height(ink)
+    assert 80 < h < 260
+    x, y = body.x.copy(), body.y.copy()
+    y[40] += 20 * h                                                     # a spike many line heights away
+    x[100:] += 12 * h                                                   # a jump of many line heights
+    glitched = Ink([Stroke(x, y)] + ink.strokes[1:])
+    stats = {}
+    out = clean_ink(glitched, CleanOptions(), stats)
+    assert stats["spikes"] == 1 and stats["splits"] == 1
+    assert len(out) == len(glitched) - 1 and len(out.strokes) == len(glitched.strokes) + 1
+    assert max(np.abs(s.y).max() for s in out.strokes) < 1000
+    # an explicit max_jump is an absolute limit, as before
+    assert len(remove_jumps(glitched, max_jump=1e9).strokes) == len(glitched.strokes)
+
+
+def test_check_coordinates_names_the_place():
+    check_coordinates(Ink([Stroke([1.0, np.nan], [2.0, 3.0])]), "ok.xml")      # NaN: unknown, dropped later
+    for bad in (np.inf, -np.inf, 1e308, -2e7):
+        with pytest.raises(DataError, match=r"x coordinate \S+ in f\.inkml is (not finite|beyond ±1e\+07)"):
+            check_coordinates(Ink([Stroke([1.0, bad], [2.0, 3.0])]), "f.inkml")
+    assert MAX_COORD == 1e7
+
+
+# ---------------------------------------------------------------------------------- durable dataset writes
+def _ds(n, text="hi"):
+    return InkDataset.from_lines([InkLine(np.full((n, 3), i, np.float32), f"{text}{i}") for i in range(n)])
+
+
+def test_save_writes_one_id_into_both_files_and_fsyncs(tmp_path, monkeypatch):
+    import engine.data.ink_dataset as mod
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(mod.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    ds = _ds(3)
+    ds.save(tmp_path / "d")
+    assert len(synced) >= 4                    # data, meta, the staging folder, the dataset folder
+    meta = json.loads((tmp_path / "d" / "meta.json").read_text())
+    with np.load(tmp_path / "d" / "data.npz") as z:
+        assert str(z["write_id"]) == meta["write_id"] == ds.write_id
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["data.npz", "meta.json"]
+    assert InkDataset.load(tmp_path / "d").write_id == ds.write_id
+
+
+def test_save_cleans_leftovers_of_killed_writes(tmp_path):
+    d = tmp_path / "d"
+    _ds(2).save(d)
+    (d / ".saving-0123456789ab").mkdir()
+    (d / ".saving-0123456789ab" / "data.npz").write_bytes(b"half")
+    (d / "data.tmp.npz").write_bytes(b"old style")
+    (d / "meta.json.tmp").write_text("{")
+    (d / "import-manifest.json").write_text("{}")                         # other files are left alone
+    _ds(4).save(d)
+    assert sorted(p.name for p in d.iterdir()) == ["data.npz", "import-manifest.json", "meta.json"]
+    assert len(InkDataset.load(d)) == 4
+
+
+@pytest.mark.parametrize("kill_at", [1, 2])
+def test_a_write_killed_between_or_before_renames_never_leaves_a_mismatch(tmp_path, monkeypatch, kill_at):
+    import engine.data.ink_dataset as mod
+
+    d = tmp_path / "d"
+    _ds(2, "old").save(d)
+    calls = []
+    real = os.replace
+
+    def dying_replace(a, b):
+        calls.append(b)
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt            # the process dies here (nothing after it runs)
+        return real(a, b)
+
+    monkeypatch.setattr(mod.os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        _ds(5, "new").save(d)
+    monkeypatch.setattr(mod.os, "replace", real)
+    back = InkDataset.load(d)                  # kill_at 1: the old pair; 2: the new save is finished
+    assert len(back) == (2 if kill_at == 1 else 5)
+    assert back.line(0).text == ("old0" if kill_at == 1 else "new0")
+    assert len(back.offsets) == len(back.lines_meta) + 1
+    assert InkDataset.load(d).write_id == back.write_id
+    assert [p.name for p in d.iterdir() if p.name.startswith(".saving-")] == []
+
+
+def test_mismatched_data_and_meta_without_a_staged_save_is_a_clear_error(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _ds(2).save(a)
+    _ds(2).save(b)
+    (a / "meta.json").write_bytes((b / "meta.json").read_bytes())
+    with pytest.raises(DataError, match="different saves"):
+        InkDataset.load(a)
+
+
+def test_datasets_written_before_write_ids_still_load(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    np.savez(d / "data.npz", points=np.zeros((2, 3), np.float32), offsets=np.array([0, 2]))
+    (d / "meta.json").write_text(json.dumps({"format": "scribe-ink-dataset", "format_version": 1,
+                                             "lines": [{"text": "a"}]}))
+    assert len(InkDataset.load(d)) == 1 and InkDataset.load(d).write_id == ""
+
+
+def test_write_file_durably_replaces_and_cleans_its_temporaries(tmp_path):
+    from engine.data.ink_dataset import write_file_durably
+
+    (tmp_path / "m.json.1234abcd.tmp").write_text("killed")
+    (tmp_path / "m.json.tmp").write_text("killed, old style")
+    (tmp_path / "other.tmp").write_text("not ours")
+    write_file_durably(tmp_path / "m.json", b"one")
+    write_file_durably(tmp_path / "m.json", b"two")
+    assert (tmp_path / "m.json").read_bytes() == b"two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "other.tmp"]
