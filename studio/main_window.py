@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         self.act_clear = self._action("Clear drawing", QKeySequence("Ctrl+Shift+Backspace"),
                                       self.handwriting.clear, gen_menu)
         self._action("Use drawing as style", QKeySequence("Ctrl+Shift+U"), self.handwriting.use_as_style, gen_menu)
+        self._action("Collect my handwriting…", QKeySequence("Ctrl+Shift+H"), self.handwriting.open_collection,
+                     gen_menu)
 
         view_menu = mb.addMenu("&View")
         for i, name in enumerate(TAB_NAMES):

@@ -2,42 +2,97 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
+import math
 import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
+from engine.core.errors import ScribeError
 from engine.core.events import JsonlSink, format_duration
+
+# ---- value checks (argparse ``type=``): every command checks its numbers the same way, and the app's Train
+# form reads the same bounds from the parser (``Number.base``, ``.lo``, ``.hi``) -------------------------------
+
+class Number:
+    """An argparse type: an ``int`` or a finite ``float`` in [lo, hi] (``lo_open``: lo itself excluded).
+    A bad value is one line naming the flag and the value, and exit status 2 (argparse's usage error)."""
+
+    def __init__(self, base: type, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 hi_open: bool = False):
+        self.base, self.lo, self.hi, self.lo_open, self.hi_open = base, lo, hi, lo_open, hi_open
+        self.__name__ = "whole number" if base is int else "number"   # argparse names the type by this
+
+    def __repr__(self) -> str:
+        return f"Number({self.base.__name__}, {self.lo}, {self.hi})"
+
+    def describe(self) -> str:
+        what = "a whole number" if self.base is int else "a number"
+        bounds = []
+        num = lambda v: str(int(v)) if float(v).is_integer() else f"{v:g}"  # noqa: E731
+        if self.lo is not None:
+            bounds.append(f"{'>' if self.lo_open else '>='} {num(self.lo)}")
+        if self.hi is not None:
+            bounds.append(f"{'<' if self.hi_open else '<='} {num(self.hi)}")
+        return what + (" " + " and ".join(bounds) if bounds else "")
+
+    def __call__(self, text: str):
+        s = str(text).strip()
+        try:
+            v = self.base(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {self.describe()}") from None
+        if self.base is float and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number (give {self.describe()})")
+        lo_bad = self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo))
+        hi_bad = self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi))
+        if lo_bad or hi_bad:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give {self.describe()}")
+        return v
+
+
+POSITIVE_INT = Number(int, 1)
+COUNT = Number(int, 0)                  # 0 allowed (0: off / none)
+SEED = Number(int, 0, 2**32 - 1)
+POSITIVE = Number(float, 0, lo_open=True)
+NON_NEGATIVE = Number(float, 0)
+FINITE = Number(float)
+FRACTION = Number(float, 0, 1, hi_open=True)                   # dropout: 0 <= p < 1
+OPEN_FRACTION = Number(float, 0, 1, lo_open=True, hi_open=True)  # a held-out share: 0 < f < 1
 
 
 def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64, seq_len: int = 128,
                       dropout: float = 0.0) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--out", required=True, help="run folder (checkpoints, events)")
-    g.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000 unless --minutes)")
-    g.add_argument("--minutes", type=float, default=None, help="train for this long instead of --steps")
-    g.add_argument("--batch", type=int, default=batch)
-    g.add_argument("--seq-len", type=int, default=seq_len, help="BPTT chunk length T")
-    g.add_argument("--lr", type=float, default=lr, help="peak learning rate (after warmup)")
-    g.add_argument("--min-lr", type=float, default=None, help="final learning rate of the cosine schedule "
+    g.add_argument("--steps", type=POSITIVE_INT, default=None,
+                   help="optimizer steps (default 1000 unless --minutes)")
+    g.add_argument("--minutes", type=POSITIVE, default=None, help="train for this long instead of --steps")
+    g.add_argument("--batch", type=POSITIVE_INT, default=batch)
+    g.add_argument("--seq-len", type=POSITIVE_INT, default=seq_len, help="BPTT chunk length T")
+    g.add_argument("--lr", type=POSITIVE, default=lr, help="peak learning rate (after warmup)")
+    g.add_argument("--min-lr", type=NON_NEGATIVE, default=None, help="final learning rate of the cosine schedule "
                    "(default: lr / 10)")
     g.add_argument("--optimizer", choices=["adamw", "rmsprop"], default="adamw")
-    g.add_argument("--weight-decay", type=float, default=0.01)
-    g.add_argument("--warmup", type=int, default=50)
+    g.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.01)
+    g.add_argument("--warmup", type=COUNT, default=50)
     g.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
-    g.add_argument("--clip", type=float, default=clip, help="global gradient-norm threshold (0: off)")
-    g.add_argument("--dropout", type=float, default=dropout)
-    g.add_argument("--eval-every", type=int, default=200)
-    g.add_argument("--sample-every", type=int, default=0, help="0: with every evaluation")
-    g.add_argument("--patience", type=int, default=0, help="stop after this many evals without improvement")
+    g.add_argument("--clip", type=NON_NEGATIVE, default=clip, help="global gradient-norm threshold (0: off)")
+    g.add_argument("--dropout", type=FRACTION, default=dropout)
+    g.add_argument("--eval-every", type=POSITIVE_INT, default=200)
+    g.add_argument("--sample-every", type=COUNT, default=0, help="0: with every evaluation")
+    g.add_argument("--patience", type=COUNT, default=0, help="stop after this many evals without improvement")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda")
     g.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     g.add_argument("--cuda-graphs", choices=["auto", "on", "off"], default="auto", dest="cuda_graphs",
                    help="replay training steps from CUDA graphs (handwriting models on CUDA; auto: on there)")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per core; 1 is "
-                   "faster on a machine other jobs keep busy)")
-    g.add_argument("--seed", type=int, default=1337)
+    g.add_argument("--threads", type=POSITIVE_INT, default=None, help="CPU threads (default: 1 on a machine "
+                   "with 2 cores or one other jobs keep busy, else up to 4)")
+    g.add_argument("--seed", type=SEED, default=1337)
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     g.add_argument("--init-from", default=None, help="start from this model's weights (fine-tune)")
     g.add_argument("--events", default=None, metavar="FILE|-", help="write events as JSON lines")
@@ -54,6 +109,160 @@ def trainer_config(args):
                        patience=args.patience, device=args.device, seed=args.seed, amp=bool(args.amp),
                        min_lr=getattr(args, "min_lr", None), threads=getattr(args, "threads", None),
                        cuda_graphs=getattr(args, "cuda_graphs", None) or "auto")
+
+
+# ---- CPU threads ------------------------------------------------------------------------------------------
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_threads(cores: int | None = None, load: float | None = None) -> tuple[int, str]:
+    """(CPU threads, why) for a training run that did not give --threads. On a small or busy machine one
+    thread is much faster per step than one per core (threads wait on each other and on the other jobs:
+    measured ~15x slower per step with 2 threads on a loaded 2-core machine); else up to 4."""
+    cores = cores or _cores()
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = None
+    busy = f", load {load:.1f}" if load is not None else ""
+    if cores <= 2:
+        return 1, f"{cores} core{'s' if cores != 1 else ''}{busy}"
+    if load is not None and load >= cores / 2:
+        return 1, f"{cores} cores, busy: load {load:.1f}"
+    return min(4, cores), f"{cores} cores{busy}"
+
+
+def choose_threads(args, device: str | None = None) -> None:
+    """Fill in ``args.threads`` when not given (CLI training only: the app chooses its own) and say so.
+    ``device``: the run's device setting, where a preset sets it (nothing to say for a CUDA run)."""
+    if getattr(args, "threads", None) or (device or getattr(args, "device", None)) == "cuda":
+        return
+    n, why = default_threads()
+    args.threads = n
+    print(f"CPU threads: {n} ({why}; --threads N to choose)", file=sys.stderr)
+
+
+# ---- model size -------------------------------------------------------------------------------------------
+
+def _lstm_params(cell: str, inp: int, hidden: int) -> int:
+    gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+    return gates * (inp * hidden + hidden * hidden + 2 * hidden)
+
+
+def estimate_params(kind: str, s, vocab: int = 100) -> int:
+    """About how many parameters the model of ``s`` (a settings namespace) has, without building it."""
+    layers, h = int(s.layers), int(s.hidden)
+    if kind == "text":
+        cell, e, skip = s.cell, int(s.embed), bool(getattr(s, "skip", False))
+        rnn = sum(_lstm_params(cell, e if i == 0 else (e + h if skip else h), h) for i in range(layers))
+        return vocab * e + rnn + h * (layers if skip else 1) * vocab + vocab
+    mdn = 6 * int(s.mixtures) + 1
+    if kind == "ink-prediction":
+        return sum(_lstm_params("lstm", 3 + (h if i else 0), h) for i in range(layers)) + layers * h * mdn + mdn
+    k = int(getattr(s, "window_k", 10) or 10)
+    return (_lstm_params("lstm", 3 + vocab, h) + (h + 1) * 3 * k
+            + (layers - 1) * _lstm_params("lstm", 3 + h + vocab, h) + (layers * h + vocab + 1) * mdn)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (psutil if installed, else /proc/meminfo or sysconf)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+BYTES_PER_PARAM = 16   # float32 weights + gradients + the optimizer's two running averages
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1e3:.0f} kB"
+
+
+def check_model_size(kind: str, s, vocab: int = 100, available: int | None = None) -> None:
+    """Refuse a model whose weights and optimizer state alone would not fit in the memory available (a clear
+    message with the estimate instead of an allocation error after a long wait)."""
+    n = estimate_params(kind, s, vocab)
+    need = n * BYTES_PER_PARAM
+    free = available if available is not None else available_memory()
+    if free is not None and need > free:
+        count = f"{n / 1e9:,.1f} billion" if n >= 1e9 else f"{n / 1e6:,.1f} million"
+        raise ScribeError(f"a model of {s.layers} x {s.hidden} (--layers {s.layers} --hidden {s.hidden}) has about "
+                          f"{count} parameters: about {_size(need)} for its weights and optimizer "
+                          f"state, more than the {_size(free)} of memory available; choose a smaller "
+                          f"--hidden or --layers")
+
+
+# ---- output files -------------------------------------------------------------------------------------------
+
+def check_output(path, flag: str) -> Path:
+    """The path ``flag`` names, checked before any work is done: not a folder, in a folder that exists."""
+    p = Path(path)
+    if p.is_dir():
+        raise ScribeError(f"{flag} {path} is a folder; give a file name")
+    if not p.parent.is_dir():
+        raise ScribeError(f"{flag} {path}: the folder {p.parent} does not exist")
+    return p
+
+
+def _write_file(path: Path, data: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_output(path, data: str, flag: str = "") -> None:
+    """Write a text file completely or not at all (a temporary file renamed into place): a full disk leaves
+    no half-written file and any earlier file untouched. Errors are one line naming the file."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.part")
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, p)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.ENOSPC:
+            why = "the disk is full"
+        raise ScribeError(f"cannot write {(flag + ' ') if flag else ''}{path}: {why}") from None
+
+
+def quiet_broken_pipe() -> int:
+    """After a BrokenPipeError on stdout (``scribe ... | head``): point stdout at /dev/null so nothing more
+    is written or reported at exit, and return the shell's status for a command ended by SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):   # a stand-in stdout (tests) has no file descriptor
+        pass
+    return 128 + getattr(signal, "SIGPIPE", 13)
 
 
 class ProgressBar:
@@ -78,7 +287,7 @@ class ProgressBar:
             extra = "".join(f" | {k} {ev[k]:.4f}" for k in ("val_loss_stateful", "bpc") if isinstance(ev.get(k), float))
             self._print(f"step {ev['step']}: val_loss {ev.get('val_loss', float('nan')):.4f}{extra}"
                         + (" (best)" if ev.get("best") else ""))
-        elif t in ("warning", "error"):
+        elif t == "warning":   # (an error is raised too: the command prints it once, as it ends)
             self._print(f"{t}: {ev['message']}")
         elif t == "resume":
             self._print(f"resumed from {ev['path']} at step {ev['step']}")

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
-from engine.cli.common import add_trainer_flags, run_training, trainer_config
+from engine.cli.common import (
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    SEED,
+    Number,
+    add_trainer_flags,
+    check_model_size,
+    check_output,
+    choose_threads,
+    run_training,
+    trainer_config,
+    write_output,
+)
 from engine.training.presets import INK_BASE, INK_PRESETS, merge_settings
 
 
@@ -16,12 +29,12 @@ def register(groups) -> None:
     p.add_argument("--kind", choices=["synthesis", "prediction"], help="text-conditioned or unconditional")
     p.add_argument("--preset", choices=sorted(INK_PRESETS), default=None,
                    help="a tested recipe (model size + training settings); explicit flags override it")
-    p.add_argument("--layers", type=int, help="LSTM layers (default 3)")
-    p.add_argument("--hidden", type=int, help="LSTM width (default 400)")
-    p.add_argument("--mixtures", type=int, help="mixture components M (default 20)")
-    p.add_argument("--window-k", type=int, dest="window_k", help="attention window Gaussians K (default 10)")
-    p.add_argument("--buckets", type=int, help="padded length buckets (default 4)")
-    p.add_argument("--max-points", type=int, dest="max_points", help="skip longer lines (default 1200)")
+    p.add_argument("--layers", type=POSITIVE_INT, help="LSTM layers (default 3)")
+    p.add_argument("--hidden", type=POSITIVE_INT, help="LSTM width (default 400)")
+    p.add_argument("--mixtures", type=POSITIVE_INT, help="mixture components M (default 20)")
+    p.add_argument("--window-k", type=POSITIVE_INT, dest="window_k", help="attention window Gaussians K (default 10)")
+    p.add_argument("--buckets", type=POSITIVE_INT, help="padded length buckets (default 4)")
+    p.add_argument("--max-points", type=Number(int, 2), dest="max_points", help="skip longer lines (default 1200)")
     p.add_argument("--sample-text", default=None, help="text written in the training samples")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                    help="torch.compile the attention step (auto: off; it gained 6%% on an H200)")
@@ -35,14 +48,14 @@ def register(groups) -> None:
     s = groups["sample"].add_parser("ink", help="write text by hand with a synthesis model")
     s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
     s.add_argument("--text", default="", help="the text to write (synthesis models)")
-    s.add_argument("--bias", type=float, default=0.5, help="legibility bias b >= 0 (0: unbiased)")
+    s.add_argument("--bias", type=NON_NEGATIVE, default=0.5, help="legibility bias b >= 0 (0: unbiased)")
     s.add_argument("--prime-ink", default=None, metavar="FILE",
                    help="handwriting whose style to copy: InkML or IAM-OnDB lineStrokes XML, any units (it is "
                         "brought to the model's size and point rate)")
     s.add_argument("--prime-text", default=None,
                    help="transcript of --prime-ink (default: its truth annotation; helps, not required)")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--max-steps", type=int, default=None, help="cap on generated points")
+    s.add_argument("--seed", type=SEED, default=None)
+    s.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="cap on generated points")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
     s.add_argument("--inkml", default=None, metavar="OUT.inkml")
     s.set_defaults(func=cmd_sample_ink)
@@ -54,14 +67,61 @@ def resolve_settings(args, saved: dict | None = None) -> argparse.Namespace:
     return argparse.Namespace(**merge_settings("ink", args, saved))
 
 
+_TRAIN_KEYS = ("steps", "minutes", "lr", "min_lr", "optimizer", "weight_decay", "warmup", "schedule", "clip",
+               "eval_every", "sample_every", "patience", "seed", "amp")
+_MODEL_KEYS = ("layers", "hidden", "mixtures", "window_k", "dropout")
+
+
+def saved_settings(card: dict) -> dict:
+    """The settings an ink run was trained with, from its checkpoint card (for --resume)."""
+    out: dict = {}
+    tc = card.get("train_config") or {}
+    out.update({k: tc[k] for k in _TRAIN_KEYS if k in tc})
+    mc = card.get("model_config") or {}
+    out.update({k: mc[k] for k in _MODEL_KEYS if k in mc})
+    if str(card.get("kind", "")).startswith("ink-"):
+        out["kind"] = card["kind"][len("ink-"):]
+    settings = card.get("settings") or {}
+    for k in ("batch", "buckets", "max_points", "sample_text"):
+        if k in settings:
+            out[k] = settings[k]
+    # cards written before "settings" was recorded
+    if "batch" not in out and isinstance(card.get("batch"), int):
+        out["batch"] = card["batch"]
+    if "max_points" not in out and (card.get("data") or {}).get("max_points"):
+        out["max_points"] = card["data"]["max_points"]
+    if "buckets" not in out and isinstance(card.get("buckets"), list) and card["buckets"]:
+        out["buckets"] = len(card["buckets"])
+    return out
+
+
 def cmd_train_ink(args) -> int:
-    args = resolve_settings(args)
+    choose_threads(args, merge_settings("ink", args).get("device"))
     run_training(build_ink_trainer(args), args)
     return 0
 
 
+_SKIP_REASONS = {"long": "longer than --max-points {max_points}", "short": "with fewer than 2 points",
+                 "no_text": "without a transcript", "unknown_chars": "with characters outside the vocabulary"}
+
+
+def skipped_message(skipped: dict, total: int, max_points) -> str:
+    """One line: how many of the dataset's lines training leaves out, and why."""
+    n = sum(skipped.values())
+    why = ", ".join(f"{v} {_SKIP_REASONS.get(k, k).format(max_points=max_points)}"
+                    for k, v in skipped.items() if v)
+    msg = f"{n} of {total} lines ({n / max(total, 1):.0%}) are left out of training: {why}"
+    if skipped.get("long"):
+        msg += (". Raise --max-points, or use data with fewer points per line (the presets were tuned on "
+                "'scribe synth --hz 30')")
+    return msg
+
+
 def build_ink_trainer(args):
-    """The Task + Trainer that ``scribe train ink`` runs (also for the app's training process)."""
+    """The Task + Trainer that ``scribe train ink`` runs (also for the app's training process).
+
+    Like ``scribe train text``: ``--resume`` continues the run in ``--out`` with its saved settings (flags
+    given win), and a new run into a folder that holds one is refused."""
     import torch  # noqa: F401
 
     import engine.training.checkpoint as ckpt
@@ -72,27 +132,61 @@ def build_ink_trainer(args):
     from engine.training.ink_task import InkTask
     from engine.training.trainer import Trainer, seed_everything
 
-    args = resolve_settings(args)
+    resume = bool(getattr(args, "resume", False))
+    out = Path(args.out)
+    existing = ckpt.list_checkpoints(out) if out.is_dir() else []
+    saved = None
+    if resume:
+        if not existing:
+            raise ScribeError(f"nothing to resume in {out}: it holds no checkpoint (leave out --resume to start "
+                              f"a new run there)")
+        card = ckpt.read_card(ckpt.resolve(out, prefer="last"))
+        if not str(card.get("kind", "")).startswith("ink-"):
+            raise ScribeError(f"{out} holds a {card.get('kind')} model, not a handwriting model")
+        saved = saved_settings(card)
+    elif existing:
+        raise ScribeError(f"{out} already holds a training run (last checkpoint at step "
+                          f"{existing[-1]['step']}); add --resume to continue it, or choose another --out")
+    given = vars(args)
+    args = resolve_settings(args, saved)
     kind = "ink-" + args.kind
     model_cfg = dict(layers=args.layers, hidden=args.hidden, mixtures=args.mixtures, dropout=args.dropout)
     if args.kind == "synthesis":
         model_cfg["window_k"] = args.window_k
     model = vocab = norm = None
-    source = args.out if getattr(args, "resume", False) else getattr(args, "init_from", None)
+    warnings: list[str] = []
+    source = args.out if resume else getattr(args, "init_from", None)
     if source:
-        model, card = ckpt.load_model(source, prefer="last" if getattr(args, "resume", False) else "best")
+        model, card = ckpt.load_model(source, prefer="last" if resume else "best")
         if card["kind"] != kind:
             raise ScribeError(f"{source} is a {card['kind']} model, not an {kind} model")
         vocab = Vocab.from_json(card["vocab"]) if card.get("vocab") else None
         norm = NormStats.from_json(card["norm"]) if card.get("norm") else None
         model.train()
+        mc = card.get("model_config") or {}
+        differ = [k for k in _MODEL_KEYS if given.get(k) is not None and k in mc and mc[k] != given[k]]
+        if differ:
+            warnings.append(f"the model comes from {source}; ignoring "
+                            f"--{', --'.join(k.replace('_', '-') for k in differ)}")
+        if resume and args.steps and not args.minutes and args.steps <= int(card.get("step", 0)):
+            warnings.append(f"the run already reached step {card.get('step')}; give a higher --steps to train on")
+    if model is None:
+        check_model_size(kind, args)
     dataset = InkDataset.load(args.data)
     seed_everything(getattr(args, "seed", 1337))  # before the model is built: reproducible init
     task = InkTask(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
                    sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
                    seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"))
-    if any(task.skipped.values()):
-        print(f"note: lines skipped: {task.skipped}", file=sys.stderr)
+    task.run_settings = {"batch": args.batch, "buckets": args.buckets, "max_points": args.max_points,
+                         "sample_text": task.sample_text or None}
+    n_skipped = sum(task.skipped.values())
+    if n_skipped:
+        msg = skipped_message(task.skipped, len(dataset), args.max_points)
+        if n_skipped >= 0.1 * len(dataset):
+            warnings.append(msg)   # a "warning" event: the app shows it in its banner
+        else:
+            print(f"note: {msg}", file=sys.stderr)
+    task.warnings = warnings
     return Trainer(task, trainer_config(args), args.out)
 
 
@@ -105,7 +199,9 @@ def load_ink_generator(model_path: str):
         from engine.runtime import load_package
 
         pkg = load_package(model_path)
-        return pkg.generate_ink, pkg.kind
+        generate = functools.partial(pkg.generate_ink)
+        generate.vocab = pkg.vocab   # the characters it writes (None: a prediction model)
+        return generate, pkg.kind
 
     import engine.training.checkpoint as ckpt
     from engine.core.errors import ScribeError
@@ -127,6 +223,7 @@ def load_ink_generator(model_path: str):
                           prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps,
                           stats=stats)
 
+    generate.vocab = set(card["vocab"]) if card.get("vocab") else None
     return generate, card["kind"]
 
 
@@ -134,8 +231,12 @@ def cmd_sample_ink(args) -> int:
     import numpy as np
 
     from engine.core.errors import ScribeError
+    from engine.core.translit import Fitted, fit_text
     from engine.data.ink import Ink
 
+    check_output(args.svg, "--svg")   # before the model writes anything: nothing is generated in vain
+    if args.inkml:
+        check_output(args.inkml, "--inkml")
     prime_ink, prime_text = None, args.prime_text
     if args.prime_ink:
         from engine.data.prime import read_prime_ink
@@ -145,20 +246,33 @@ def cmd_sample_ink(args) -> int:
     elif args.prime_text:
         raise ScribeError("--prime-text needs --prime-ink")
     generate, kind = load_ink_generator(args.model)
-    if kind == "ink-synthesis" and not args.text:
-        raise ScribeError("give the text to write with --text")
-    pts = list(generate(args.text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
+    text = args.text
+    if kind == "ink-synthesis":
+        if not text:
+            raise ScribeError("give the text to write with --text")
+        vocab = getattr(generate, "vocab", None)
+        if vocab is not None:
+            fitted = fit_text(text, vocab, drop=False)   # characters with no stand-in are refused by name below
+            if fitted.replaced:
+                print(f"note: writing {fitted.text!r} ({Fitted(fitted.text, fitted.replaced).note()})",
+                      file=sys.stderr)
+            text = fitted.text
+    pts = list(generate(text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
                         max_steps=args.max_steps))
     if not pts:
         raise ScribeError("the model produced no points")
-    ink = Ink.from_stroke3(np.stack(pts), text=args.text)
+    ink = Ink.from_stroke3(np.stack(pts), text=text)
     from engine.data.svg import ink_to_svg
 
-    Path(args.svg).write_text(ink_to_svg(ink), encoding="utf-8")
+    write_output(args.svg, ink_to_svg(ink), "--svg")
     print(f"wrote {args.svg} ({len(pts)} points)", file=sys.stderr)
     if args.inkml:
         from engine.data.inkml import write_inkml
 
-        write_inkml(args.inkml, [ink])
+        try:
+            write_inkml(args.inkml, [ink])
+        except OSError as exc:
+            raise ScribeError(f"cannot write --inkml {args.inkml}: {exc.strerror or exc} (the SVG "
+                              f"{args.svg} was written)") from None
         print(f"wrote {args.inkml}", file=sys.stderr)
     return 0

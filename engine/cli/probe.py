@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+
+from engine.cli.common import COUNT, FINITE, POSITIVE_INT, SEED, check_model_size
 
 
 def register(groups) -> None:
@@ -15,17 +18,17 @@ def register(groups) -> None:
     p.add_argument("--cell", default=None, help="fresh model(s): a cell type or a comma-separated list "
                    "(rnn-tanh, rnn-relu, gru, lstm)")
     p.add_argument("--corpus", required=True, help="UTF-8 text file or folder the windows are drawn from")
-    p.add_argument("-k", "--distance", dest="k", type=int, default=50, help="largest distance K (default 50)")
-    p.add_argument("--batch", type=int, default=16, help="windows averaged over (default 16)")
-    p.add_argument("--warmup", type=int, default=100, help="steps run before the measured ones (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-k", "--distance", dest="k", type=POSITIVE_INT, default=50, help="largest distance K (default 50)")
+    p.add_argument("--batch", type=POSITIVE_INT, default=16, help="windows averaged over (default 16)")
+    p.add_argument("--warmup", type=COUNT, default=100, help="steps run before the measured ones (default 100)")
+    p.add_argument("--seed", type=SEED, default=0)
     g = p.add_argument_group("fresh models (--cell)")
-    g.add_argument("--layers", type=int, default=1)
-    g.add_argument("--hidden", type=int, default=128)
-    g.add_argument("--embed", type=int, default=32)
+    g.add_argument("--layers", type=POSITIVE_INT, default=1)
+    g.add_argument("--hidden", type=POSITIVE_INT, default=128)
+    g.add_argument("--embed", type=POSITIVE_INT, default=32)
     g.add_argument("--skip", action="store_true", help="Graves skip connections")
     g.add_argument("--no-orthogonal", action="store_true", help="PyTorch's default recurrent init instead")
-    g.add_argument("--gate-bias", type=float, default=1.0)
+    g.add_argument("--gate-bias", type=FINITE, default=1.0)
     p.add_argument("--json", action="store_true", help="print the curves as JSON instead of a table")
     p.set_defaults(func=cmd_probe)
 
@@ -43,8 +46,6 @@ def cmd_probe(args) -> int:
 
     if not args.model and not args.cell:
         raise ScribeError("give --model DIR (a trained model) and/or --cell CELL[,CELL...] (fresh models)")
-    if args.k < 1:
-        raise ScribeError("-k must be at least 1")
     models: dict[str, torch.nn.Module] = {}
     vocab = None
     if args.model:
@@ -60,6 +61,7 @@ def cmd_probe(args) -> int:
     for cell in [c.strip() for c in (args.cell or "").split(",") if c.strip()]:
         if cell not in CELLS:
             raise ScribeError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
+        check_model_size("text", argparse.Namespace(**{**vars(args), "cell": cell}), len(corpus.vocab))
         torch.manual_seed(args.seed)
         models[f"{cell} (fresh)"] = CharLM(CharLMConfig(
             vocab_size=len(corpus.vocab), cell=cell, layers=args.layers, hidden=args.hidden, embed=args.embed,

@@ -6,7 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.cli.common import add_trainer_flags, run_training, trainer_config
+from engine.cli.common import (
+    COUNT,
+    FINITE,
+    OPEN_FRACTION,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    add_trainer_flags,
+    check_model_size,
+    choose_threads,
+    quiet_broken_pipe,
+    run_training,
+    trainer_config,
+)
 
 
 def register(groups) -> None:
@@ -22,17 +35,17 @@ def register(groups) -> None:
                    help="a tested recipe (model size + training settings): cpu, gpu, default-text")
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=["rnn-tanh", "rnn-relu", "gru", "lstm"], help="recurrent cell (lstm)")
-    m.add_argument("--layers", type=int, help="stacked layers (2)")
-    m.add_argument("--hidden", type=int, help="units per layer (512)")
-    m.add_argument("--embed", type=int, help="character embedding size (64)")
+    m.add_argument("--layers", type=POSITIVE_INT, help="stacked layers (2)")
+    m.add_argument("--hidden", type=POSITIVE_INT, help="units per layer (512)")
+    m.add_argument("--embed", type=POSITIVE_INT, help="character embedding size (64)")
     m.add_argument("--skip", action="store_true", default=None,
                    help="Graves skip connections (input -> every layer -> output)")
     m.add_argument("--no-orthogonal", action="store_true", default=None, help="disable orthogonal recurrent init")
-    m.add_argument("--gate-bias", type=float, help="LSTM forget / GRU update gate bias init (1.0)")
+    m.add_argument("--gate-bias", type=FINITE, help="LSTM forget / GRU update gate bias init (1.0)")
     d = p.add_argument_group("data and evaluation")
-    d.add_argument("--val-fraction", type=float, help="last fraction of the corpus held out (0.1)")
-    d.add_argument("--eval-blocks", type=int, help="random 256-char blocks per validation (64)")
-    d.add_argument("--stateful-streams", type=int, help="segments the stateful validation pass is split into "
+    d.add_argument("--val-fraction", type=OPEN_FRACTION, help="last fraction of the corpus held out (0.1)")
+    d.add_argument("--eval-blocks", type=POSITIVE_INT, help="random 256-char blocks per validation (64)")
+    d.add_argument("--stateful-streams", type=POSITIVE_INT, help="segments the stateful validation pass is split into "
                    "(1 = one exact pass over the whole validation text)")
     add_trainer_flags(p, batch=64, seq_len=128)
     for a in p._actions:  # leave preset-able settings unset unless given, so presets/resume can fill them
@@ -43,14 +56,17 @@ def register(groups) -> None:
     s = groups["sample"].add_parser("text", help="generate text from a char model")
     s.add_argument("--model", required=True, help="run folder, checkpoint folder or exported package")
     s.add_argument("--prime", default="\n")
-    s.add_argument("--length", type=int, default=500)
-    s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--top-k", type=int, default=None)
-    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--length", type=COUNT, default=500, help="characters to generate after the prime")
+    s.add_argument("--temperature", type=POSITIVE, default=0.8, help="> 0; lower is safer, higher wilder")
+    s.add_argument("--top-k", type=COUNT, default=None, help="draw from the k likeliest characters (0: all)")
+    s.add_argument("--seed", type=SEED, default=None)
     s.set_defaults(func=cmd_sample_text)
 
 
 def cmd_train_text(args) -> int:
+    from engine.training.presets import merge_settings
+
+    choose_threads(args, merge_settings("text", args).get("device"))
     run_training(build_text_trainer(args), args)
     return 0
 
@@ -148,6 +164,8 @@ def build_text_trainer(args):
             warnings.append(f"the run already reached step {card.get('step')}; give a higher --steps to train on")
     seed_everything(settings.seed)  # before the model is built: reproducible init
     corpus = load_corpus(settings.corpus, vocab=vocab)
+    if model is None:
+        check_model_size("text", settings, len(corpus.vocab))
     model_cfg = dict(cell=settings.cell, layers=settings.layers, hidden=settings.hidden, embed=settings.embed,
                      dropout=settings.dropout, skip=settings.skip, orthogonal_init=not settings.no_orthogonal,
                      gate_bias=settings.gate_bias)
@@ -161,11 +179,14 @@ def build_text_trainer(args):
 def cmd_sample_text(args) -> int:
     from pathlib import Path
 
+    from engine.core.translit import fit_text
+
     if (Path(args.model) / "model.onnx").exists():
         from engine.runtime import load_package  # torch-free path
 
         pkg = load_package(args.model)
-        stream = pkg.generate_text(args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
+        prime = _fit_prime(args.prime, pkg.vocab, fit_text)
+        stream = pkg.generate_text(prime, args.length, temperature=args.temperature, top_k=args.top_k,
                                    seed=args.seed)
     else:
         import engine.training.checkpoint as ckpt
@@ -176,12 +197,29 @@ def cmd_sample_text(args) -> int:
         model, card = ckpt.load_model(args.model)
         if card["kind"] != "text":
             raise ScribeError(f"{args.model} is a {card['kind']} model; use 'scribe sample ink'")
-        stream = generate_text(model, Vocab.from_json(card["vocab"]), args.prime, args.length,
-                               temperature=args.temperature, top_k=args.top_k, seed=args.seed,
-                               context=card.get("context", ""))
-    sys.stdout.write(args.prime)
-    for ch in stream:
-        sys.stdout.write(ch)
+        vocab = Vocab.from_json(card["vocab"])
+        prime = _fit_prime(args.prime, vocab, fit_text)
+        stream = generate_text(model, vocab, prime, args.length, temperature=args.temperature, top_k=args.top_k,
+                               seed=args.seed, context=card.get("context", ""))
+    try:
+        sys.stdout.write(prime)
+        for ch in stream:
+            sys.stdout.write(ch)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
         sys.stdout.flush()
-    sys.stdout.write("\n")
+    except BrokenPipeError:   # the reader went away (``| head``): stop quietly
+        return quiet_broken_pipe()
     return 0
+
+
+def _fit_prime(prime: str, vocab, fit_text) -> str:
+    """The prime with typographic/accented characters the model lacks transliterated (said in one line);
+    characters with no stand-in are kept, so that the sampler refuses them by name."""
+    if vocab is None:
+        return prime
+    fitted = fit_text(prime, vocab, drop=False)
+    if fitted.replaced:
+        swaps = type(fitted)(fitted.text, fitted.replaced).note()   # the ones left are refused by name
+        print(f"note: the prime is written as {fitted.text!r} for this model's characters ({swaps})", file=sys.stderr)
+    return fitted.text

@@ -14,7 +14,10 @@ A package is a folder::
 Before anything is written, the ONNX graph is run side by side with the torch step module for
 50 chained steps from random inputs and state; export fails with the difference it saw if an output
 differs by more than 1e-4 (absolute; relative to the magnitude for outputs larger than 1). The
-package appears at its destination only when complete (built in a hidden sibling folder, then renamed).
+package appears at its destination only when complete (built in a hidden sibling folder
+``.NAME.export-PID-*``, fsynced, then renamed); leftovers of killed exports are removed by the next export
+to the same place. The card written is checked against the schema every loader applies
+(``engine.core.card_schema``).
 
 The exported module follows the stepper protocol (``engine.core.stepper``): ``input_names``, ``output_names``,
 ``example_inputs()``, ``initial_state()``, and optionally ``dynamic_axes`` ({input/output name:
@@ -30,7 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.core.errors import ExportError
+from engine.core.card_schema import read_json, validate_card
+from engine.core.errors import CheckpointError, ExportError
 from engine.export.card import package_card
 from engine.export.onnx_graph import export_onnx
 from engine.export.parity import PARITY_STEPS, PARITY_TOL, check_parity
@@ -93,7 +97,12 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
     if graph not in GRAPHS:
         raise ExportError(f"unknown graph {graph!r} ({' | '.join(GRAPHS)})")
     was_training = model.training
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.export-"))
+    from engine.training.checkpoint import fsync_path, remove_stale_temps, temp_tag
+
+    # leftovers of killed exports to this place (their process is gone, or they predate process tags by an hour)
+    remove_stale_temps(out_dir.parent, (f".{out_dir.name}.export-*", f".{out_dir.name}.old-*"),
+                       before=time.time() - 3600)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.{temp_tag('export')}"))
     try:
         step = step_module(model.eval(), kind)  # the model's own step: the reference for every check
         exported = step
@@ -117,11 +126,19 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
         pkg_card = package_card(card, step, onnx_path, parity, name or out_dir.name, exporter)
         if quant:
             pkg_card["quantization"] = quant
+        try:  # what every loader will check: better refused now than unusable later
+            validate_card(json.loads(json.dumps(pkg_card)), "the package card", package=True, error=ExportError)
+        except ValueError as exc:  # a value JSON cannot hold
+            raise ExportError(f"the package card cannot be written as JSON: {exc}") from None
         (tmp / "card.json").write_text(json.dumps(pkg_card, indent=1, ensure_ascii=False), encoding="utf-8")
         for fname, src in (extra_files or {}).items():
             shutil.copyfile(src, tmp / fname)
+        for f in tmp.iterdir():
+            fsync_path(f)
+        fsync_path(tmp)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private
         _move_into_place(tmp, out_dir)
+        fsync_path(out_dir.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -134,9 +151,10 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
 
 def _is_package(path: Path) -> bool:
     try:
-        return json.loads((path / "card.json").read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
+        card = read_json(path / "card.json")
+    except CheckpointError:
         return False
+    return isinstance(card, dict) and card.get("format") == FORMAT
 
 
 def _check_target(out_dir: Path) -> None:
@@ -150,7 +168,7 @@ def _check_target(out_dir: Path) -> None:
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
     old = None
     if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}"
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}"  # a temp_tag name
         os.replace(out_dir, old)
     try:
         os.replace(tmp, out_dir)

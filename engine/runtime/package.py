@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import mmap
 import os
 import threading
 import zipfile
@@ -11,12 +11,13 @@ from typing import Iterator
 
 import numpy as np
 
+from engine.core.card_schema import KINDS, PACKAGE_FORMAT, read_json, validate_card
 from engine.core.errors import CheckpointError
+from engine.core.onnx_scan import OnnxFormatError, OnnxSummary, scan_onnx
 from engine.core.vocab import Vocab
 
-FORMAT = "scribe-package"
+FORMAT = PACKAGE_FORMAT
 FORMAT_VERSION = 1
-KINDS = ("text", "ink-synthesis", "ink-prediction")
 
 
 class PackageError(CheckpointError):
@@ -31,26 +32,23 @@ def _describe_non_package(path: Path) -> str:
 
 
 def read_card(path, kind: str | tuple[str, ...] | None = None) -> dict:
-    """Read and validate ``card.json`` of the package folder ``path``; PackageError if unusable."""
+    """Read and validate ``card.json`` of the package folder ``path`` (``engine.core.card_schema``: size and
+    depth limits, types, size caps, consistency); PackageError naming the file if unusable."""
     path = Path(path)
     card_path = path / "card.json"
     if not card_path.is_file():
         raise PackageError(_describe_non_package(path))
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise PackageError(f"{card_path} is damaged: {exc}") from None
+    card = read_json(card_path, error=PackageError)
     if not isinstance(card, dict):
         raise PackageError(f"{card_path} is damaged: not a JSON object")
     fmt = card.get("format")
     if fmt != FORMAT:
         if fmt == "scribe-checkpoint":
             raise PackageError(_describe_non_package(path).replace("(no card.json)", ""))
-        raise PackageError(f"{path} is not a Scribe model package (card format {fmt!r})")
-    try:
-        version = int(card.get("format_version", 0))
-    except (TypeError, ValueError):
-        raise PackageError(f"{card_path} is damaged: format_version {card.get('format_version')!r}") from None
+        raise PackageError(f"{path} is not a Scribe model package (card format {str(fmt)[:60]!r})")
+    version = card.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise PackageError(f"{card_path} is damaged: format_version {str(version)[:40]!r}")
     if version > FORMAT_VERSION:
         raise PackageError(f"{path} was written by a newer Scribe Studio (package format {version}); this "
                            f"version reads up to format {FORMAT_VERSION}. Update Scribe Studio to use it.")
@@ -58,28 +56,71 @@ def read_card(path, kind: str | tuple[str, ...] | None = None) -> dict:
         raise PackageError(f"{card_path} is damaged: format_version {version}")
     k = card.get("kind")
     if k not in KINDS:
-        raise PackageError(f"{path} holds an unknown kind of model ({k!r}); known: {', '.join(KINDS)}")
+        raise PackageError(f"{path} holds an unknown kind of model ({str(k)[:60]!r}); known: {', '.join(KINDS)}")
     wanted = (kind,) if isinstance(kind, str) else tuple(kind or ())
     if wanted and k not in wanted:
         raise PackageError(f"{path} is a {k} model, not {' or '.join(wanted)}")
+    return validate_card(card, str(card_path), package=True, error=PackageError)
+
+
+def check_onnx(summary: OnnxSummary, card: dict, onnx_path: Path) -> None:
+    """Check a scanned ``model.onnx`` (``engine.core.onnx_scan``) against its validated card, before
+    onnxruntime opens it: no external data, the card's inputs/outputs and shapes, the vocabulary's size."""
+    if summary.external:
+        names = ", ".join(repr(n) for n in summary.external[:3]) + (" ..." if len(summary.external) > 3 else "")
+        raise PackageError(f"{onnx_path} keeps tensors in external data files ({names}); Scribe packages embed "
+                           f"their weights, so it is refused")
+    graph_in, graph_out = dict(summary.graph_inputs()), dict(summary.outputs)
+    io = card["io"]
+    expect_in, expect_out = [s["name"] for s in io["inputs"]], [s["name"] for s in io["outputs"]]
+    if list(graph_in) != expect_in or list(graph_out) != expect_out:
+        raise PackageError(f"{onnx_path.parent}: model.onnx does not match its card (inputs {list(graph_in)} vs "
+                           f"{expect_in}, outputs {list(graph_out)} vs {expect_out})")
+    for what, specs, graph in (("input", io["inputs"], graph_in), ("output", io["outputs"], graph_out)):
+        for spec in specs:
+            dims = graph[spec["name"]]
+            if len(dims) != len(spec["shape"]) or any(
+                    isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(dims, spec["shape"])):
+                raise PackageError(f"{onnx_path.parent}: model.onnx does not match its card ({what} "
+                                   f"{spec['name']!r} is {dims} in the graph, {spec['shape']} in the card)")
     vocab = card.get("vocab")
-    if (vocab is not None or k != "ink-prediction") and not (
-            isinstance(vocab, list) and vocab and all(isinstance(c, str) and len(c) == 1 for c in vocab)):
-        raise PackageError(f"{card_path} is damaged: no usable vocabulary")
-    if k != "text":
-        norm = card.get("norm")
-        if not (isinstance(norm, dict) and len(norm.get("mean") or ()) == 2 and len(norm.get("std") or ()) == 2):
-            raise PackageError(f"{card_path} is damaged: no normalisation statistics")
-    io = card.get("io")
-    if not isinstance(io, dict) or not isinstance(io.get("state"), dict):
-        raise PackageError(f"{card_path} is damaged: no input/output description")
-    return card
+    sized = {"text": graph_out.get("logits"), "ink-synthesis": graph_in.get("chars")}.get(card["kind"])
+    if vocab and sized and isinstance(sized[-1], int) and sized[-1] != len(vocab):
+        raise PackageError(f"{onnx_path.parent}: model.onnx is for a vocabulary of {sized[-1]} characters, "
+                           f"its card lists {len(vocab)} (a model.onnx from another model?)")
+
+
+def check_package_files(path, card: dict) -> None:
+    """The checks :func:`load_package` makes before starting onnxruntime, on the files of a package whose
+    card passed :func:`read_card` (the app lists packages with this: no session, the model file is mapped,
+    not read)."""
+    onnx_path = Path(path) / "model.onnx"
+    if not onnx_path.is_file():
+        raise PackageError(f"{path} is incomplete: model.onnx is missing")
+    try:
+        with open(onnx_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            summary = _scan(mm, onnx_path)
+    except (OSError, ValueError) as exc:  # ValueError: an empty file cannot be mapped
+        raise PackageError(f"{onnx_path} is damaged or not a model onnxruntime can run: {exc}") from None
+    check_onnx(summary, card, onnx_path)
+
+
+def _scan(data, onnx_path: Path) -> OnnxSummary:
+    try:
+        return scan_onnx(data)
+    except OnnxFormatError as exc:
+        raise PackageError(f"{onnx_path} is damaged or not a model onnxruntime can run: not an ONNX model "
+                           f"({exc})") from None
 
 
 def load_package(path, kind: str | tuple[str, ...] | None = None, *, threads: int | None = None,
                  inter_threads: int | None = None, optimization: str | None = None) -> "ModelPackage":
     """Load a package folder (``model.onnx`` + ``card.json``). ``kind`` restricts the accepted kinds.
-    Session options: see ``engine.runtime.session`` (keyword arguments override SCRIBE_ORT_* env vars)."""
+    Session options: see ``engine.runtime.session`` (keyword arguments override SCRIBE_ORT_* env vars).
+
+    Nothing in the folder is trusted: the card is validated (``read_card``), ``model.onnx`` is read once and
+    checked against it (no external data, matching inputs/outputs and vocabulary size) before onnxruntime
+    gets the bytes, and one trial step must give outputs of the card's shapes."""
     path = Path(path).expanduser()
     if path.is_file() and path.name in ("card.json", "model.onnx"):
         path = path.parent
@@ -91,32 +132,55 @@ def load_package(path, kind: str | tuple[str, ...] | None = None, *, threads: in
     onnx_path = path / "model.onnx"
     if not onnx_path.is_file():
         raise PackageError(f"{path} is incomplete: model.onnx is missing")
+    try:
+        model_bytes = onnx_path.read_bytes()
+    except OSError as exc:
+        raise PackageError(f"cannot read {onnx_path}: {exc.strerror or exc}") from None
+    check_onnx(_scan(model_bytes, onnx_path), card, onnx_path)
     from engine.runtime.session import OrtStepper, make_session, session_options
 
     try:
-        so = session_options(threads, inter_threads, optimization, model_bytes=onnx_path.stat().st_size)
+        so = session_options(threads, inter_threads, optimization, model_bytes=len(model_bytes))
     except ValueError as exc:
         raise PackageError(str(exc)) from None
     try:
-        session = make_session(onnx_path, so)
+        session = make_session(model_bytes, so)
     except Exception as exc:  # onnxruntime raises its own exception types for bad files
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise PackageError(f"{onnx_path} is damaged or not a model onnxruntime can run: {msg}") from None
+    del model_bytes
     names_in = [i.name for i in session.get_inputs()]
     names_out = [o.name for o in session.get_outputs()]
-    expect_in = [i.get("name") for i in card["io"].get("inputs", [])]
-    expect_out = [o.get("name") for o in card["io"].get("outputs", [])]
+    expect_in = [i["name"] for i in card["io"]["inputs"]]
+    expect_out = [o["name"] for o in card["io"]["outputs"]]
     if names_in != expect_in or names_out != expect_out:
         raise PackageError(f"{path}: model.onnx does not match its card (inputs {names_in} vs {expect_in}, "
                            f"outputs {names_out} vs {expect_out})")
-    required = {"text": {"x", "logits"}, "ink-prediction": {"x", "y"}, "ink-synthesis": {"x", "chars", "y", "phi"}}
-    missing = required[card["kind"]] - set(names_in) - set(names_out)
-    if missing:
-        raise PackageError(f"{path}: model.onnx lacks the {card['kind']} inputs/outputs {sorted(missing)}")
-    for s in card["io"]["state"]:
-        if s not in names_in or f"{s}_out" not in names_out:
-            raise PackageError(f"{path}: state {s!r} in the card is not an input/output pair of model.onnx")
-    return ModelPackage(path, card, OrtStepper(session, card["io"]["state"]))
+    stepper = OrtStepper(session, card["io"]["state"], source=str(onnx_path))
+    _trial_step(stepper, session, card, onnx_path)
+    return ModelPackage(path, card, stepper)
+
+
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
+               "tensor(double)": np.float64, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
+
+
+def _trial_step(stepper, session, card: dict, onnx_path: Path) -> None:
+    """Run one step from zeros: the outputs must have the card's shapes (so generation never meets a
+    graph that disagrees with its card at its first step)."""
+    feeds = stepper.initial_state()
+    for i in session.get_inputs():
+        if i.name not in feeds:
+            dims = [d if isinstance(d, int) and d >= 0 else 1 for d in i.shape]
+            feeds[i.name] = np.zeros(dims, dtype=_ORT_DTYPES.get(i.type, np.float32))
+    out = stepper.step(feeds)
+    specs = {s["name"]: s["shape"] for s in card["io"]["outputs"]}
+    specs.update({f"{k}_out": v for k, v in card["io"]["state"].items()})
+    for name, shape in specs.items():
+        got = list(np.shape(out[name]))
+        if len(got) != len(shape) or any(isinstance(b, int) and a != b for a, b in zip(got, shape)):
+            raise PackageError(f"{onnx_path} does not match its card: a trial step gave {name!r} the shape "
+                               f"{got}, the card says {shape}")
 
 
 class ModelPackage:

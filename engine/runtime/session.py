@@ -88,18 +88,25 @@ class OrtStepper:
     """The stepper protocol (``engine.core.stepper``) over an onnxruntime session.
 
     ``step`` runs the session with a fixed output-name list (the inputs were checked once, against the
-    card, at load).
+    card, at load). An onnxruntime failure becomes a one-line PackageError naming ``source`` (the model file).
     """
 
-    def __init__(self, session: ort.InferenceSession, state_shapes: dict[str, list[int]]):
+    def __init__(self, session: ort.InferenceSession, state_shapes: dict[str, list[int]], source: str | None = None):
         self.session = session
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
         self._state_shapes = {k: tuple(int(d) for d in v) for k, v in state_shapes.items()}
         self._names = list(self.output_names)
+        self.source = source or "the model"
 
     def initial_state(self) -> dict[str, np.ndarray]:
         return {k: np.zeros(v, dtype=np.float32) for k, v in self._state_shapes.items()}
 
     def step(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(self._names, self.session.run(self._names, feeds)))
+        try:
+            return dict(zip(self._names, self.session.run(self._names, feeds)))
+        except Exception as exc:  # onnxruntime's own exception types: a graph that disagrees with its card
+            from engine.runtime.package import PackageError
+
+            msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise PackageError(f"{self.source}: onnxruntime failed on a step: {msg}") from None

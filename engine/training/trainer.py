@@ -18,6 +18,7 @@ Task interface (duck-typed; see ``engine.training.text_task.TextTask``)::
     def checkpoint_state() -> (json_dict, tensor_dict)   # data position, carried state: bit-exact resume
     def load_checkpoint_state(json_dict, tensor_dict) -> None
     warnings: list[str]            # optional: notes emitted as "warning" events when training starts
+    run_settings: dict             # optional: settings recorded in the card's "settings" (for --resume)
 
 Semantics: ``steps`` and ``minutes`` are totals for the run, counting what a resumed run already did, so
 ``--resume`` with a higher ``--steps`` (or ``--minutes``) trains on to the new total. Seed the global RNG
@@ -191,7 +192,9 @@ class Trainer:
         self.skipped_steps = 0
         self.history: list[dict] = []
         self.elapsed_before = 0.0
-        self._t0 = time.time()
+        self.warmup_elapsed: float | None = None   # training time used when warm-up ended (--minutes cosine)
+        self.sampled_at: int | None = None         # step of this session's last sample
+        self._t0 = time.monotonic()
         self._session_start_step = 0
         seed_everything(cfg.seed)
         task.to(self.device)
@@ -214,12 +217,14 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _elapsed(self) -> float:
-        return self.elapsed_before + time.time() - self._t0
+        return self.elapsed_before + time.monotonic() - self._t0
 
     def _card(self, metrics: dict) -> dict:
         card = dict(self.task.card())
         card.update(kind=self.task.kind, step=self.step, metrics=metrics, train_config=self.cfg.to_json(),
                     best_val_loss=self.best if math.isfinite(self.best) else None, elapsed_s=self._elapsed())
+        if getattr(self.task, "run_settings", None):
+            card["settings"] = {**(card.get("settings") or {}), **self.task.run_settings}
         return card
 
     def save(self, metrics: dict, is_best: bool) -> Path:
@@ -232,10 +237,20 @@ class Trainer:
         extra_json = {"task": js, "trainer": {"step": self.step, "best": self.best if math.isfinite(self.best) else None,
                                                "evals_since_best": self.evals_since_best,
                                                "skipped_steps": self.skipped_steps,
-                                               "elapsed": self._elapsed()}}
-        path = ckpt.save_checkpoint(self.out, model=self.model, card=self._card(metrics), optimizer=self.opt,
-                                    extra_tensors=ts, extra_json=extra_json, is_best=is_best,
-                                    keep_last=self.cfg.keep_last)
+                                               "elapsed": self._elapsed(),
+                                               "warmup_elapsed": self.warmup_elapsed}}
+        from safetensors import SafetensorError
+
+        try:
+            path = ckpt.save_checkpoint(self.out, model=self.model, card=self._card(metrics), optimizer=self.opt,
+                                        extra_tensors=ts, extra_json=extra_json, is_best=is_best,
+                                        keep_last=self.cfg.keep_last)
+        except (OSError, SafetensorError) as exc:   # a full disk, a file-size limit, a folder gone ...
+            why = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)).splitlines()[0][:200]
+            kept = ckpt.list_checkpoints(self.out)
+            raise TrainingError(f"cannot write a checkpoint to {self.out} at step {self.step} ({why}); "
+                                + (f"the checkpoint of step {kept[-1]['step']} is kept" if kept else
+                                   "no checkpoint was written")) from None
         self.events.emit("checkpoint", step=self.step, path=str(path), best=is_best, metrics=metrics)
         return path
 
@@ -266,6 +281,10 @@ class Trainer:
         self.evals_since_best = int(tr.get("evals_since_best", 0))
         self.skipped_steps = int(tr.get("skipped_steps", 0))
         self.elapsed_before = float(tr.get("elapsed", 0.0))
+        we = tr.get("warmup_elapsed")
+        if we is None and self.step >= (self.cfg.warmup or 0):   # saved before it was recorded: estimate it
+            we = self.elapsed_before * (self.cfg.warmup or 0) / max(self.step, 1)
+        self.warmup_elapsed = float(we) if we is not None else None
         self.task.load_checkpoint_state(meta.get("task", {}),
                                         {k: v.to(self.device) for k, v in ckpt.extra_tensors(tensors).items()})
         ckpt.restore_rng(tensors)
@@ -284,7 +303,13 @@ class Trainer:
     def _progress(self) -> float:
         cfg = self.cfg
         if cfg.minutes:
-            p = self._elapsed() / (cfg.minutes * 60)
+            # the time cosine starts where warm-up ends (not at 0): the LR goes on smoothly from its peak
+            # however much of the budget warm-up took
+            elapsed = self._elapsed()
+            if self.warmup_elapsed is None and self.step >= (cfg.warmup or 0):
+                self.warmup_elapsed = elapsed
+            start = self.warmup_elapsed or 0.0
+            p = (elapsed - start) / max(cfg.minutes * 60 - start, 1e-9)
             if cfg.steps:
                 p = max(p, self.step / cfg.steps)
             return p
@@ -298,7 +323,7 @@ class Trainer:
     def _eta(self) -> float | None:
         cfg = self.cfg
         done = self.step - self._session_start_step
-        spent = time.time() - self._t0
+        spent = time.monotonic() - self._t0
         etas = []
         if cfg.steps is not None and done > 0:
             etas.append(spent / done * max(cfg.steps - self.step, 0))
@@ -307,10 +332,14 @@ class Trainer:
         return min(etas) if etas else None
 
     def run(self) -> dict:
+        with ckpt.RunLock(self.out):  # one run per folder; cleans leftovers of killed writes (checkpoint.py)
+            return self._run()
+
+    def _run(self) -> dict:
         cfg = self.cfg
         if cfg.steps is None and cfg.minutes is None:
             raise TrainingError("give a number of steps or minutes")
-        self._t0 = time.time()
+        self._t0 = time.monotonic()
         self._session_start_step = self.step
         self.events.emit("start", kind=self.task.kind, device=describe_device(self.device), step=self.step,
                          total_steps=cfg.steps, minutes=cfg.minutes, out=str(self.out),
@@ -322,7 +351,7 @@ class Trainer:
         self.model.train()
         last_metrics: dict = {}
         status = "finished"
-        units_since, t_since = 0, time.time()
+        units_since, t_since = 0, time.monotonic()
         clip_to = self.clip_to
         names = list(self.groups)
         amp = cfg.amp and self.device.type == "cuda"
@@ -333,17 +362,17 @@ class Trainer:
                     break
                 if self.control.pause.is_set():
                     self.events.emit("paused", step=self.step)
-                    paused_at = time.time()
+                    paused_at = time.monotonic()
                     while self.control.pause.is_set() and not self.control.stop.is_set():
                         time.sleep(0.05)
-                    self.elapsed_before -= time.time() - paused_at  # a pause does not use up --minutes
+                    self.elapsed_before -= time.monotonic() - paused_at  # a pause does not use up --minutes
                     self.events.emit("resumed", step=self.step)
-                    units_since, t_since = 0, time.time()
+                    units_since, t_since = 0, time.monotonic()
                     continue
                 lr = lr_at(cfg, self.step, self._progress())
                 for g in self.opt.param_groups:
                     g["lr"] = lr
-                t_step = time.time()
+                t_step = time.monotonic()
                 try:
                     if self._graphed is not None:
                         vals = self._graphed.step()
@@ -388,7 +417,7 @@ class Trainer:
                 self.step += 1
                 units_since += n_units
                 if self.step % cfg.log_every == 0 or self.step == 1:
-                    now = time.time()
+                    now = time.monotonic()
                     rate = units_since / max(now - t_since, 1e-9)
                     units_since, t_since = 0, now
                     self.events.emit("step", step=self.step, loss=loss_v, grad_norm=total_v,
@@ -409,7 +438,7 @@ class Trainer:
                     self._sample()
                     busy = True
                 if busy:  # evaluation time is not training throughput
-                    units_since, t_since = 0, time.time()
+                    units_since, t_since = 0, time.monotonic()
         except TrainingError as exc:
             self.events.emit("error", step=self.step, message=str(exc))
             raise
@@ -418,9 +447,12 @@ class Trainer:
             raise
         if self.step > self._session_start_step and last_metrics.get("step") != self.step:
             last_metrics = self._eval_and_save()  # stopped between evaluations
+        if self.step > self._session_start_step and self.sampled_at != self.step and \
+                (status != "stopped" or self.sampled_at is None):
+            self._sample()   # a run shorter than the sampling interval still shows what it learned
         summary = {"status": status, "step": self.step, "best_val_loss": self.best if math.isfinite(self.best) else None,
                    "metrics": last_metrics, "skipped_steps": self.skipped_steps, "out": str(self.out),
-                   "elapsed_s": time.time() - self._t0}
+                   "elapsed_s": time.monotonic() - self._t0}
         self.events.emit("done", **summary)
         return summary
 
@@ -444,6 +476,7 @@ class Trainer:
         return metrics
 
     def _sample(self) -> None:
+        self.sampled_at = self.step
         self.model.eval()
         try:
             with torch.no_grad():

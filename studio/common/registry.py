@@ -1,12 +1,12 @@
 """The models the app knows: bundled packages, the user's own, and packages opened from disk.
 
-Listing reads only ``card.json`` (fast, no onnxruntime); a package is loaded through ``engine.runtime``
-when it is first used, off the GUI thread, and cached.
+Listing validates ``card.json`` and checks ``model.onnx`` against it (fast, no onnxruntime); a package that
+fails is listed as unusable with the reason, never raised. A package is loaded through ``engine.runtime`` when
+it is first used, off the GUI thread, and cached.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,17 +47,28 @@ class ModelEntry:
 
 def folder_size(path: Path) -> int:
     total = 0
-    for p in path.rglob("*"):
-        try:
-            if p.is_file():
-                total += p.stat().st_size
-        except OSError:
-            pass
+    try:
+        for p in path.rglob("*"):
+            try:
+                if p.is_file():
+                    total += p.stat().st_size
+            except OSError:
+                pass
+    except OSError:
+        pass
     return total
 
 
 def read_entry(path: Path | str, source: str = "opened") -> ModelEntry:
-    """Describe the package at ``path`` from its card (never raises; problems go into ``error``)."""
+    """Describe the package at ``path`` from its card (never raises; problems go into ``error``).
+
+    Nothing in the folder is trusted: the card is validated (``engine.runtime.package.read_card``) and
+    ``model.onnx`` checked against it without starting onnxruntime (``check_package_files``: no external
+    data, matching inputs/outputs, vocabulary size). An unusable package keeps an empty card, so no view
+    ever meets its fields."""
+    from engine.core.errors import ScribeError
+    from engine.runtime.package import check_package_files, read_card
+
     path = Path(path)
     entry = ModelEntry(path=path, source=source)
     card_path = path / "card.json"
@@ -68,15 +79,13 @@ def read_entry(path: Path | str, source: str = "opened") -> ModelEntry:
         entry.error = f"{path} has no card.json (not a Scribe model package)"
         return entry
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        if not isinstance(card, dict):
-            raise ValueError("card.json is not a JSON object")
+        card = read_card(path)
+        check_package_files(path, card)
         entry.card = card
-    except (OSError, ValueError) as exc:
-        entry.error = f"cannot read {card_path.name}: {exc}"
-        return entry
-    if not (path / "model.onnx").is_file():
-        entry.error = f"{path} has no model.onnx"
+    except ScribeError as exc:
+        entry.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a package must never take the app down
+        entry.error = f"{path} cannot be used: {type(exc).__name__}: {exc}"
     entry.size_bytes = folder_size(path)
     return entry
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 import studio.handwriting.canvas as canvas_mod
 from engine.core.errors import ScribeError
+from engine.core.translit import fit_text
 from engine.data.prime import InkScale, prepare_prime
 from studio.common.generation_view import GenerationView
 from studio.common.jobs import GenerationJob
@@ -88,6 +89,7 @@ class HandwritingView(GenerationView):
         self._t_summary = ""
         self._seed = 0
         self._wanted_style: str | None = None
+        self._collect_page = None     # the "My handwriting" page, built on first use
         self._build()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
@@ -181,8 +183,11 @@ class HandwritingView(GenerationView):
         self.clear_button = tool_button("Clear", "Clear the drawing (Ctrl+Shift+Backspace)", self.clear)
         self.save_drawing_button = tool_button(
             "Save drawing…", "Save what you drew as InkML (with what you wrote as its text)", self.save_drawing_dialog)
+        self.collect_button = tool_button(
+            "My handwriting…", "Collect your handwriting: write a set of prompted lines, saved as you go "
+            "(Ctrl+Shift+H)", self.open_collection)
         head, self.drawing_info = header_row("Your handwriting", self.undo_button, self.clear_button,
-                                             self.save_drawing_button)
+                                             self.save_drawing_button, self.collect_button)
         tl.addLayout(head)
         self.canvas = DrawingCanvas()
         self.canvas.setMinimumHeight(130)
@@ -373,21 +378,34 @@ class HandwritingView(GenerationView):
         return True
 
     # ------------------------------------------------------------------------------------ text checks
-    def unknown_in(self, text: str) -> list[str]:
+    def _known(self):
+        """The characters the model writes (None: it writes no text, a prediction model)."""
         if self.package is not None:
-            return [c for c in self.package.unknown_chars(text) if c not in "\n\r"]
-        if self._vocab is None:
-            return []
-        seen: list[str] = []
-        for c in text:
-            if c not in self._vocab and c not in "\n\r" and c not in seen:
-                seen.append(c)
-        return seen
+            return self.package.vocab
+        return self._vocab
+
+    def fit(self, text: str):
+        """``text`` as this model writes it (engine.core.translit: é -> e, curly quotes -> straight ...; what
+        has no stand-in is left out), or None for a model that writes no text."""
+        known = self._known()
+        return fit_text(text, known, keep="\n\r") if known is not None else None
+
+    def unknown_in(self, text: str) -> list[str]:
+        """Characters of ``text`` the model cannot write, even transliterated (they are left out)."""
+        fitted = self.fit(text)
+        return fitted.dropped if fitted is not None else []
 
     def _check_text(self) -> None:
         text = self.text_edit.toPlainText()
-        self._unknown = self.unknown_in(text)
+        fitted = self.fit(text)
+        self._unknown = fitted.dropped if fitted is not None else []
+        swaps = fitted.replaced if fitted is not None else {}
         sels = []
+        notes = []
+        if swaps:
+            notes.append("Writes " + ", ".join(f"“{new}” for “{old}”" if new else f"“{old}” without its accent"
+                                               for old, new in list(swaps.items())[:8])
+                         + ("…" if len(swaps) > 8 else "") + ".")
         if self._unknown:
             fmt = QTextCharFormat()
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
@@ -408,7 +426,9 @@ class HandwritingView(GenerationView):
                         break
             shown = " ".join(self._describe(c) for c in self._unknown[:12])
             more = "…" if len(self._unknown) > 12 else ""
-            self.unknown_label.setText(f"This model cannot write {shown}{more}; they will be left out.")
+            notes.append(f"This model cannot write {shown}{more}; they will be left out.")
+        if notes:
+            self.unknown_label.setText(" ".join(notes))
             self.unknown_label.show()
         else:
             self.unknown_label.hide()
@@ -497,14 +517,31 @@ class HandwritingView(GenerationView):
         """The drawing as (stroke3 in model units, its text), or None without a usable drawing."""
         if not self.prime_ready():
             return None
-        bad = set(self.unknown_in(self.wrote_edit.text()))
-        text = "".join(c for c in " ".join(self.wrote_edit.text().split()) if c not in bad)
+        text = " ".join(self.wrote_edit.text().split())
+        fitted = self.fit(text)
+        text = fitted.text if fitted is not None else text
         try:  # the same preparation as a tablet file or an IAM line (engine.data.prime)
             s3 = prepare_prime(self.canvas.to_ink(text), self._scale, guide_x_height=X_HEIGHT)
         except ScribeError as exc:
             self.status.emit(f"Your drawing cannot be used as a style: {exc}")
             return None
         return s3, text
+
+    def open_collection(self):
+        """Show the "My handwriting" page (built on first use) and return it."""
+        if self._collect_page is None:
+            from studio.handwriting.collect import CollectPage
+
+            self._collect_page = CollectPage(self)
+            self._collect_page.status.connect(self.status)
+        else:
+            self._collect_page.refresh()
+        page = self._collect_page
+        page.show()
+        page.raise_()
+        page.activateWindow()
+        page.canvas.setFocus()
+        return page
 
     def save_drawing_dialog(self) -> None:
         if self.canvas.is_empty():
@@ -547,7 +584,7 @@ class HandwritingView(GenerationView):
         self._check_text()
         bad = set(self._unknown)
         lines = wrap_lines(self.text_edit.toPlainText(), self.cpl_spin.value())
-        lines = ["".join(c for c in ln if c not in bad) for ln in lines]
+        lines = [f.text if (f := self.fit(ln)) is not None else ln for ln in lines]   # é -> e, ... (as the CLI)
         if not any(ln.strip() for ln in lines):
             self.status.emit("Type some text to write first.")
             self.text_edit.setFocus()

@@ -126,6 +126,14 @@ class ModelsView(QWidget):
         self.tree.currentItemChanged.connect(self._show_current)
         self.tree.itemDoubleClicked.connect(lambda *_: self.use_current())
         ll.addWidget(self.tree, 1)
+        self.skipped_note = QLabel()   # the packages that cannot be used, and why (never an exception)
+        self.skipped_note.setObjectName("skippedNote")
+        self.skipped_note.setWordWrap(True)
+        self.skipped_note.setTextFormat(Qt.TextFormat.RichText)
+        self.skipped_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.skipped_note.setVisible(False)
+        self._skipped: tuple[str, ...] = ()
+        ll.addWidget(self.skipped_note)
         row = QHBoxLayout()
         self.open_button = QPushButton("Open package…")
         self.open_button.setToolTip("Add a model package folder from disk (Ctrl+O)")
@@ -210,6 +218,24 @@ class ModelsView(QWidget):
         else:
             self.card_view.clear()
         self._update_buttons()
+        self._note_skipped([e for e in self.entries if not e.usable])
+
+    def _note_skipped(self, bad: list[ModelEntry]) -> None:
+        """Say which packages were skipped and why, under the list (and once in the status bar)."""
+        self.skipped_note.setVisible(bool(bad))
+        lines = [f"<b>{html.escape(e.path.name)}</b> ({html.escape(str(e.path.parent))}): {html.escape(e.error or '')}"
+                 for e in bad]
+        shown = lines[:8] + ([f"… and {len(lines) - 8} more"] if len(lines) > 8 else [])
+        self.skipped_note.setText(f"<p style='color:#d0553f'>Skipped {len(bad)} model package"
+                                  f"{'s' if len(bad) != 1 else ''} that cannot be used:</p>"
+                                  + "<br>".join(shown))
+        self.skipped_note.setToolTip("\n".join(f"{e.path}: {e.error}" for e in bad))
+        keys = tuple(e.key for e in bad)
+        if keys and keys != self._skipped:
+            self.status.emit(f"Skipped {len(bad)} unusable model package{'s' if len(bad) != 1 else ''}: "
+                             f"{', '.join(e.path.name for e in bad[:5])}{' …' if len(bad) > 5 else ''} "
+                             f"(see the Models tab)")
+        self._skipped = keys
 
     def current(self) -> ModelEntry | None:
         it = self.tree.currentItem()
@@ -226,7 +252,12 @@ class ModelsView(QWidget):
 
     def _show_current(self, *_):
         e = self.current()
-        self.card_view.setHtml(card_html(e) if e else "")
+        try:
+            text = card_html(e) if e else ""
+        except Exception as exc:  # noqa: BLE001 - a card the schema let through but this view cannot show
+            text = (f"<h2>{html.escape(e.path.name)}</h2><p style='color:#d0553f'>This card cannot be shown: "
+                    f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>")
+        self.card_view.setHtml(text)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

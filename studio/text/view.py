@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QPlainTextEdit, QVBoxLayout, QWidget
 
+from engine.core.translit import fit_text
 from studio.common.generation_view import GenerationView
 from studio.common.model_picker import ModelPicker
 from studio.common.registry import PACKAGES, ModelEntry
@@ -100,22 +101,32 @@ class TextView(GenerationView):
         self._check_prompt()
         self._update_buttons()
 
-    def unknown_chars(self) -> list[str]:
+    def fitted_prompt(self):
+        """The prompt as this model reads it (engine.core.translit, as the CLI: é -> e, curly quotes ->
+        straight ...; what has no stand-in is left out), or None when the model's characters are unknown."""
         vocab = self.entry.card.get("vocab") if self.entry else None
         if not isinstance(vocab, list):
-            return []
-        known = set(vocab)
-        out: list[str] = []
-        for c in self.prompt_edit.toPlainText():
-            if c not in known and c not in out:
-                out.append(c)
-        return out
+            return None
+        return fit_text(self.prompt_edit.toPlainText(), set(vocab))
+
+    def unknown_chars(self) -> list[str]:
+        """Characters of the prompt the model does not know, even transliterated (left out)."""
+        fitted = self.fitted_prompt()
+        return fitted.dropped if fitted is not None else []
 
     def _check_prompt(self) -> None:
-        bad = self.unknown_chars()
+        fitted = self.fitted_prompt()
+        notes = []
+        if fitted is not None and fitted.replaced:
+            notes.append("The prompt is read with " + ", ".join(
+                f"“{new}” for “{old}”" if new else f"“{old}” without its accent"
+                for old, new in list(fitted.replaced.items())[:8]) + ".")
+        bad = fitted.dropped if fitted is not None else []
         if bad:
             names = " ".join({"\n": "newline", " ": "space", "\t": "tab"}.get(c, f"“{c}”") for c in bad[:12])
-            self.unknown_label.setText(f"This model does not know {names}; the prompt leaves them out.")
+            notes.append(f"This model does not know {names}; the prompt leaves them out.")
+        if notes:
+            self.unknown_label.setText(" ".join(notes))
             self.unknown_label.show()
         else:
             self.unknown_label.hide()
@@ -130,8 +141,8 @@ class TextView(GenerationView):
     def generate(self) -> bool:
         if not self._ready_to_generate():
             return False
-        bad = set(self.unknown_chars())
-        prompt = "".join(c for c in self.prompt_edit.toPlainText() if c not in bad)
+        fitted = self.fitted_prompt()
+        prompt = fitted.text if fitted is not None else self.prompt_edit.toPlainText()
         length = self.length_spin.value()
         temperature = self.temp_spin.value()
         top_k = self.topk_spin.value() or None

@@ -10,6 +10,8 @@ import studio.train.spec as train_spec
 from engine.core.paths import datasets_dir, recordings_dir
 from studio.train.job import ChildJob
 
+SYNTH_HZ = 30   # points per second of the app's synthetic data (engine/training/presets.py: 'scribe synth --hz 30')
+
 
 class InkDataTools:
     """Mixed into ``TrainSettings``, which provides the signals (message, log, status, busy_changed), the
@@ -35,6 +37,9 @@ class InkDataTools:
             self.make_synthetic(n)
 
     def make_synthetic(self, lines: int, **options) -> ChildJob:
+        """``scribe synth`` at 30 points a second unless ``hz`` is given: the rate the handwriting presets
+        were tuned on (at the CLI's default 70 Hz most lines are over the ``tiny`` preset's length limit)."""
+        options = {"hz": SYNTH_HZ, **options}
         out = datasets_dir() / f"synthetic-{lines}-{time.strftime('%Y%m%d-%H%M%S')}"
         argv = ["synth", "--lines", str(int(lines)), "--out", str(out)]
         for k, v in options.items():

@@ -17,10 +17,12 @@ INT_RANGES = {"layers": (1, 16), "hidden": (4, 8192), "embed": (2, 4096), "batch
 class FloatEdit(QLineEdit):
     """A float field that accepts 2e-3 as well as 0.002."""
 
-    def __init__(self, value: float | None = None):
+    def __init__(self, value: float | None = None, bottom: float | None = None):
         super().__init__()
         v = QDoubleValidator()
         v.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        if bottom is not None:   # the CLI's lower bound (a negative learning rate cannot be typed)
+            v.setBottom(float(bottom))
         self.setValidator(v)
         self.setValue(value)
 
@@ -88,6 +90,10 @@ class KnobForm(QWidget):
         if o.type is int:
             w = QSpinBox()
             lo, hi = INT_RANGES.get(o.dest, (0, 10_000_000))
+            if getattr(o.check, "lo", None) is not None:   # never below what the CLI accepts
+                lo = max(lo, int(o.check.lo))
+            if getattr(o.check, "hi", None) is not None:
+                hi = min(hi, int(o.check.hi))
             if _known(o.default) is None and value is None:   # "not given": the CLI decides
                 lo -= 1
                 w.setSpecialValueText("default")
@@ -98,7 +104,7 @@ class KnobForm(QWidget):
             w.valueChanged.connect(self.changed)
             return w
         if o.type is float:
-            w = FloatEdit(value)
+            w = FloatEdit(value, getattr(o.check, "lo", None))
             w.editingFinished.connect(self.changed)
             return w
         w = QLineEdit("" if value is None else str(value))

@@ -14,6 +14,7 @@ from studio.common.theme import DEFAULT_INK, PAPER, PAPER_EDGE, PAPER_TEXT_HINT
 from studio.handwriting.canvas import smooth_path
 
 MAX_SAMPLES = 200
+NO_SAMPLE = "No sample yet: one is written at every evaluation and at the end of the run."
 
 
 def stroke3_strokes(points) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,7 +64,8 @@ class InkSampleView(QWidget):
         p.drawRoundedRect(r, 6, 6)
         if not self._paths:
             p.setPen(PAPER_TEXT_HINT)
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "The handwriting sample appears here at each evaluation.")
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "The handwriting sample appears here at each evaluation "
+                                                        "and at the end of the run.")
             return
         inner = r.adjusted(16, 22 if self.caption else 12, -16, -12)
         b = self._bounds
@@ -96,7 +98,7 @@ class SamplePanel(QWidget):
         self.picker.setToolTip("Earlier samples: watch the model improve")
         self.picker.setMinimumWidth(140)
         self.picker.currentIndexChanged.connect(self._show_index)
-        self.info = QLabel("No sample yet: one is written at every evaluation.")
+        self.info = QLabel(NO_SAMPLE)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
@@ -123,7 +125,12 @@ class SamplePanel(QWidget):
         self.picker.blockSignals(False)
         self.text.clear()
         self.ink.set_points([], "")
-        self.info.setText("No sample yet: one is written at every evaluation.")
+        self.info.setText(NO_SAMPLE)
+
+    def set_task(self, task: str) -> None:
+        """Show the placeholder of ``task`` ("text" or "ink-...") until its first sample arrives."""
+        if not self.samples:
+            self.stack.setCurrentWidget(self.ink if task.startswith("ink-") else self.text)
 
     def add(self, ev: dict) -> None:
         self.samples.append(ev)

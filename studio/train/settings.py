@@ -72,6 +72,7 @@ class TrainSettings(InkDataTools, QScrollArea):
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("a UTF-8 text file or a folder of them")
         self.data_edit.editingFinished.connect(self.refresh_summary)
+        self.data_edit.textChanged.connect(self._update_command)   # the command preview names the data
         self.file_btn = QToolButton()
         self.file_btn.setText("File…")
         self.file_btn.clicked.connect(self._browse_file)
@@ -460,6 +461,12 @@ class TrainSettings(InkDataTools, QScrollArea):
         except Exception as exc:  # noqa: BLE001 - never let a preview break the form
             self.command_label.setText(f"({exc})")
 
+
+    def invalid_values(self) -> list[str]:
+        """The knob values the CLI would refuse (its own checks), one message each."""
+        opts = train_spec.options(self.task)
+        return [msg for dest, value in self.knob_values().items() if dest in opts
+                for msg in [train_spec.check_value(opts[dest], value)] if msg]
 
     def minutes(self) -> float | None:
         return self.minutes_spin.value() or None

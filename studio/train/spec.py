@@ -72,6 +72,7 @@ class Option:
     flag_only: bool
     help: str
     required: bool
+    check: object = None          # the CLI's checked number type (engine.cli.common.Number: .lo, .hi), if any
 
 
 @lru_cache(maxsize=8)
@@ -101,10 +102,24 @@ def options(task: str) -> dict[str, Option]:
         if not a.option_strings or a.dest == "help":
             continue
         flag_only = isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction))  # noqa: SLF001
-        out[a.dest] = Option(a.dest, max(a.option_strings, key=len), a.default, a.type,
+        # a checked number (engine.cli.common.Number) is shown as its base type, within its bounds
+        kind = getattr(a.type, "base", a.type)
+        out[a.dest] = Option(a.dest, max(a.option_strings, key=len), a.default, kind,
                              list(a.choices) if a.choices else None, flag_only,
-                             (a.help or "").replace("%%", "%"), bool(a.required))
+                             (a.help or "").replace("%%", "%"), bool(a.required),
+                             a.type if hasattr(a.type, "base") else None)
     return out
+
+
+def check_value(o: Option, value) -> str | None:
+    """Why the CLI would refuse ``value`` for option ``o`` (None: it accepts it), by the CLI's own check."""
+    if value is None or o.check is None:
+        return None
+    try:
+        o.check(_fmt(value))
+    except argparse.ArgumentTypeError as exc:
+        return f"{o.flag}: {exc}"
+    return None
 
 
 def model_knobs(task: str) -> list[tuple[str, str]]:

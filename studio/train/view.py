@@ -98,6 +98,7 @@ class TrainView(QWidget):
         self._device_text = ""
         self._build()
         self.settings.restore_settings()
+        self._task_changed()
         self.torch_available = _torch_installed()
         if not self.torch_available:
             self.show_message("warn", "Training needs PyTorch, which this installation does not include. "
@@ -169,6 +170,7 @@ class TrainView(QWidget):
         self.settings.run_chosen.connect(self.checkpoints.set_run)
         self.settings.busy_changed.connect(self._update_buttons)
         self.settings.summary_changed.connect(self._update_buttons)
+        self.settings.task_combo.currentIndexChanged.connect(self._task_changed)
         self.flow = FlowPanel(self._probe_source, self._corpus_source)
         self.flow.message.connect(self.show_message)
         self.log = QPlainTextEdit()
@@ -231,6 +233,10 @@ class TrainView(QWidget):
         if mode != "scratch" and not src:
             self.show_message("warn", "Choose the run to resume or the model to fine-tune.")
             return False
+        bad = st.invalid_values()
+        if bad:
+            self.show_message("error", "These settings cannot be used: " + "; ".join(bad))
+            return False
         if mode == "resume":
             out = Path(src)
         else:
@@ -245,6 +251,7 @@ class TrainView(QWidget):
         self._minutes = st.minutes()
         self.plots.clear()
         self.samples.clear()
+        self.samples.set_task(st.task)
         self._health.reset()
         if mode == "resume":
             self._load_history(out)
@@ -483,6 +490,11 @@ class TrainView(QWidget):
         except Exception as exc:  # noqa: BLE001 - the device list is a nicety; training still works
             self._forget(job)
             self._log(f"could not ask PyTorch about devices: {exc}")
+
+    def _task_changed(self, _index: int = 0) -> None:
+        """The Sample tab's placeholder follows the task chosen (text or handwriting) until a run starts."""
+        if not self.is_training():
+            self.samples.set_task(self.settings.task)
 
     def _tab_changed(self, _index: int) -> None:
         """The gradient-flow tab holds two plots and a toolbar: give it room when it is opened."""

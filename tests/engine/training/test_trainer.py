@@ -459,3 +459,65 @@ def test_minutes_used_are_saved_and_restored_on_resume(tmp_path, clock):
     tr.resume()
     assert tr.run()["step"] == 20
     assert [e["lr"] for e in _steps(events)] == pytest.approx([_cosine(k / 20) for k in range(10, 20)], rel=1e-9)
+
+
+def test_minutes_cosine_starts_where_warmup_ends(tmp_path, clock):
+    """With --minutes the cosine runs over the time left after warm-up: the LR goes on from its peak (it used
+    to drop from 3e-3 to 1.1e-3 in one step when warm-up had taken a large share of the budget)."""
+    events = []
+    out = tmp_path / "run"
+    control = Control()
+
+    def on_event(e):
+        events.append(e)
+        if e["type"] == "step" and e["step"] == 6:
+            control.stop.set()
+
+    Trainer(TimedTask(clock), minutes_cfg(warmup=4), out, callbacks=[on_event], control=control).run()
+    tr = Trainer(TimedTask(clock), minutes_cfg(warmup=4), out, callbacks=[events.append])
+    tr.resume()
+    assert tr.warmup_elapsed == pytest.approx(24.0, abs=1e-9)   # saved with the run
+    assert tr.run()["step"] == 10
+    lrs = [e["lr"] for e in _steps(events)]
+    assert lrs[:4] == pytest.approx([HI * k / 4 for k in range(1, 5)], rel=1e-9)         # warm-up by steps
+    assert lrs[4:] == pytest.approx([_cosine((6 * k - 24) / 36) for k in range(4, 10)], rel=1e-9)
+    assert lrs[4] == pytest.approx(HI) and lrs[4] > _cosine(24 / 60) * 1.4   # not the old drop to cos(0.4)
+
+
+def test_a_run_shorter_than_the_sampling_interval_still_samples(tmp_path):
+    events = []
+    Trainer(tiny_task(), cfg(steps=3, eval_every=10), tmp_path / "a", callbacks=[events.append]).run()
+    types = [e["type"] for e in events]
+    assert [e["step"] for e in events if e["type"] == "sample"] == [3]
+    assert types.index("sample") > types.index("eval") and types[-1] == "done"
+    events.clear()   # a sample at the last step already: none added
+    Trainer(tiny_task(), cfg(steps=6, eval_every=3), tmp_path / "b", callbacks=[events.append]).run()
+    assert [e["step"] for e in events if e["type"] == "sample"] == [3, 6]
+    events.clear()   # stopped before any sample: one at the end
+    control = Control()
+    Trainer(tiny_task(), cfg(steps=50, eval_every=10), tmp_path / "c", control=control,
+            callbacks=[events.append, lambda e: control.stop.set() if e.get("step") == 2 else None]).run()
+    assert [e["step"] for e in events if e["type"] == "sample"] == [2]
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_clear_error(tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+
+    real = ckpt.save_checkpoint
+    calls = []
+
+    def fails_the_second_time(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", fails_the_second_time)
+    events = []
+    with pytest.raises(TrainingError) as exc:
+        Trainer(tiny_task(), cfg(steps=6, eval_every=3), tmp_path / "run", callbacks=[events.append]).run()
+    msg = str(exc.value)
+    assert "\n" not in msg and "cannot write a checkpoint" in msg and "File too large" in msg
+    assert "step 3 is kept" in msg and events[-1]["type"] == "error"
+    _, card = ckpt.load_model(tmp_path / "run", prefer="last")
+    assert card["step"] == 3

@@ -15,8 +15,12 @@ import numpy as np
 import pytest
 from train_view_support import corpus_text, curve_len, prepare
 
+WAIT = 240_000   # ms: generous timeouts for what a child process does (spawn, torch import, steps, export)
+
 
 def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbot, window, corpus, home):
+    """Every wait is for an event or a condition, with a timeout far beyond any machine's need (a loaded
+    2-core machine took over 30 s to start the child and reach 20 steps): nothing depends on speed."""
     win, view = window
     prepare(qtbot, view, corpus, steps=100_000)
     assert view.settings.summary is not None and view.settings.summary["characters"] == len(corpus_text())
@@ -26,7 +30,7 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     assert job.process.is_alive() and job.process.pid != os.getpid()
 
     # plots receive points: raw and smoothed loss, gradient norm, learning rate, throughput
-    qtbot.waitUntil(lambda: curve_len(view.plots.c_loss) >= 20, timeout=30_000)
+    qtbot.waitUntil(lambda: curve_len(view.plots.c_loss) >= 5, timeout=WAIT)
     x, y = view.plots.c_loss.getOriginalDataset()
     assert np.all(np.isfinite(y)) and np.all(np.diff(x) > 0)
     assert len(view.plots.loss_smooth) == len(view.plots.loss)
@@ -35,26 +39,25 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     assert "step" in view.progress.format()
 
     # a sample appears (every evaluation) and a validation point and a checkpoint with it
-    qtbot.waitUntil(lambda: len(view.samples.samples) >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: len(view.samples.samples) >= 1, timeout=WAIT)
     assert view.samples.latest_text().strip()
-    qtbot.waitUntil(lambda: len(view.plots.val) >= 1 and view.checkpoints.count() >= 1,
-                    timeout=30_000)
+    qtbot.waitUntil(lambda: len(view.plots.val) >= 1 and view.checkpoints.count() >= 1, timeout=WAIT)
 
     # pause: the child stops stepping; resume: it goes on
     view.pause()
-    qtbot.waitUntil(lambda: "paused at step" in view.log.toPlainText(), timeout=15_000)
-    n_paused = len(view.plots.loss)
-    qtbot.wait(700)
+    qtbot.waitUntil(lambda: "paused at step" in view.log.toPlainText(), timeout=WAIT)
+    n_paused = len(view.plots.loss)   # the "paused" event comes after the child's last step event
+    qtbot.wait(500)
     assert len(view.plots.loss) == n_paused
     assert view.is_training() and job.process.is_alive()
     view.resume()
-    qtbot.waitUntil(lambda: len(view.plots.loss) > n_paused + 5, timeout=15_000)
+    qtbot.waitUntil(lambda: len(view.plots.loss) > n_paused + 2, timeout=WAIT)
 
     # stop: a clean end with a checkpoint at the last step
-    with qtbot.waitSignal(job.finished, timeout=30_000) as sig:
+    with qtbot.waitSignal(job.finished, timeout=WAIT) as sig:
         view.stop()
     assert sig.args[0]["status"] == "stopped"
-    qtbot.waitUntil(lambda: not job.process.is_alive(), timeout=10_000)
+    qtbot.waitUntil(lambda: not job.process.is_alive(), timeout=WAIT)
     assert job.process.exitcode == 0
     assert "stopped" in view.status_label.text()
     assert view.start_btn.isEnabled() and not view.stop_btn.isEnabled()
@@ -67,7 +70,7 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
     assert (run / "events.jsonl").exists()
 
     # export the selected checkpoint: a package in the user's models folder that generates at once
-    with qtbot.waitSignal(view.model_exported, timeout=120_000) as sig:
+    with qtbot.waitSignal(view.model_exported, timeout=2 * WAIT) as sig:
         assert view.checkpoints.export_selected() is not None
     path = Path(sig.args[0])
     assert path.parent == home / "models" and (path / "model.onnx").exists()
@@ -80,17 +83,17 @@ def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbo
 
     # resume the run: the earlier curve is shown again and training continues from the checkpoint
     view.settings.set_source("resume", str(run))
-    qtbot.waitUntil(lambda: not view.settings.summary_pending(), timeout=10_000)
+    qtbot.waitUntil(lambda: not view.settings.summary_pending(), timeout=WAIT)
     assert "--resume" in view.settings.build_argv()
     assert view.start()
     assert view.run_dir == run and len(view.plots.loss) >= stopped_at  # history from events.jsonl
     proc = view.job.process
-    qtbot.waitUntil(lambda: "resumed the run" in view.log.toPlainText(), timeout=30_000)
-    qtbot.waitUntil(lambda: view.plots.loss.tail[0] > stopped_at, timeout=30_000)
+    qtbot.waitUntil(lambda: "resumed the run" in view.log.toPlainText(), timeout=WAIT)
+    qtbot.waitUntil(lambda: view.plots.loss.tail[0] > stopped_at, timeout=WAIT)
 
     # closing the window mid-training stops the child cleanly: no stray process, a checkpoint saved
     win.close()
-    qtbot.waitUntil(lambda: not proc.is_alive(), timeout=30_000)
+    qtbot.waitUntil(lambda: not proc.is_alive(), timeout=WAIT)
     assert proc.exitcode == 0  # it stopped itself (stop flag), it was not killed
     assert proc not in multiprocessing.active_children()
     assert max(c["step"] for c in list_checkpoints(run)) > stopped_at  # the stop saved a checkpoint
