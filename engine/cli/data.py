@@ -24,12 +24,16 @@ def register(groups) -> None:
     _add_common(p)
     p.set_defaults(func=cmd_import_inkml)
 
-    s = groups[""].add_parser("synth", help="write a synthetic handwriting dataset (Hershey script font)")
+    s = groups[""].add_parser("synth", help="write a synthetic handwriting dataset (Hershey print, italic, script "
+                                            "and cursive hands)")
     s.add_argument("--corpus", default=None, metavar="TEXT",
                    help="UTF-8 text to take lines from (default: the bundled tinyshakespeare.txt)")
     s.add_argument("--lines", type=int, required=True, metavar="N", help="number of lines to write")
     s.add_argument("--out", required=True, metavar="DATASET")
     s.add_argument("--writers", type=int, default=20, metavar="W", help="number of synthetic writers (styles)")
+    s.add_argument("--hands", default=None, metavar="HANDS",
+                   help="hand families of the writers: names (print,italic,script,cursive: equal shares) or weights "
+                        "(print=0.35,cursive=0.3,...); default: all, print=0.35,italic=0.15,script=0.2,cursive=0.3")
     s.add_argument("--seed", type=int, default=0, metavar="S")
     s.add_argument("--mix", type=float, default=0.2,
                    help="fraction of lines mixing in digits, capitals and punctuation (default 0.2)")
@@ -38,7 +42,7 @@ def register(groups) -> None:
     s.add_argument("--min-chars", type=int, default=20)
     s.add_argument("--max-chars", type=int, default=50)
     s.add_argument("--hz", type=float, default=70.0,
-                   help="pen sampling rate: 70 is IAM-like (~26 points per letter); 30 gives ~12 (default 70)")
+                   help="pen sampling rate: 70 is IAM-like (~24 points per letter); 30 gives ~11 (default 70)")
     s.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)
@@ -189,7 +193,7 @@ def cmd_synth(args) -> int:
     import time
 
     from engine.core.paths import assets_dir
-    from engine.data.synth import synth_corpus
+    from engine.data.synth import parse_hands, synth_corpus
 
     if args.lines < 1:
         raise DataError(f"--lines must be at least 1, got {args.lines}")
@@ -201,6 +205,10 @@ def cmd_synth(args) -> int:
         raise DataError(f"--caps must be in [0, 1], got {args.caps}")
     if args.jobs < 1:
         raise DataError(f"--jobs must be at least 1, got {args.jobs}")
+    try:
+        hands = parse_hands(args.hands)
+    except DataError as exc:
+        raise DataError(f"--hands: {exc}") from None
     corpus = Path(args.corpus) if args.corpus else assets_dir() / "corpora" / "tinyshakespeare.txt"
     if not corpus.is_file():
         raise DataError(f"corpus {corpus} is not a file")
@@ -212,7 +220,7 @@ def cmd_synth(args) -> int:
     t0 = time.perf_counter()
     ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix, caps=args.caps,
                       min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
-                      progress=_progress("writing"), hz=args.hz)
-    ds.source = f"synthetic (Hershey cursive) from {corpus.name}"
+                      progress=_progress("writing"), hz=args.hz, hands=hands)
+    ds.source = f"{ds.source} from {corpus.name}"
     ds.save(out)
     return _report(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s", ds, None, args.svg_preview)

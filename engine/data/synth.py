@@ -1,36 +1,62 @@
-"""Synthetic handwriting: text lines written with the single-stroke Hershey script font, timed like a pen.
+"""Synthetic handwriting: text lines written with single-stroke Hershey fonts in four hand families, timed
+like a pen.
 
-Why: IAM-OnDB may not be redistributed, so the bundled synthesis model is trained on this corpus.
+Why: IAM-OnDB may not be redistributed, so the bundled synthesis model is trained on this corpus; it must
+cover the ways people actually write, or the model's style space has only one hand.
+
+Hand families (``HANDS``; a writer belongs to one):
+
+* ``print``   - upright print from the simplex sans/roman fonts (``futural``, ``rowmans``; a, d, g, q written
+  bowl first, then the stem). The pen lifts between letters and, for many writers, within letters too (k, t,
+  x, E in two or three strokes); some writers join a few letter pairs with an upstroke. Written slower.
+* ``italic``  - the same single-storey print letters, strongly slanted (0.2-0.4) and compressed, with rounded
+  corners and many (not all) letters joined by curved upstrokes from a low exit to the next letter's entry.
+* ``script``  - joined school script (``scripts``: script letters, digits and punctuation with the font's
+  shading strokes dropped), rounder and more upright; many writers lift the pen at a few habitual letter
+  pairs (semi-joined).
+* ``cursive`` - fully joined script (``cursive``: script letters with simplex digits), the original corpus
+  hand.
 
 How a line is made:
 
-1. Glyphs come from the Hershey ``cursive`` font (script lowercase and capitals, single-stroke digits and
-   punctuation); a character it lacks falls back to the simplex font ``futural``. Within a glyph, strokes
-   that touch are joined into one pen stroke (retracing the previous stroke where a real pen would, as
-   in the stems of d, m, n, p), small marks (i/j dots) are written last, and the polylines are smoothed
-   with centripetal Catmull-Rom splines. Neighbouring letters of a word are joined where the exit stroke
-   of one meets the entry stroke of the next, so a word is a few long strokes like real cursive.
-2. A *writer* (:class:`WriterStyle`) fixes x-height, width, slant, letter and word spacing, baseline drift
-   and tilt, the amount of smooth shape jitter, per-letter size variation and pen speed; lines by the same
-   writer share them (that is the style priming picks up), every line still varies.
+1. Glyphs come from the family's Hershey font (a character it lacks falls back to ``futural``), scaled so
+   the x-height is 9 font units. Within a glyph, strokes that touch are joined into one pen stroke
+   (retracing the previous stroke where a real pen would, as in the stems of d, m, n, p) unless the writer
+   lifts within that letter, small marks (i/j dots) are written after the body, and the polylines are
+   smoothed with centripetal Catmull-Rom splines.
+2. A *writer* (:class:`WriterStyle`) fixes the family and font, x-height, width, slant, letter and word
+   spacing, baseline drift and tilt, pen speed, capitals, ascender/descender proportions, how often it joins
+   letters (``join``) and lifts within letters (``lift``), whether it dots i/j and crosses t/f/x after the
+   word (``late_marks``), how round its corners are (``rounding``), and a smooth random displacement field in
+   glyph coordinates (``deform``, from the writer's ``seed``) that gives each of its letters a shape of its
+   own, the same on every line. Every repetition of a letter still varies: size, position, slant and a
+   smaller fresh displacement field (``glyph_var``, ``slant_var``, ``letter_var``), plus smooth jitter along
+   the line (``jitter``). Lines by the same writer share all of this (that is the style priming picks up).
 3. The pen moves fast on straight parts and slows in curves (a 2/3-power-law-like profile) and at stroke
-   ends; points are sampled at 70 Hz, which gives IAM-like densities (~26 points per letter).
+   ends; points are sampled at 70 Hz, which gives IAM-like densities (~24 points per letter over the default
+   mix: ~26 for script and cursive, ~23 print, ~20 italic).
+
+``make_writers(n, seed, hands)`` draws the writers per family in proportion to ``hands`` (default
+``DEFAULT_HANDS``: print 0.35, italic 0.15, script 0.2, cursive 0.3). Datasets record each line's writer id
+and hand family (``lines_meta[i]["writer"]``, ``["hand"]``).
 
 Units: y points down, baseline at y = 0, x-height 20-28 units depending on the writer (IAM after /10).
 
 Public API::
 
-    SynthConfig, WriterStyle, make_writers(n, seed) -> list[WriterStyle]
+    WriterStyle, HANDS, DEFAULT_HANDS, parse_hands(spec) -> dict[str, float]
+    make_writers(n, seed, hands=None) -> list[WriterStyle]
     render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
     corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2, caps=0.0) -> list[str]
-    synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0) -> InkDataset
+    synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0, hands=None) -> InkDataset
     synth_corpus(corpus_text, n_lines, writers=20, seed=0, mix=0.2, caps=0.0, min_chars=20, max_chars=50, jobs=1,
-                 progress=None, hz=70.0) -> InkDataset
+                 progress=None, hz=70.0, hands=None) -> InkDataset
     supported_chars() -> str ; REQUIRED_CHARS
 """
 
 from __future__ import annotations
 
+import math
 import string
 import zlib
 from dataclasses import asdict, dataclass
@@ -46,7 +72,13 @@ SCRIPT_FONT = "cursive"
 FALLBACK_FONT = "futural"
 REQUIRED_CHARS = string.ascii_lowercase + string.ascii_uppercase + string.digits + " .,;:!?'\"-()&/"
 SAMPLE_HZ = 70.0
-_BASELINE = 9.0            # Hershey: cap line -12, x-height top 0, baseline 9, descender 21
+HANDS = ("print", "italic", "script", "cursive")
+DEFAULT_HANDS = {"print": 0.35, "italic": 0.15, "script": 0.2, "cursive": 0.3}
+HAND_FONTS = {"print": ("futural", "rowmans"), "italic": ("rowmans", "futural"), "script": ("scripts",),
+              "cursive": ("cursive",)}
+_SCRIPT_FONTS = {"cursive", "scripts"}            # letters designed to join (cap line -12, x-height top 0)
+_FONT_XHEIGHT = {"cursive": 9.0, "scripts": 9.0, "futural": 14.0, "rowmans": 14.0}
+_BASELINE = 9.0            # Hershey: cap line -12, x-height top 0 (print fonts: -5), baseline 9, descender 21
 _XHEIGHT = 9.0
 _DENSE = 0.5               # spline sampling step (font units)
 _JOIN = 1.6                # end-to-start distance (font units) that counts as touching
@@ -68,23 +100,23 @@ def _centripetal_cr(p: np.ndarray, step: float = _DENSE) -> np.ndarray:
         u = np.linspace(0, 1, m + 1)[:, None]
         return p[0] * (1 - u) + p[1] * u
     ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
-    out = [p[:1]]
-    for i in range(n - 1):
-        p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
-        d01 = max(np.hypot(*(p1 - p0)), 1e-6) ** 0.5
-        d12 = max(np.hypot(*(p2 - p1)), 1e-6) ** 0.5
-        d23 = max(np.hypot(*(p3 - p2)), 1e-6) ** 0.5
-        t0, t1 = 0.0, d01
-        t2, t3 = t1 + d12, t1 + d12 + d23
-        m = max(int(np.ceil(np.hypot(*(p2 - p1)) / step)), 1)
-        t = np.linspace(t1, t2, m + 1)[1:, None]
-        a1 = (t1 - t) / (t1 - t0) * p0 + (t - t0) / (t1 - t0) * p1
-        a2 = (t2 - t) / (t2 - t1) * p1 + (t - t1) / (t2 - t1) * p2
-        a3 = (t3 - t) / (t3 - t2) * p2 + (t - t2) / (t3 - t2) * p3
-        b1 = (t2 - t) / (t2 - t0) * a1 + (t - t0) / (t2 - t0) * a2
-        b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
-        out.append((t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2)
-    return np.vstack(out)
+    # all segments at once: segment i runs from p[i] to p[i + 1] with neighbours ext[i], ext[i + 3]
+    m = np.maximum(np.ceil(np.hypot(*(p[1:] - p[:-1]).T) / step).astype(np.int64), 1)
+    seg = np.repeat(np.arange(n - 1), m)
+    k = (np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m) + 1) / m[seg]
+    p0, p1, p2, p3 = ext[seg], ext[seg + 1], ext[seg + 2], ext[seg + 3]
+    d01 = np.maximum(np.hypot(*(p1 - p0).T), 1e-6) ** 0.5
+    d12 = np.maximum(np.hypot(*(p2 - p1).T), 1e-6) ** 0.5
+    d23 = np.maximum(np.hypot(*(p3 - p2).T), 1e-6) ** 0.5
+    t1 = d01[:, None]
+    t2, t3 = t1 + d12[:, None], t1 + (d12 + d23)[:, None]
+    t = t1 + (t2 - t1) * k[:, None]
+    a1 = (t1 - t) / t1 * p0 + t / t1 * p1
+    a2 = (t2 - t) / (t2 - t1) * p1 + (t - t1) / (t2 - t1) * p2
+    a3 = (t3 - t) / (t3 - t2) * p2 + (t - t2) / (t3 - t2) * p3
+    b1 = (t2 - t) / t2 * a1 + t / t2 * a2
+    b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
+    return np.vstack([p[:1], (t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2])
 
 
 def _project(p: np.ndarray, poly: np.ndarray) -> tuple[float, int, np.ndarray]:
@@ -138,16 +170,54 @@ def _join_strokes(strokes: list[np.ndarray], near: float = 0.0) -> list[np.ndarr
     return out
 
 
-@dataclass
 class _Glyph:
-    strokes: list[np.ndarray]       # dense pen strokes, font units, x from the glyph's left, y: baseline 0
-    width: float
+    """Pen strokes of one character, flattened: ``flat`` (n, 2) dense points in font units (x from the glyph's
+    left, y down, baseline 0), ``sid`` their stroke (0, 1, ...); the last ``marks`` strokes are dots, bars or
+    crossings (i, j, t, f, x) that a writer may add after the word: ``nbody`` points in ``nsb`` strokes come
+    before them, ``msid`` are their stroke ids counted from 0. ``entry`` / ``exit`` (first point, last body
+    point) and ``join_in`` / ``join_out`` (a print or italic writer may join into / out of it: it starts at its
+    left within the x-height band, it ends low at its right) decide the joins."""
 
-    def __post_init__(self):
-        self.flat = np.concatenate(self.strokes) if self.strokes else None          # all points
-        self.sid = np.repeat(np.arange(len(self.strokes)), [len(s) for s in self.strokes])  # their stroke
+    __slots__ = ("flat", "sid", "width", "n", "nbody", "nsb", "ns", "msid", "entry", "exit", "join_in", "join_out")
+
+    def __init__(self, strokes: list[np.ndarray], width: float, marks: int = 0, char: str = ""):
+        self.width = width
+        self.join_in = self.join_out = False
+        self.n = self.nbody = self.nsb = self.ns = 0
+        self.flat = self.sid = self.msid = self.entry = self.exit = None
+        if not strokes:
+            return
+        self.flat = np.concatenate(strokes)
+        self.sid = np.repeat(np.arange(len(strokes)), [len(s) for s in strokes])
+        self.n, self.ns, self.nsb = len(self.flat), len(strokes), len(strokes) - marks
+        self.nbody = sum(len(s) for s in strokes[:self.nsb])
+        self.msid = self.sid[self.nbody:] - self.nsb
+        self.entry = (float(self.flat[0, 0]), float(self.flat[0, 1]))
+        self.exit = (float(self.flat[self.nbody - 1, 0]), float(self.flat[self.nbody - 1, 1]))
+        if char.islower():
+            x0, x1 = self.flat[:, 0].min(), self.flat[:, 0].max()
+            span = max(x1 - x0, 1e-6)
+            self.join_in = bool((self.entry[0] <= x0 + 0.3 * span or span < 1.5) and char not in _NO_JOIN_IN
+                                and -_XHEIGHT - 0.6 <= self.entry[1] <= 0.5)
+            self.join_out = bool(-0.45 * _XHEIGHT <= self.exit[1] <= 1.0
+                                 and (self.exit[0] >= x0 + 0.55 * span or span < 1.5))
+
+    @property
+    def strokes(self) -> list[np.ndarray]:
+        if self.flat is None:
+            return []
+        return np.split(self.flat, np.flatnonzero(np.diff(self.sid)) + 1)
+
+    def deformed(self, flat: np.ndarray) -> "_Glyph":
+        """The same glyph with displaced points (joins are still decided on the undisplaced entry / exit)."""
+        g = object.__new__(_Glyph)
+        for k in self.__slots__:
+            setattr(g, k, getattr(self, k))
+        g.flat = flat
+        return g
 
 
+@lru_cache(maxsize=None)
 def _font(name: str):
     from HersheyFonts import HersheyFonts
 
@@ -158,51 +228,121 @@ def _font(name: str):
 
 _NEAR_JOIN = 7.5           # lowercase script letters: bridge gaps up to this (font units) with the pen down
 _LIFT = set("ijtx")        # ... except where the pen really lifts (dots, crossings)
+_MARKS = set("ijtfx")      # letters whose dot / bar / crossing may be written after the word
+_NO_JOIN_IN = set("vwyz")  # print / italic: an upstroke into v, w, y reads as w, into z's top bar as r
 
 
-def _make_glyph(g, char: str = "", sx: float = 1.0, sy: float = 1.0) -> _Glyph:
-    """Pen strokes of a Hershey glyph; ``sx, sy`` rescale it (baseline fixed)."""
-    raw = [(np.array(s, dtype=np.float64) - [g.left_offset, _BASELINE]) * [sx, sy] for s in g.strokes if len(s)]
-    near = _NEAR_JOIN if char.islower() and char not in _LIFT else 0.0
-    joined = _join_strokes(raw, near)
+def _count_marks(strokes: list[np.ndarray], char: str) -> int:
+    """How many of the last strokes are a dot (i, j), a bar (t, f) or the crossing stroke (x)."""
+    if char not in _MARKS or len(strokes) < 2:
+        return 0
+    m = 0
+    for s in reversed(strokes[1:]):
+        w, h = np.ptp(s[:, 0]), np.ptp(s[:, 1])
+        if not (w + h < 3.5 if char in "ij" else (h < 1.5 and w > 1.5) if char in "tf" else True):
+            break
+        m += 1
+        if char == "x":
+            break
+    return m
+
+
+_BOWL_FIRST = set("adgq")  # print letters a hand writes bowl first, then the stem (Hershey: stem first)
+
+
+def _unshade(strokes: list[np.ndarray], width: float = 2.0) -> list[np.ndarray]:
+    """Drop the shading strokes of a typographic glyph: strokes running alongside others (within ``width``)
+    to thicken them (the ``scripts`` digits and punctuation); a pen writes each line once. Shortest first;
+    dots and ticks stay."""
+    dense = [_centripetal_cr(s) for s in strokes]
+    keep = [True] * len(strokes)
+    for i in sorted(range(len(strokes)), key=lambda i: len(dense[i])):
+        others = [d for j, d in enumerate(dense) if keep[j] and j != i]
+        if not others or np.hypot(*np.diff(dense[i], axis=0).T).sum() < 2.5 * width:
+            continue
+        K = np.concatenate(others)
+        d = dense[i]
+        if np.all(np.min(np.hypot(d[:, None, 0] - K[None, :, 0], d[:, None, 1] - K[None, :, 1]), 1) < width):
+            keep[i] = False
+    return [s for s, k in zip(strokes, keep) if k]
+
+
+def _make_glyph(g, char: str = "", sx: float = 1.0, sy: float = 1.0, near_join: bool | None = None,
+                raw: bool = False, bowl_first: bool = False, unshade: bool = False) -> _Glyph:
+    """Pen strokes of a Hershey glyph; ``sx, sy`` rescale it (baseline fixed). ``near_join`` (default: for
+    lowercase letters but i, j, t, x) bridges small gaps with the pen down (script fonts); ``raw`` keeps the
+    font's strokes apart (a print writer lifting within the letter); ``bowl_first`` writes a two-stroke
+    stem + bowl letter (print a, d, g, q) bowl first, then up to the stem's top and down it."""
+    raw_strokes = [(np.array(s, dtype=np.float64) - [g.left_offset, _BASELINE]) * [sx, sy] for s in g.strokes if len(s)]
+    if near_join is None:
+        near_join = char.islower() and char not in _LIFT
+    if unshade:
+        raw_strokes = _unshade(raw_strokes, 2.0 * sx)
+    bowl_first = bowl_first and len(raw_strokes) == 2
+    if bowl_first:
+        raw_strokes = raw_strokes[::-1]
+    joined = list(raw_strokes) if raw or bowl_first else _join_strokes(raw_strokes, _NEAR_JOIN if near_join else 0.0)
     small = [s for s in joined if np.ptp(s[:, 0]) + np.ptp(s[:, 1]) < 3.5]
     if small and len(small) < len(joined):                 # dots and ticks are written after the body
         joined = [s for s in joined if not any(s is t for t in small)] + small
     for k, s in enumerate(joined):                         # Hershey dots are little diamonds: shrink them
         if len(s) > 2 and np.ptp(s[:, 0]) + np.ptp(s[:, 1]) < 3.5 and np.hypot(*(s[0] - s[-1])) < 0.5:
             c = s.mean(axis=0)
-            joined[k] = c + (s - c) * 0.6
-    return _Glyph([_centripetal_cr(s) for s in joined], float(g.char_width) * sx)
+            joined[k] = c + (s - c) * min(1.0, 0.6 / sy)  # (the same size in every font)
+    strokes = [_centripetal_cr(s) for s in joined]
+    if bowl_first and not raw:                             # bowl, straight up to the stem's top, down the stem
+        strokes = [np.vstack(strokes)]
+    return _Glyph(strokes, float(g.char_width) * sx, _count_marks(strokes, char), char)
 
 
-@lru_cache(maxsize=1)
-def _glyphs() -> dict[str, _Glyph]:
-    script, fallback = _font(SCRIPT_FONT), _font(FALLBACK_FONT)
+@lru_cache(maxsize=None)
+def _table(font: str = SCRIPT_FONT, raw: bool = False) -> dict[str, _Glyph]:
+    """Glyphs of every printable character in one font (missing ones from ``futural``), x-height 9 units;
+    ``raw``: print letters with the pen lifted between the font's strokes."""
+    main, fallback = _font(font), _font(FALLBACK_FONT)
+    script = font in _SCRIPT_FONTS
+    s = _XHEIGHT / _FONT_XHEIGHT[font]
     table = {}
     for code in range(32, 127):
         c = chr(code)
-        g = script.get(c)
+        g = main.get(c)
         if g is None or (c != " " and not g.strokes):
             g = fallback.get(c)
         if g is None:
             continue
-        if c.isdigit():           # simplex digits are as wide as capitals; handwritten ones are narrower
-            table[c] = _make_glyph(g, "", 0.72, 0.9)
+        native = g is main.get(c)
+        unshade = font == "scripts" and native and not c.isalpha() and c != "@"
+        if c.isdigit() and not (font == "scripts" and native):
+            # simplex digits are as wide as capitals; handwritten ones are narrower
+            table[c] = _make_glyph(g, c, 0.72, 0.9, False, raw) if script else _make_glyph(g, c, 0.8 * s, s, False, raw)
         else:
-            table[c] = _make_glyph(g, c if g is script.get(c) else "")
+            table[c] = _make_glyph(g, c, s, s, script and native and c.islower() and c not in _LIFT, raw,
+                                   not script and c in _BOWL_FIRST, unshade)
     return table
+
+
+def _glyphs() -> dict[str, _Glyph]:
+    """The cursive table (the corpus's original single family)."""
+    return _table(SCRIPT_FONT)
 
 
 @lru_cache(maxsize=1)
 def _print_capitals() -> dict[str, _Glyph]:
-    """Print (simplex) capitals for writers who print their capitals."""
+    """Print (simplex) capitals for script writers who print their capitals."""
     fallback = _font(FALLBACK_FONT)
-    return {c: _make_glyph(fallback[c], "", 0.85, 1.0) for c in string.ascii_uppercase}
+    return {c: _make_glyph(fallback[c], c, 0.85, 1.0, False) for c in string.ascii_uppercase}
 
 
+@lru_cache(maxsize=1)
 def supported_chars() -> str:
-    """Every character the synthetic writer can write (printable ASCII)."""
-    return "".join(sorted(_glyphs()))
+    """Every character the synthetic writers of every hand can write (printable ASCII)."""
+    def has(font: str, c: str) -> bool:
+        g = _font(font).get(c)
+        return g is not None and bool(g.strokes)
+
+    fonts = {f for fs in HAND_FONTS.values() for f in fs}
+    ok = {chr(c) for c in range(33, 127) if all(has(f, chr(c)) or has(FALLBACK_FONT, chr(c)) for f in fonts)}
+    return "".join(sorted(ok | {" "}))
 
 
 # ------------------------------------------------------------------------------------------ writers
@@ -217,41 +357,111 @@ class WriterStyle:
     drift: float = 0.5              # baseline wave amplitude (font units)
     drift_wavelength: float = 150.0  # font units
     tilt: float = 0.0               # baseline slope (dy/dx)
-    jitter: float = 0.25            # smooth shape noise amplitude (font units)
+    jitter: float = 0.25            # smooth shape noise amplitude along the line (font units)
     glyph_var: float = 0.04         # per-letter random size variation (fraction)
     speed: float = 1.0              # pen speed factor (faster -> fewer points per letter)
-    caps: str = "script"            # "script" or "print" capitals
+    caps: str = "script"            # "script" or "print" capitals (print and italic hands always print)
     ascender: float = 1.0           # scale of the parts above the x-height (ascenders, capitals)
     descender: float = 1.0          # scale of the parts below the baseline (descenders)
+    hand: str = "cursive"           # family: "print", "italic", "script" or "cursive" (see HANDS)
+    font: str = ""                  # Hershey font ("" = the family's first, see HAND_FONTS)
+    seed: int = 0                   # this writer's letter shapes (the deformation field)
+    deform: float = 0.0             # per-writer smooth displacement of the glyph shapes (font units)
+    letter_var: float = 0.0         # fresh smooth displacement of every written letter (font units)
+    slant_var: float = 0.0          # per-letter random slant variation
+    join: float = 1.0               # fraction of joinable letter pairs written without lifting the pen
+    lift: float = 0.0               # print / italic: fraction of letters written with a lift inside them
+    late_marks: float = 0.0         # fraction of words whose i/j dots and t/f/x bars come after the word
+    rounding: float = 0.0           # corner rounding (font units)
 
     @classmethod
-    def random(cls, rng: np.random.Generator, name: str) -> "WriterStyle":
-        return cls(name=name,
-                   x_height=float(rng.uniform(20, 28)),
-                   width=float(rng.uniform(0.66, 0.92)),
-                   slant=float(np.clip(rng.normal(0.12, 0.16), -0.2, 0.45)),
-                   letter_spacing=float(rng.uniform(-0.5, 1.2)),
-                   word_spacing=float(rng.uniform(0.7, 1.2)),
-                   drift=float(rng.uniform(0.0, 1.0)),
-                   drift_wavelength=float(rng.uniform(80, 260)),
-                   tilt=float(rng.normal(0, 0.012)),
-                   jitter=float(rng.uniform(0.05, 0.25)),
-                   glyph_var=float(rng.uniform(0.015, 0.06)),
-                   speed=float(rng.uniform(0.8, 1.25)),
-                   caps="print" if rng.random() < 0.4 else "script",
-                   ascender=float(rng.uniform(0.75, 1.1)),
-                   descender=float(rng.uniform(0.7, 1.1)))
+    def random(cls, rng: np.random.Generator, name: str, hand: str | None = None) -> "WriterStyle":
+        """A random writer of ``hand`` (default: drawn with the DEFAULT_HANDS weights)."""
+        if hand is None:
+            hand = HANDS[int(rng.choice(len(HANDS), p=[DEFAULT_HANDS[h] for h in HANDS]))]
+        if hand not in HANDS:
+            raise DataError(f"unknown hand {hand!r} (expected one of {', '.join(HANDS)})")
+        u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
+        w = cls(name=name, hand=hand, x_height=u(20, 28), word_spacing=u(0.7, 1.2), drift=u(0.0, 1.0),
+                drift_wavelength=u(80, 260), tilt=float(rng.normal(0, 0.012)), jitter=u(0.05, 0.2),
+                glyph_var=u(0.015, 0.06), speed=u(0.8, 1.25), seed=int(rng.integers(2 ** 31)),
+                deform=u(0.35, 0.8), letter_var=u(0.06, 0.18), slant_var=u(0.01, 0.04),
+                late_marks=u(0.7, 1.0) if rng.random() < 0.5 else 0.0)
+        fonts = HAND_FONTS[hand]
+        w.font = fonts[int(rng.integers(len(fonts)))]
+        if hand == "cursive":
+            w.width, w.slant = u(0.66, 0.92), float(np.clip(rng.normal(0.12, 0.16), -0.2, 0.45))
+            w.letter_spacing, w.caps = u(-0.5, 1.2), "print" if rng.random() < 0.4 else "script"
+            w.ascender, w.descender, w.join, w.rounding = u(0.75, 1.1), u(0.7, 1.1), 1.0, u(0.0, 0.4)
+        elif hand == "script":
+            w.width, w.slant = u(0.72, 0.98), float(np.clip(rng.normal(0.04, 0.1), -0.15, 0.3))
+            w.letter_spacing, w.caps = u(-0.3, 1.0), "print" if rng.random() < 0.2 else "script"
+            w.ascender, w.descender, w.join, w.rounding = u(0.8, 1.1), u(0.75, 1.05), u(0.6, 1.0), u(0.3, 0.9)
+        elif hand == "print":
+            w.width, w.slant = u(0.75, 1.05), float(np.clip(rng.normal(0.02, 0.07), -0.12, 0.18))
+            w.letter_spacing, w.word_spacing, w.caps = u(0.2, 1.6), u(0.95, 1.4), "print"
+            w.ascender, w.descender, w.rounding = u(0.95, 1.45), u(0.9, 1.4), u(0.0, 0.35)
+            w.join, w.lift = (u(0.1, 0.35) if rng.random() < 0.4 else 0.0), u(0.1, 0.8)
+            w.speed = u(0.6, 0.95)          # printing is slower than running script (short strokes, many lifts)
+        else:  # italic
+            w.width, w.slant = u(0.6, 0.78), u(0.2, 0.4)
+            w.letter_spacing, w.caps = u(0.0, 1.0), "print"
+            w.ascender, w.descender, w.rounding = u(1.0, 1.5), u(1.0, 1.5), u(1.0, 2.0)
+            w.join, w.lift = u(0.35, 0.85), u(0.0, 0.25)
+            w.speed = u(0.7, 1.05)
+        return w
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-def make_writers(n: int, seed: int = 0) -> list[WriterStyle]:
-    """``n`` reproducible writer styles (the same seed gives the same writers)."""
+def parse_hands(spec=None) -> dict[str, float]:
+    """Hand-family weights from ``None`` (DEFAULT_HANDS), ``"all"``, ``"print,cursive"`` (equal weights),
+    ``"print=0.35,cursive=0.3,..."``, a list of names or a dict; normalised to sum to 1, zero weights dropped."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "all", "default")):
+        return dict(DEFAULT_HANDS)
+    if isinstance(spec, str):
+        items = [p.strip() for p in spec.split(",") if p.strip()]
+        pairs = []
+        for p in items:
+            name, _, weight = p.partition("=")
+            try:
+                pairs.append((name.strip().lower(), float(weight) if weight.strip() else 1.0))
+            except ValueError:
+                raise DataError(f"bad hand weight {p!r} (expected NAME or NAME=WEIGHT)") from None
+    elif isinstance(spec, dict):
+        pairs = [(str(k).lower(), float(v)) for k, v in spec.items()]
+    else:
+        pairs = [(str(k).lower(), 1.0) for k in spec]
+    out: dict[str, float] = {}
+    for name, weight in pairs:
+        if name not in HANDS:
+            raise DataError(f"unknown hand {name!r} (expected one of {', '.join(HANDS)})")
+        if not np.isfinite(weight) or weight < 0:
+            raise DataError(f"hand weight for {name} must be a non-negative number, got {weight}")
+        out[name] = out.get(name, 0.0) + weight
+    total = sum(out.values())
+    if total <= 0:
+        raise DataError("the hand mix gives no family a positive weight")
+    return {h: out[h] / total for h in HANDS if out.get(h, 0.0) > 0}
+
+
+def make_writers(n: int, seed: int = 0, hands=None) -> list[WriterStyle]:
+    """``n`` reproducible writer styles (the same seed and hands give the same writers). The families are
+    drawn in proportion to ``hands`` (see :func:`parse_hands`; default DEFAULT_HANDS): their counts are
+    n * weight rounded by largest remainder, in a seeded random order."""
     if n < 1:
         raise DataError(f"need at least one writer, got {n}")
+    mix = parse_hands(hands)
+    names = list(mix)
+    want = np.array([mix[h] * n for h in names])
+    count = np.floor(want).astype(int)
+    for j in np.argsort(-(want - count), kind="stable")[:n - count.sum()]:
+        count[j] += 1
     rng = np.random.default_rng([seed, 0x5717E])
-    return [WriterStyle.random(rng, f"synth-{i:03d}") for i in range(n)]
+    order = [h for h, c in zip(names, count) for _ in range(c)]
+    order = [order[j] for j in rng.permutation(n)]
+    return [WriterStyle.random(rng, f"synth-{i:03d}", h) for i, h in enumerate(order)]
 
 
 # ------------------------------------------------------------------------------------------ a line
@@ -265,38 +475,202 @@ def _smooth_noise(s: np.ndarray, rng: np.random.Generator, amp: float, wavelengt
     return np.interp(s, grid, out)
 
 
-def _layout(text: str, w: WriterStyle, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Place the glyphs: dense pen-stroke points in font units (baseline 0) and their stroke ids; letters of
-    a word are joined where the exit of one meets the entry of the next."""
-    table = _glyphs()
-    caps = _print_capitals() if w.caps == "print" else {}
-    glyphs = []
-    for c in text:
-        g = caps.get(c) or table.get(c)
-        if g is None:
-            raise DataError(f"the synthetic writer cannot write {c!r}")
-        glyphs.append(g)
-    r = rng.normal(0, 1, (len(text), 4))
-    join = _JOIN + w.letter_spacing + 0.6
-    parts, ids = [], []
-    x, next_id, prev_end = 0.0, 0, None
-    for c, g, ri in zip(text, glyphs, r):
+def _unit(*key) -> float:
+    """A fixed number in [0, 1) for a key: a writer's habit for a letter or a letter pair."""
+    return zlib.crc32(repr(key).encode()) / 4294967296.0
+
+
+def _wave_field(p: np.ndarray, rng: np.random.Generator, amp: float, n: int = 3,
+                lam: tuple[float, float] = (11.0, 28.0)) -> np.ndarray:
+    """A smooth random 2-D displacement of the points p (m, 2): ``n`` plane waves of wavelengths ``lam``
+    (font units) in random directions, amplitude ~``amp`` per axis."""
+    ang = rng.uniform(0, 2 * np.pi, n)
+    kv = (2 * np.pi / rng.uniform(*lam, n))[:, None] * np.stack([np.cos(ang), np.sin(ang)], 1)
+    ph = rng.uniform(0, 2 * np.pi, (2, n))
+    a = rng.normal(0, 1, (2, n)) * (amp / np.sqrt(n))
+    arg = p @ kv.T
+    return np.stack([(np.sin(arg + ph[0]) * a[0]).sum(1), (np.sin(arg + ph[1]) * a[1]).sum(1)], 1)
+
+
+def _hand_font(w: WriterStyle) -> str:
+    if w.hand not in HAND_FONTS:
+        raise DataError(f"unknown hand {w.hand!r} (expected one of {', '.join(HANDS)})")
+    if w.font and w.font not in _FONT_XHEIGHT:
+        raise DataError(f"unknown synthetic-writer font {w.font!r} (expected one of {', '.join(_FONT_XHEIGHT)})")
+    return w.font or HAND_FONTS[w.hand][0]
+
+
+_WRITER_GLYPHS: dict[tuple, dict[str, _Glyph]] = {}
+
+
+def _writer_glyph(w: WriterStyle, c: str, cache: dict[str, _Glyph]) -> _Glyph:
+    """Character ``c`` as writer ``w`` writes it: the family's glyph (with or without lifts inside it), moved by
+    the writer's smooth displacement field: a part shared by all its letters and a part of that letter's own
+    (both fixed by ``w.seed``). Script joins (first and last pen point) are kept in place."""
+    g = cache.get(c)
+    if g is not None:
+        return g
+    font = _hand_font(w)
+    if c in string.ascii_uppercase and w.caps == "print" and font in _SCRIPT_FONTS:
+        base = _print_capitals()[c]
+    else:
+        raw = font not in _SCRIPT_FONTS and w.lift > 0 and _unit(w.seed, c, "lift") < w.lift
+        base = _table(font, raw).get(c)
+    if base is None:
+        raise DataError(f"the synthetic writer cannot write {c!r}")
+    if base.flat is None or w.deform <= 0:
+        cache[c] = base
+        return base
+    p = base.flat
+    own = 1.0 if c.islower() else 0.7           # capitals, digits: big, with narrow gaps (6, 8, B): a bit less
+    d = (_wave_field(p, np.random.default_rng([w.seed, 0xF1E1D]), 0.5 * w.deform)
+         + _wave_field(p, np.random.default_rng([w.seed, ord(c), 0xF1E1D]), own * w.deform))
+    top = float(np.hypot(d[:, 0], d[:, 1]).max())
+    if top > 1.6 * w.deform:                      # no absurd outliers: at most 1.6 * deform anywhere
+        d *= 1.6 * w.deform / top
+    if font in _SCRIPT_FONTS:
+        near = np.minimum(np.hypot(*(p - base.entry).T), np.hypot(*(p - base.exit).T))
+        d *= np.clip(near / 1.5, 0.0, 1.0)[:, None]
+    g = cache[c] = base.deformed(p + d)
+    return g
+
+
+def _layout(text: str, w: WriterStyle, rng: np.random.Generator):
+    """Place the glyphs: dense pen-stroke points in font units (baseline 0), their stroke ids, their
+    glyph-local coordinates and letter index. Letters of a word are joined where the writer joins them:
+    script fonts where the exit of one meets the entry of the next, print fonts with an upstroke from a low
+    right exit to a left entry; late dots and bars are written after their word."""
+    key = (w.hand, w.font, w.seed, w.deform, w.lift, w.caps)
+    cache = _WRITER_GLYPHS.get(key)
+    if cache is None:
+        if len(_WRITER_GLYPHS) >= 512:
+            _WRITER_GLYPHS.clear()
+        cache = _WRITER_GLYPHS[key] = {}
+    glyphs = [cache.get(c) or _writer_glyph(w, c, cache) for c in text]
+    natural = _hand_font(w) in _SCRIPT_FONTS
+    n = len(text)
+    r = rng.normal(0, 1, (n, 4)).tolist()
+    late = (rng.random(n) < w.late_marks).tolist()       # per word, drawn at its first letter
+    join_d = _JOIN + w.letter_spacing + 0.6
+    wid, gv, ls, always = w.width, w.glyph_var, w.letter_spacing, w.join >= 1.0
+    wide = max(ls, 0.5) - ls + max(0.0, 0.85 - wid) * 4.0   # capitals and digits: never cramped
+    loc, sids, lis, offs, place = [], [], [], [], []   # per piece: glyph-local points, stroke ids, letter,
+    pending: list[tuple] = []                # stroke-id offset, (sx, sy, ox, oy); pending: late dots and bars
+    x, prev, prevc, word_late, next_id = 0.0, None, "", False, 0
+    for i, (c, g, ri) in enumerate(zip(text, glyphs, r)):
         if g.flat is None:                                  # space
-            x += g.width * w.width * w.word_spacing * (1.0 + 0.09 * ri[0])
-            prev_end = None
+            for p in pending:
+                loc.append(p[0]), sids.append(p[1]), lis.append(p[2]), place.append(p[3]), offs.append(next_id)
+                next_id += p[4]
+            pending = []
+            x += g.width * wid * w.word_spacing * (1.0 + 0.09 * ri[0])
+            prev = None
             continue
-        k = 1.0 + w.glyph_var * ri[0]
-        p = g.flat * (k * w.width, k) + (x + 0.15 * ri[1], 0.12 * ri[2])
-        joined = prev_end is not None and np.hypot(prev_end[0] - p[0, 0], prev_end[1] - p[0, 1]) <= join
-        sid = g.sid + (next_id - 1 if joined else next_id)
-        next_id = int(sid[-1]) + 1
-        parts.append(p)
-        ids.append(sid)
-        prev_end = p[-1]
-        x += g.width * k * w.width + w.letter_spacing + 0.15 * ri[3]
-    if not parts:
+        if i == 0 or text[i - 1] == " ":
+            word_late = late[i]
+        k = 1.0 + gv * ri[0]
+        sx = k * wid
+        ox, oy = x + 0.15 * ri[1], 0.12 * ri[2]
+        joined = False
+        if prev is not None:
+            ex, ey = g.entry[0] * sx + ox, g.entry[1] * k + oy
+            if natural:
+                joined = math.hypot(prev[0] - ex, prev[1] - ey) <= join_d
+            else:
+                joined = prev[2] and g.join_in and -2.0 <= ex - prev[0] <= 8.0
+            if joined and not always and _unit(w.seed, prevc, c) >= w.join:
+                joined = False
+                if natural:                                 # a lifted script join leaves a small gap
+                    ox += 1.0
+                    x += 1.0
+        split = word_late and g.nbody < g.n
+        m = g.nbody if split else g.n
+        body, sid = (g.flat[:m], g.sid[:m]) if split else (g.flat, g.sid)
+        if joined and not natural:                          # an upstroke from the last letter's exit
+            a = loc[-1][-1]
+            sa = place[-1]
+            conn = _connector(np.array([a[0] * sa[0] + sa[2], a[1] * sa[1] + sa[3]]),
+                              np.array([body[0, 0] * sx + ox, body[0, 1] * k + oy]))
+            if len(conn):                                   # in this letter's coordinates
+                body = np.vstack([(conn - (ox, oy)) / (sx, k), body])
+                sid = np.concatenate([np.zeros(len(conn), np.int64), sid])
+        off = next_id - 1 if joined else next_id
+        loc.append(body), sids.append(sid), lis.append(i), offs.append(off), place.append((sx, k, ox, oy))
+        next_id = off + (g.nsb if split else g.ns)
+        if split:
+            pending.append((g.flat[m:], g.msid, i, (sx, k, ox, oy), g.ns - g.nsb))
+        if split or g.nbody == g.n:
+            prev = (g.exit[0] * sx + ox, g.exit[1] * k + oy, g.join_out)
+        else:
+            prev = None                                     # the pen is on a dot or a bar: lift
+        prevc = c
+        x += g.width * sx + ls + 0.15 * ri[3] + (wide if wide and not c.islower() else 0.0)
+    for p in pending:
+        loc.append(p[0]), sids.append(p[1]), lis.append(p[2]), place.append(p[3]), offs.append(next_id)
+        next_id += p[4]
+    if not loc:
         raise DataError(f"nothing to write in {text!r}")
-    return np.concatenate(parts), np.concatenate(ids)
+    lens = [len(p) for p in loc]
+    L = np.concatenate(loc)
+    T = np.repeat(np.array(place), lens, axis=0)
+    return (L * T[:, :2] + T[:, 2:], np.concatenate(sids) + np.repeat(offs, lens), L, np.repeat(lis, lens))
+
+
+def _connector(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Points of a pen-down join from a to b (both excluded): a shallow arc bulging below / right of the
+    chord, as a pen swings up out of one letter into the next."""
+    v = b - a
+    L = float(np.hypot(*v))
+    m = int(np.ceil(L / _DENSE))
+    if m < 2:
+        return np.empty((0, 2))
+    c = 0.5 * (a + b) + 0.18 * np.array([-v[1], v[0]])
+    t = np.linspace(0.0, 1.0, m + 1)[1:-1, None]
+    return (1 - t) ** 2 * a + 2 * t * (1 - t) * c + t ** 2 * b
+
+
+def _letter_noise(L: np.ndarray, li: np.ndarray, n: int, rng: np.random.Generator, amp: float,
+                  slant_var: float) -> np.ndarray:
+    """Fresh variation of every written letter, in its own coordinates L (letter index li): a random smooth
+    (quadratic) displacement field of amplitude ~``amp`` font units and a slant change (sd ``slant_var``)."""
+    c = rng.normal(0, 1, (n, 10)) * (amp * np.array([0.6, 0.6, 0.35, 0.35, 0.35] * 2))
+    c[:, 1] -= rng.normal(0, slant_var * 4.5, n)            # shear: dx = -slant * y, y scaled by 1 / 4.5
+    u = (L[:, 0] - 4.0) * (1 / 4.5)
+    v = np.clip((L[:, 1] + 4.5) * (1 / 4.5), -2.0, 2.0)
+    B = np.stack([u, v, u * v, u * u - 0.5, v * v - 0.5], 1)
+    C = c[li]
+    return np.stack([(B * C[:, :5]).sum(1), (B * C[:, 5:]).sum(1)], 1)
+
+
+def _densify(P: np.ndarray, sid: np.ndarray, step: float = _DENSE) -> tuple[np.ndarray, np.ndarray]:
+    """Fill pen-down steps longer than 2 * step (joins between letters, bridged gaps) with points."""
+    d = np.hypot(*np.diff(P, axis=0).T)
+    long = (sid[1:] == sid[:-1]) & (d > 2 * step)
+    if not long.any():
+        return P, sid
+    m = np.where(long, np.ceil(d / step), 1).astype(np.int64)
+    seg = np.repeat(np.arange(len(m)), m)
+    f = ((np.arange(m.sum()) - np.repeat(np.cumsum(m) - m, m)) / m[seg])[:, None]
+    return np.vstack([P[seg] + (P[seg + 1] - P[seg]) * f, P[-1:]]), np.append(sid[seg], sid[-1])
+
+
+def _round_corners(P: np.ndarray, sid: np.ndarray, radius: float) -> np.ndarray:
+    """Round the corners of the pen path: a moving average (twice, ~``radius`` font units each side) along
+    every stroke, with the window shrinking to nothing at the stroke's ends (they stay in place)."""
+    h = int(round(radius / _DENSE))
+    if h < 1:
+        return P
+    n = len(P)
+    idx = np.arange(n)
+    starts = np.flatnonzero(np.concatenate([[True], sid[1:] != sid[:-1]]))
+    lens = np.diff(np.append(starts, n))
+    s = np.repeat(starts, lens)
+    e = s + np.repeat(lens, lens) - 1
+    hh = np.minimum(np.minimum(h, np.repeat((lens - 1) // 6, lens)), np.minimum(idx - s, e - idx))   # (dots stay)
+    for _ in range(2):
+        C = np.vstack([[0.0, 0.0], np.cumsum(P, axis=0)])
+        P = (C[idx + hh + 1] - C[idx - hh]) / (2 * hh + 1)[:, None]
+    return P
 
 
 def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, keep_turns: bool = True):
@@ -357,11 +731,16 @@ def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, 
 
 def _render_flat(text: str, w: WriterStyle, rng: np.random.Generator, hz: float):
     text = " ".join(text.split())
-    P, sid = _layout(text, w, rng)
-    # ascender / descender proportions, smooth shape jitter, slant, baseline drift and tilt (font units)
+    P, sid, L, li = _layout(text, w, rng)
+    if w.letter_var > 0 or w.slant_var > 0:
+        P += _letter_noise(L, li, len(text), rng, w.letter_var, w.slant_var)
+    # ascender / descender proportions, rounded corners, smooth shape jitter, slant, baseline drift and tilt
     y = P[:, 1]
     P[:, 1] = np.where(y < -_XHEIGHT, -_XHEIGHT + (y + _XHEIGHT) * w.ascender,
                        np.where(y > 0, y * w.descender, y))
+    if w.rounding >= 0.75 * _DENSE:
+        P, sid = _densify(P, sid)
+        P = _round_corners(P, sid, w.rounding)
     seg = np.hypot(*np.diff(P, axis=0).T)
     s = np.concatenate([[0.0], np.cumsum(np.minimum(seg, 2.0))])
     P[:, 0] += _smooth_noise(s, rng, w.jitter)
@@ -382,7 +761,7 @@ def render_line(text: str, writer: WriterStyle | None = None, rng: np.random.Gen
     text, (x, y, t, sid) = _render_flat(text, w, rng, hz)
     cuts = np.flatnonzero(np.diff(sid)) + 1
     strokes = [Stroke(a, b, c) for a, b, c in zip(np.split(x, cuts), np.split(y, cuts), np.split(t, cuts))]
-    return Ink(strokes, text, w.name, {"synthetic": True})
+    return Ink(strokes, text, w.name, {"synthetic": True, "hand": w.hand})
 
 
 def _stroke3(x, y, sid) -> np.ndarray:
@@ -474,26 +853,35 @@ def _split(i: int) -> str:
     return "test" if r == 0 else "val" if r == 1 else "train"
 
 
-def _render_chunk(job) -> list[tuple[np.ndarray, str, str]]:
+def _render_chunk(job) -> list[tuple[np.ndarray, str, str, str]]:
     lines, writers, seed, start, hz = job
     out = []
     for k, text in enumerate(lines):
         i = start + k
         w = writers[i % len(writers)]
         text, (x, y, _, sid) = _render_flat(text, w, np.random.default_rng([seed, i]), hz)
-        out.append((_stroke3(x, y, sid), text, w.name))
+        out.append((_stroke3(x, y, sid), text, w.name, w.hand))
     return out
 
 
+def _source(ws: list[WriterStyle]) -> str:
+    present = [h for h in HANDS if any(w.hand == h for w in ws)]
+    return f"synthetic (Hershey {', '.join(present)} hand{'s' if len(present) > 1 else ''})"
+
+
 def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed: int = 0, jobs: int = 1,
-                  progress=None, hz: float = SAMPLE_HZ) -> InkDataset:
+                  progress=None, hz: float = SAMPLE_HZ, hands=None) -> InkDataset:
     """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line).
 
-    ``hz`` is the pen sampling rate: 70 gives IAM-like ~26 points per letter; lower rates give shorter
-    sequences (30 Hz: ~12 per letter) for faster training. Same arguments -> the same dataset."""
+    ``writers`` is a number of writers (drawn by :func:`make_writers` with the family mix ``hands``) or the
+    writers themselves. Every line's meta records its writer id (``writer``) and hand family (``hand``).
+    ``hz`` is the pen sampling rate: 70 gives IAM-like ~24 points per letter; lower rates give shorter
+    sequences (30 Hz: ~11 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
-    ws = make_writers(writers, seed) if isinstance(writers, int) else list(writers)
+    ws = make_writers(writers, seed, hands) if isinstance(writers, int) else list(writers)
+    for w in ws:
+        _hand_font(w)
     lines = [" ".join(l.split()) for l in lines]
     lines = [l for l in lines if l]
     if not lines:
@@ -517,15 +905,18 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
             results.extend(_render_chunk(job))
             if progress:
                 progress(len(results), len(lines))
-    ink_lines = [InkLine(pts, text, wname, _split(i), f"synth-{i:06d}") for i, (pts, text, wname) in enumerate(results)]
-    return InkDataset.from_lines(ink_lines, source="synthetic (Hershey cursive)",
-                                 extra={"units": "synthetic", "seed": seed, "sample_hz": hz,
+    ink_lines = [InkLine(pts, text, wname, _split(i), f"synth-{i:06d}", {"hand": hand})
+                 for i, (pts, text, wname, hand) in enumerate(results)]
+    hands_count = {h: sum(w.hand == h for w in ws) for h in HANDS if any(w.hand == h for w in ws)}
+    return InkDataset.from_lines(ink_lines, source=_source(ws),
+                                 extra={"units": "synthetic", "seed": seed, "sample_hz": hz, "hands": hands_count,
                                         "writers": [w.to_json() for w in ws]})
 
 
 def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 20, seed: int = 0,
                  mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
-                 progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0) -> InkDataset:
-    """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`)."""
+                 progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0, hands=None) -> InkDataset:
+    """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`) by ``writers``
+    writers of the hand-family mix ``hands`` (see :func:`make_writers`)."""
     return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix, caps), writers, seed, jobs,
-                         progress, hz)
+                         progress, hz, hands)

@@ -1,14 +1,20 @@
-"""Synthetic handwriting corpus: coverage, timing, writer styles, datasets."""
+"""Synthetic handwriting corpus: coverage, timing, writer styles, hand families, datasets."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from engine.core.errors import DataError
+from engine.data.ink_dataset import InkDataset
 from engine.data.synth import (
+    DEFAULT_HANDS,
+    HANDS,
     REQUIRED_CHARS,
     WriterStyle,
     corpus_lines,
     make_writers,
+    parse_hands,
     render_line,
     supported_chars,
     synth_corpus,
@@ -130,3 +136,175 @@ def test_sampling_rate_and_parallel_rendering_are_consistent():
     assert par.lines_meta == fast.lines_meta
     with pytest.raises(DataError):
         synth_dataset(lines, hz=0)
+
+
+# ------------------------------------------------------------------------------------------ hand families
+def family_writers(hand: str, n: int = 6, seed: int = 0):
+    ws = make_writers(n, seed, hands=hand)
+    assert {w.hand for w in ws} == {hand}
+    return ws
+
+
+def test_writers_are_drawn_per_family_with_a_mix():
+    ws = make_writers(32, seed=0)
+    counts = {h: sum(w.hand == h for w in ws) for h in HANDS}
+    assert counts == {h: round(32 * DEFAULT_HANDS[h]) for h in HANDS} and sum(counts.values()) == 32
+    assert make_writers(32, seed=0) == ws                       # reproducible
+    assert {w.font for w in ws if w.hand == "print"} <= {"futural", "rowmans"}
+    assert {w.font for w in ws if w.hand == "cursive"} == {"cursive"}
+    only = make_writers(5, seed=1, hands="print,cursive")
+    assert {w.hand for w in only} == {"print", "cursive"}
+    assert [w.hand for w in make_writers(10, seed=2, hands="italic=1")] == ["italic"] * 10
+    assert parse_hands("print=3,script=1") == {"print": 0.75, "script": 0.25}
+    assert parse_hands(None) == DEFAULT_HANDS and parse_hands("all") == DEFAULT_HANDS
+    assert parse_hands(["italic", "cursive"]) == {"italic": 0.5, "cursive": 0.5}
+    for bad in ("gothic", "print=-1", "print=x", "print=0"):
+        with pytest.raises(DataError):
+            parse_hands(bad)
+    # italic writers slant more and write narrower than print writers
+    many = make_writers(80, seed=3)
+    by = {h: [w for w in many if w.hand == h] for h in HANDS}
+    assert np.mean([w.slant for w in by["italic"]]) > np.mean([w.slant for w in by["print"]]) + 0.15
+    assert np.mean([w.width for w in by["italic"]]) < np.mean([w.width for w in by["print"]]) - 0.1
+
+
+@pytest.mark.parametrize("hand", HANDS)
+def test_every_family_renders_every_required_character(hand):
+    for w in family_writers(hand, 3, seed=7):
+        for c in REQUIRED_CHARS.replace(" ", ""):
+            ink = render_line(c, w, seed=0)
+            assert len(ink) >= 2, (w.name, c)
+            x0, y0, x1, y1 = ink.bounds()
+            assert (x1 - x0) + (y1 - y0) > 2.0, (w.name, c)        # a visible mark
+        ink = render_line(REQUIRED_CHARS, w, seed=1)
+        pts = ink.to_stroke3()
+        assert np.isfinite(pts).all() and ink.meta["hand"] == hand
+
+
+def test_determinism_and_no_nan_in_every_family():
+    ws = make_writers(12, seed=4)
+    assert {w.hand for w in ws} == set(HANDS)
+    text = "Jazz quiz: 42 fixed (tiny) jet-lag, Quiet & 'blithe' mix; 7/9?"
+    for w in ws:
+        a = render_line(text, w, seed=5)
+        b = render_line(text, w, seed=5)
+        np.testing.assert_array_equal(a.to_stroke3(), b.to_stroke3())
+        t = np.concatenate([s.t for s in a.strokes])
+        assert np.isfinite(a.to_stroke3()).all() and np.isfinite(t).all()
+        assert np.all(np.diff(t) > 0)
+        assert not np.array_equal(a.to_stroke3(), render_line(text, w, seed=6).to_stroke3())
+
+
+def test_xheight_and_baseline_units_in_every_family():
+    for w in make_writers(24, seed=8):
+        assert 20.0 <= w.x_height <= 28.0
+        flat = dataclasses.replace(w, drift=0.0, tilt=0.0)
+        ink = render_line("xnumo wave", flat, seed=2)          # x-height letters only
+        y = np.concatenate([s.y for s in ink.strokes])
+        assert 0.8 < -np.percentile(y, 1) / w.x_height < 1.3, (w.name, w.hand)     # top of the x-height
+        assert abs(np.percentile(y, 99)) / w.x_height < 0.2, (w.name, w.hand)      # on the baseline (y = 0)
+        asc = render_line("Hd", flat, seed=2).bounds()
+        assert asc[1] < -1.2 * w.x_height                      # capitals and ascenders stand above
+
+
+def test_print_writers_lift_the_pen_between_letters():
+    word = "minimum summit"
+    letters = len(word.replace(" ", ""))
+    cursive = [len(render_line(word, w, seed=1).strokes) for w in family_writers("cursive", 6)]
+    printed = [len(render_line(word, w, seed=1).strokes) for w in family_writers("print", 6)]
+    assert min(printed) > max(cursive)
+    assert np.mean(printed) >= 0.8 * letters                 # the pen lifts between most letters
+    assert max(cursive) <= 0.8 * letters                     # cursive: a few long strokes per word (+ dots, bars)
+    # a print writer who never joins lifts between every pair of letters (and inside some letters)
+    w = dataclasses.replace(family_writers("print", 1)[0], join=0.0, lift=0.0, late_marks=0.0)
+    assert len(render_line("mum", w, seed=0).strokes) >= 3
+    assert len(render_line("kxE", dataclasses.replace(w, lift=1.0), seed=0).strokes) > \
+        len(render_line("kxE", w, seed=0).strokes)          # lifting inside letters: more strokes
+
+
+def _dots(ink, x_height):
+    """Indices of the dot strokes (tiny marks above the x-height)."""
+    return [k for k, s in enumerate(ink.strokes)
+            if np.ptp(s.x) + np.ptp(s.y) < 0.4 * x_height and s.y.mean() < -1.1 * x_height]
+
+
+@pytest.mark.parametrize("hand", HANDS)
+def test_late_dot_writers_dot_after_the_word(hand):
+    base = family_writers(hand, 1, seed=9)[0]
+    late = dataclasses.replace(base, late_marks=1.0)
+    now = dataclasses.replace(base, late_marks=0.0)
+    mean_x = lambda s: float(np.mean(s.x))  # noqa: E731
+    # one word: the dots are its last strokes, although the first one sits left of the letters after it
+    ink = render_line("minim", late, seed=3)
+    dots = _dots(ink, late.x_height)
+    assert dots == list(range(len(ink.strokes) - 2, len(ink.strokes)))
+    assert mean_x(ink.strokes[dots[0]]) < mean_x(ink.strokes[dots[0] - 1])
+    # two words: the first word's dot is written after that word, before the second word
+    ink = render_line("pin lip", late, seed=3)
+    dots = _dots(ink, late.x_height)
+    assert len(dots) == 2
+    before, between = ink.strokes[:dots[0]], ink.strokes[dots[0] + 1:dots[1]]
+    assert before and between and max(map(mean_x, before)) < min(map(mean_x, between))
+    assert mean_x(ink.strokes[dots[0]]) < max(s.x.max() for s in before)        # ... inside the first word
+    assert dots[1] == len(ink.strokes) - 1
+    # a writer who dots at once dots the i before writing the letters after it
+    ink = render_line("minim", now, seed=3)
+    dots = _dots(ink, now.x_height)
+    assert len(dots) == 2 and dots[0] < len(ink.strokes) - 2
+    assert any(mean_x(s) > mean_x(ink.strokes[dots[0]]) for s in ink.strokes[dots[0] + 1:] if s is not ink.strokes[dots[1]])
+    # t bars and x crossings are late too: the last three strokes of "tax" are the bar of t... and x's crossing
+    strokes = render_line("tit", late, seed=1).strokes
+    assert all(np.ptp(s.y) < 0.25 * base.x_height for s in strokes[-3:])       # bar, dot, bar come last
+    assert np.ptp(strokes[-4].y) > 0.5 * base.x_height
+
+
+def _shape(ink, n=300):
+    """The pen path resampled to n points by arc length, first point at the origin."""
+    p = np.concatenate([np.stack([s.x, s.y], 1) for s in ink.strokes])
+    d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
+    u = np.linspace(0, d[-1], n)
+    q = np.stack([np.interp(u, d, p[:, 0]), np.interp(u, d, p[:, 1])], 1)
+    return q - q[0]
+
+
+@pytest.mark.parametrize("hand", HANDS)
+def test_writer_deformation_is_consistent_within_a_writer_and_differs_between_writers(hand):
+    base = dataclasses.replace(family_writers(hand, 1, seed=10)[0], deform=0.8, letter_var=0.08, slant_var=0.0,
+                               jitter=0.0, glyph_var=0.0, drift=0.0, tilt=0.0, late_marks=0.0, join=1.0,
+                               lift=0.0, x_height=24.0)
+    a, b = dataclasses.replace(base, seed=111), dataclasses.replace(base, seed=222)
+    for letter in "agty":
+        a1, a2 = _shape(render_line(letter, a, seed=1)), _shape(render_line(letter, a, seed=2))
+        b1 = _shape(render_line(letter, b, seed=1))
+        same = np.abs(a1 - a2).mean()
+        other = np.abs(a1 - b1).mean()
+        assert same < 0.5 * other, (hand, letter, same, other)
+    # and with no deformation two writers write the same letter shape
+    plain_a, plain_b = dataclasses.replace(a, deform=0.0, letter_var=0.0), dataclasses.replace(b, deform=0.0,
+                                                                                                letter_var=0.0)
+    np.testing.assert_allclose(_shape(render_line("g", plain_a, seed=1)), _shape(render_line("g", plain_b, seed=1)),
+                               atol=1e-6)
+
+
+def test_dataset_records_hand_and_writer_per_line(tmp_path):
+    ds = synth_corpus(TEXT, 40, writers=8, seed=3)
+    ws = {w.name: w.hand for w in make_writers(8, 3)}
+    assert {m["hand"] for m in ds.lines_meta} == set(HANDS)
+    assert all(m["hand"] == ws[m["writer"]] for m in ds.lines_meta)
+    assert ds.extra["hands"] == {h: sum(v == h for v in ws.values()) for h in HANDS}
+    only = synth_corpus(TEXT, 10, writers=3, seed=3, hands="italic")
+    assert {m["hand"] for m in only.lines_meta} == {"italic"} and "italic" in only.source
+    ds.save(tmp_path / "d")
+    assert InkDataset.load(tmp_path / "d").line(0).meta["hand"] == ds.lines_meta[0]["hand"]
+
+
+def test_synth_cli_hands(run_cli, tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Now is the winter of our discontent made glorious summer by this sun of York.\n" * 3)
+    assert run_cli("synth", "--corpus", corpus, "--lines", 12, "--out", tmp_path / "h", "--writers", 4,
+                   "--hands", "print=1,script=1") == 0
+    meta = InkDataset.load(tmp_path / "h").lines_meta
+    assert {m["hand"] for m in meta} == {"print", "script"}
+    capsys.readouterr()
+    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--hands", "gothic") == 2
+    assert "--hands" in capsys.readouterr().err
