@@ -157,7 +157,12 @@ def build_ink_trainer(args):
     warnings: list[str] = []
     source = args.out if resume else getattr(args, "init_from", None)
     if source:
-        model, card = ckpt.load_model(source, prefer="last" if resume else "best")
+        if not resume and (Path(source) / "model.onnx").is_file():
+            from engine.training.from_package import load_package_model  # an exported package, e.g. the bundled one
+
+            model, card = load_package_model(source)
+        else:
+            model, card = ckpt.load_model(source, prefer="last" if resume else "best")
         if card["kind"] != kind:
             raise ScribeError(f"{source} is a {card['kind']} model, not an {kind} model")
         vocab = Vocab.from_json(card["vocab"]) if card.get("vocab") else None

@@ -39,3 +39,18 @@ def test_packages_that_cannot_be_trained_further(tmp_path):
         load_package_model(make_tiny_package("ink-synthesis", tmp_path / "q", quantize="int8"))
     with pytest.raises(CheckpointError, match="only handwriting synthesis"):
         load_package_model(make_tiny_package("text", tmp_path / "t"))
+
+
+def test_scribe_train_ink_init_from_a_package(tmp_path, run_cli):
+    from hw_data import toy_dataset, toy_texts
+
+    import engine.training.checkpoint as ckpt
+
+    pkg = make_tiny_package("ink-synthesis", tmp_path / "pkg", seed=1)
+    data = tmp_path / "data"
+    toy_dataset(toy_texts(16), val_every=4).save(data)
+    rc = run_cli("train", "ink", "--data", data, "--init-from", pkg, "--steps", 2, "--eval-every", 1, "--batch", 4,
+                 "--buckets", 1, "--threads", 1, "--out", tmp_path / "run")
+    assert rc == 0
+    _, card = ckpt.load_model(tmp_path / "run")
+    assert card["model_config"] == load_package(pkg).card["model_config"] and card["step"] == 2
