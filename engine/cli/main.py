@@ -1,7 +1,7 @@
 """``scribe``: the command-line interface.
 
 Commands are registered by small modules (``engine.cli.text``, ``engine.cli.ink``, ``engine.cli.export`` ...): each has
-``register(groups)`` where ``groups`` maps "train", "sample", "import" and "" (top level) to argparse
+``register(groups)`` where ``groups`` maps "train", "sample", "import", "eval" and "" (top level) to argparse
 subparser collections. User errors (ScribeError) print one line and exit 2, never a traceback.
 """
 
@@ -13,7 +13,8 @@ import sys
 
 from engine.core.errors import ScribeError
 
-COMMAND_MODULES = ["engine.cli.text", "engine.cli.probe", "engine.cli.data", "engine.cli.ink", "engine.cli.export"]
+COMMAND_MODULES = ["engine.cli.text", "engine.cli.probe", "engine.cli.data", "engine.cli.ink", "engine.cli.export",
+                   "engine.cli.evaluate"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     top.required = True
     groups = {"": top}
     for name, help_ in (("train", "train a model"), ("sample", "generate from a model"),
-                        ("import", "import handwriting data")):
+                        ("import", "import handwriting data"), ("eval", "score a model on data")):
         p = top.add_parser(name, help=help_)
         sub = p.add_subparsers(dest="what", metavar="WHAT")
         sub.required = True

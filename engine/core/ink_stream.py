@@ -93,6 +93,37 @@ def past_end(phi: np.ndarray) -> bool:
     return bool(phi.size > 1 and phi[-1] > phi[:-1].max())
 
 
+def window_plan(text: str, vocab, prime_text: str | None = None, primed: bool = False,
+                place_window: bool = True) -> tuple[str, str | None, int]:
+    """What a synthesis model's attention window reads: ``(full, placed, new_at)``.
+
+    full: what it reads from the start of the line (the new text; when primed with window placement, the
+    prime's transcript (its characters the model knows; the new text if none); when primed without, the
+    transcript, a space and the new text). placed: what it reads once placed before the prime's last point
+    (``WINDOW_LEAD`` + text; None when it is never placed). new_at: where the new text starts in what the
+    window reads while the new points are drawn."""
+    vocab = _as_vocab(vocab)
+    if primed and place_window:
+        prime_chars = [c for c in " ".join((prime_text or "").split()) if c in vocab] or list(text)
+        lead = WINDOW_LEAD if WINDOW_LEAD in vocab else ""
+        return "".join(prime_chars), lead + text, len(lead)
+    if primed:
+        full = (prime_text or "") + " " + text
+        check_text(full, vocab)
+        return full, None, len(prime_text or "") + 1
+    return text, None, 0
+
+
+def place_window_at(stepper, feeds: dict, placed: str, vocab) -> None:
+    """Reset the window state in ``feeds`` to its start-of-line value and let it read ``placed`` (the LSTM
+    state, i.e. the style, is kept)."""
+    start = stepper.initial_state()
+    for n in WINDOW_STATES:
+        if n in feeds:
+            feeds[n] = np.asarray(start[n], dtype=np.float32)
+    feeds["chars"] = one_hot(placed, vocab)
+
+
 def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 0.5, prime_stroke3=None,
                prime_text: str | None = None, seed: int | None = None, max_steps: int | None = None,
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
@@ -134,19 +165,10 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
         if prime is not None and not place_window and not prime_text:
             raise ScribeError("priming without window placement needs the transcript of the priming ink")
         check_text(text, vocab)
-        if prime is not None and place_window:
-            # the window reads the transcript during the prime (the new text if there is none), then only the text
-            prime_chars = [c for c in " ".join((prime_text or "").split()) if c in vocab] or list(text)
-            lead = WINDOW_LEAD if WINDOW_LEAD in vocab else ""
-            full, new_at = "".join(prime_chars), len(lead)
-        elif prime is not None:
-            full, new_at = prime_text + " " + text, len(prime_text) + 1
-            check_text(full, vocab)
-        else:
-            full, new_at = text, 0
+        full, placed, new_at = window_plan(text, vocab, prime_text, prime is not None, place_window)
         cap = max_steps if max_steps is not None else steps_per_char * len(text)
     else:
-        full = ""
+        full, placed = "", None
         cap = max_steps if max_steps is not None else DEFAULT_PREDICTION_STEPS
     cap = max(int(cap), 1)
 
@@ -175,14 +197,10 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
         for i, (raw_row, row) in enumerate(zip(prime, forced)):
             if include_prime:
                 yield raw_row.copy()
-            if i == last and synthesis and place_window:
+            if i == last and synthesis and placed is not None:
                 # place the window before the prime's last point, so the first new point is drawn with the
                 # attention on the first character of the new text
-                start = stepper.initial_state()
-                for n in WINDOW_STATES:
-                    if n in feeds:
-                        feeds[n] = np.asarray(start[n], dtype=np.float32)
-                feeds["chars"] = one_hot(lead + text, vocab)
+                place_window_at(stepper, feeds, placed, vocab)
             res = advance(row)
     if synthesis and stats is not None:
         stats.update(first_focus=focus(res["phi"]) - new_at, new_text_at=new_at)

@@ -1,0 +1,154 @@
+"""How likely a handwriting model finds a line of ink: teacher-forced negative log-likelihood over a stepper.
+No torch.
+
+:func:`score_line` feeds a line's points (stroke-3, raw units) through a stepper one step at a time exactly
+as ``engine.core.ink_stream.ink_stream`` feeds a prime (START_ROW first, normalised with the model's
+``NormStats``; a synthesis stepper reads the line's text through its attention window) and returns the
+negative log-likelihood of each point under the mixture the model output one step before
+(:func:`mdn_log_prob`: M bivariate Gaussians over (dx, dy) in normalised units + a Bernoulli pen bit, the
+loss of ``engine.models.mdn`` in numpy). Unprimed, the sum equals the trainer's loss for the line.
+
+Primed (``prime_stroke3``): the prime is teacher-forced first, along the path ``ink_stream`` takes (the
+window reads the prime's transcript, then is placed at ``WINDOW_LEAD`` + the line's text before the
+prime's last point); only the line's points are scored. Its first point, a line's origin, is then the jump
+from the end of the prime to where the line starts: a word space (``gap``) right of the prime, at the
+height the prime started (:func:`after_prime`), as if the line were the next word.
+
+Units: the figures are in the model's normalised units. For the data's own units add
+:func:`log_jacobian` per point (the normalisation and any scaling of the ink).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.core.errors import ScribeError
+from engine.core.ink_stream import (
+    START_ROW,
+    _as_norm,
+    _as_vocab,
+    check_text,
+    one_hot,
+    place_window_at,
+    prepare_line,
+    window_plan,
+)
+
+# the bounds engine.models.mdn.constrain puts on the mixture (kept equal to it; tested)
+LOG_SIGMA_MIN = -6.0
+RHO_MAX = 0.999
+_RHO_HAT_MAX = math.atanh(RHO_MAX)
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def mdn_log_prob(y, target) -> np.ndarray:
+    """log p(target | y) per step, float64: y (..., 6M+1) raw MDN outputs (layout of
+    ``engine.core.sampling.mdn_params``), target (..., 3) = (dx, dy, pen) in normalised units.
+
+    The same as ``engine.models.mdn.log_prob``: sigmas floored at exp(LOG_SIGMA_MIN), |rho| <= RHO_MAX,
+    log-softmax + log-sum-exp over the components, the pen bit as a logistic log-likelihood."""
+    y = np.asarray(y, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    m = (y.shape[-1] - 1) // 6
+    e_hat = y[..., 0]
+    rest = y[..., 1:].reshape(*y.shape[:-1], 6, m)
+    pi_hat, mu1, mu2 = rest[..., 0, :], rest[..., 1, :], rest[..., 2, :]
+    s1 = np.maximum(rest[..., 3, :], LOG_SIGMA_MIN)
+    s2 = np.maximum(rest[..., 4, :], LOG_SIGMA_MIN)
+    rho = np.tanh(np.clip(rest[..., 5, :], -_RHO_HAT_MAX, _RHO_HAT_MAX))
+    z1 = (t[..., 0:1] - mu1) * np.exp(-s1)
+    z2 = (t[..., 1:2] - mu2) * np.exp(-s2)
+    one_m = 1.0 - rho * rho
+    zz = z1 * z1 + z2 * z2 - 2.0 * rho * z1 * z2
+    log_n = -zz / (2.0 * one_m) - _LOG_2PI - s1 - s2 - 0.5 * np.log(one_m)
+    a = _log_softmax(pi_hat) + log_n
+    top = a.max(axis=-1, keepdims=True)
+    log_xy = top[..., 0] + np.log(np.exp(a - top).sum(axis=-1))
+    log_e = t[..., 2] * e_hat - np.logaddexp(0.0, e_hat)     # -BCE with logits, stable
+    return log_xy + log_e
+
+
+def log_jacobian(norm, scale: float = 1.0) -> float:
+    """What one point's NLL gains from the model's normalised units back to the data's own units, for
+    ink that was multiplied by ``scale`` before normalising (z = (scale * d - mean) / std):
+    log(std_x * std_y) - 2 log(scale). The pen bit needs none."""
+    norm = _as_norm(norm)
+    return float(np.log(norm.std[0]) + np.log(norm.std[1]) - 2.0 * math.log(scale))
+
+
+def after_prime(prime_stroke3, gap: float) -> np.ndarray:
+    """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts: ``gap``
+    right of the prime's rightmost point, at the height of the prime's first point."""
+    a = np.asarray(prime_stroke3, dtype=np.float64).reshape(-1, 3)
+    xy = np.cumsum(a[:, :2], axis=0)
+    return np.array([xy[:, 0].max() + gap - xy[-1, 0], xy[0, 1] - xy[-1, 1]], dtype=np.float64)
+
+
+def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
+               prime_text: str | None = None, gap: float = 0.0) -> np.ndarray:
+    """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
+    raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
+
+    text: the line's transcript (synthesis steppers; ScribeError if missing or not writable). prime_stroke3 /
+    prime_text: teacher-force another line first (see the module docstring); ``gap``: the word space (raw
+    units) between the prime and the line."""
+    from engine.core.stepper import state_names
+
+    synthesis = "chars" in stepper.input_names
+    norm = _as_norm(norm)
+    vocab = _as_vocab(vocab)
+    line = prepare_line(stroke3)
+    if len(line) == 0:
+        raise ScribeError("the line has no points")
+    prime = None if prime_stroke3 is None else prepare_line(prime_stroke3)
+    if prime is not None and len(prime) == 0:
+        prime = None
+    for what, a in (("line", line), ("priming ink", prime)):
+        if a is not None and not np.all(np.isfinite(a)):
+            raise ScribeError(f"the {what} has non-finite coordinates")
+    if prime is not None:
+        line[0, :2] = after_prime(prime, gap)
+    placed = None
+    feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
+    feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
+    if synthesis:
+        if vocab is None:
+            raise ScribeError("a synthesis model needs its character set (vocab) to read the text")
+        if not text:
+            raise ScribeError("a synthesis model needs the line's transcript to score it")
+        check_text(text, vocab)
+        full, placed, _ = window_plan(text, vocab, prime_text, prime is not None)
+        feeds["chars"] = one_hot(full, vocab)
+    states = state_names(stepper)
+
+    def advance(row) -> np.ndarray:
+        feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
+        res = stepper.step(feeds)
+        for n in states:
+            feeds[n] = res[f"{n}_out"]
+        return np.asarray(res["y"], dtype=np.float64).reshape(-1)
+
+    def normalised(a: np.ndarray) -> np.ndarray:
+        return norm.normalise(a) if norm is not None else a.astype(np.float32)
+
+    y = advance(START_ROW)
+    if prime is not None:
+        forced = normalised(prime)
+        for i, row in enumerate(forced):
+            if i == len(forced) - 1 and placed is not None:
+                place_window_at(stepper, feeds, placed, vocab)
+            y = advance(row)
+    target = normalised(line)
+    ys = np.empty((len(target), y.size), dtype=np.float64)
+    for i, row in enumerate(target):
+        ys[i] = y
+        if i < len(target) - 1:
+            y = advance(row)
+    return -mdn_log_prob(ys, target)

@@ -1,0 +1,137 @@
+"""engine.core.ink_score: the numpy NLL equals the trainer's torch loss, it is stable at the bounds, and a
+primed line is fed exactly the way ink_stream feeds a prime."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine.core.ink_score import LOG_SIGMA_MIN, RHO_MAX, after_prime, log_jacobian, mdn_log_prob, score_line
+from engine.core.ink_stream import START_ROW, ink_stream, prepare_line
+from engine.core.norm import NormStats
+from engine.models import mdn
+from engine.models.handwriting import build
+from engine.models.torch_stepper import TorchStepper
+
+CHARS = " abcdehlorw"
+NORM = {"mean": [1.5, 0.2], "std": [3.0, 2.5]}
+
+
+def tiny(kind, seed=0):
+    torch.manual_seed(seed)
+    cfg = dict(layers=2, hidden=12, mixtures=3)
+    if kind == "ink-synthesis":
+        cfg.update(window_k=2, vocab_size=len(CHARS))
+    return build(kind, cfg).eval()
+
+
+def random_line(n, seed=0):
+    rng = np.random.default_rng(seed)
+    a = np.zeros((n, 3), np.float32)
+    a[:, :2] = rng.normal([2.0, 0.0], [3.0, 2.0], (n, 2))
+    a[:, 2] = rng.random(n) < 0.15
+    a[-1, 2] = 1
+    return a
+
+
+def test_bounds_match_the_torch_mdn():
+    assert LOG_SIGMA_MIN == mdn.LOG_SIGMA_MIN and RHO_MAX == mdn.RHO_MAX
+
+
+def test_log_prob_matches_torch_including_extremes():
+    rng = np.random.default_rng(1)
+    m = 4
+    y = rng.normal(0, 2, (200, mdn.mdn_size(m)))
+    y[:50, 1 + 3 * m:1 + 5 * m] = rng.uniform(-30, -5, (50, 2 * m))   # below the sigma floor
+    y[50:100, 1 + 5 * m:] = rng.uniform(-40, 40, (50, m))             # rho at its bound
+    y[100:120, 0] = rng.choice([-60.0, 60.0], 20)                     # a certain pen bit
+    t = rng.normal(0, 3, (200, 3))
+    t[120:140, :2] *= 1e3                                              # far out
+    t[:, 2] = rng.random(200) < 0.3
+    got = mdn_log_prob(y, t)
+    want = mdn.log_prob(torch.tensor(y), torch.tensor(t), m).numpy()
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["ink-synthesis", "ink-prediction"])
+def test_score_equals_the_trainers_loss(kind):
+    """The trainer's loss of a line (InkTask: input [START_ROW, p_1..p_{n-1}], target p_1..p_n, normalised)
+    == the sum of score_line's per-point NLL through the step module, to ~1e-4 per point."""
+    model = tiny(kind, seed=3)
+    norm = NormStats.from_json(NORM)
+    text = "hello world"
+    line = random_line(40, seed=2)
+    p = norm.normalise(prepare_line(line))
+    x = np.concatenate([START_ROW[None], p[:-1]])[None]
+    with torch.no_grad():
+        if kind == "ink-synthesis":
+            chars = torch.zeros(1, len(text), len(CHARS))
+            chars[0, torch.arange(len(text)), torch.tensor([CHARS.index(c) for c in text])] = 1
+            y, _ = model(torch.from_numpy(x), chars)
+        else:
+            y, _ = model(torch.from_numpy(x))
+        want = float(mdn.nll(y, torch.from_numpy(p)[None], model.cfg.mixtures))
+    got = score_line(TorchStepper(model.step_module()), line, text=text if kind == "ink-synthesis" else "",
+                     vocab=list(CHARS) if kind == "ink-synthesis" else None, norm=NORM)
+    assert got.shape == (40,)
+    assert float(got.sum()) == pytest.approx(want, abs=40 * 1e-4)
+
+
+class Recorder:
+    """A stepper that records what it is fed."""
+
+    def __init__(self, inner):
+        self.inner, self.fed = inner, []
+        self.input_names, self.output_names = inner.input_names, inner.output_names
+
+    def initial_state(self):
+        return self.inner.initial_state()
+
+    def step(self, feeds):
+        self.fed.append({k: np.array(v, copy=True) for k, v in feeds.items()})
+        return self.inner.step(feeds)
+
+
+def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
+    model = tiny("ink-synthesis", seed=5)
+    prime, line = random_line(12, seed=7), random_line(20, seed=8)
+    a, b = Recorder(TorchStepper(model.step_module())), Recorder(TorchStepper(model.step_module()))
+    kw = dict(vocab=list(CHARS), norm=NORM, prime_stroke3=prime, prime_text="hold")
+    next(ink_stream(a, text="below", seed=0, **kw))
+    nll = score_line(b, line, text="below", gap=4.0, **kw)
+    n = 1 + len(prime)          # START_ROW and the prime; ink_stream has fed its first sample too by now
+    assert len(a.fed) == n + 1 and len(b.fed) == n + len(line) - 1
+    for fa, fb in zip(a.fed[:n], b.fed[:n]):
+        assert fa.keys() == fb.keys()
+        for k in fa:
+            np.testing.assert_array_equal(fa[k], fb[k])
+    # the window was placed at " below" before the prime's last point
+    assert b.fed[len(prime)]["chars"].shape[1] == len(" below") and b.fed[len(prime) - 1]["chars"].shape[1] == 4
+    # the line's first point is the jump to a word space right of the prime, at the prime's starting height
+    jump = after_prime(prepare_line(prime), 4.0)
+    xy = np.cumsum(prepare_line(prime)[:, :2].astype(np.float64), 0)
+    assert xy[-1, 0] + jump[0] == pytest.approx(xy[:, 0].max() + 4.0) and xy[-1, 1] + jump[1] == pytest.approx(0)
+    fed_jump = NormStats.from_json(NORM).denormalise(b.fed[len(prime) + 1]["x"])[0, :2]
+    np.testing.assert_allclose(fed_jump, jump, rtol=1e-5, atol=1e-4)
+    # only the line's points are scored, and the prime changes them
+    unprimed = score_line(b, line, text="below", vocab=list(CHARS), norm=NORM)
+    assert nll.shape == unprimed.shape == (20,) and not np.allclose(nll[1:], unprimed[1:])
+
+
+def test_log_jacobian():
+    assert log_jacobian(NORM) == pytest.approx(math.log(3.0 * 2.5))
+    assert log_jacobian(NORM, 0.5) == pytest.approx(math.log(3.0 * 2.5) + 2 * math.log(2))
+
+
+def test_bad_input():
+    from engine.core.errors import ScribeError
+
+    st = TorchStepper(tiny("ink-synthesis").step_module())
+    with pytest.raises(ScribeError, match="transcript"):
+        score_line(st, random_line(5), vocab=list(CHARS), norm=NORM)
+    with pytest.raises(ScribeError, match="cannot write"):
+        score_line(st, random_line(5), text="xyz", vocab=list(CHARS), norm=NORM)
+    with pytest.raises(ScribeError, match="no points"):
+        score_line(st, np.zeros((0, 3)), text="hello", vocab=list(CHARS), norm=NORM)
