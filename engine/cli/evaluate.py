@@ -43,6 +43,9 @@ def register(groups) -> None:
     p.add_argument("--primed", action="store_true",
                    help="score each line after another line of the same writer was fed as a prime")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="score at most N lines")
+    p.add_argument("--as-is", action="store_true", dest="as_is",
+                   help="the lines are already in the model's units (e.g. its own training corpus): score them "
+                        "without bringing them to the model's size and point rate")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_eval_ink)
 
@@ -108,8 +111,8 @@ class _Prepared:
     """Lines of a dataset brought to a model's scale, each once: (stroke3, scale factor) or the reason it
     cannot be used."""
 
-    def __init__(self, ds, scale):
-        self.ds, self.scale = ds, scale
+    def __init__(self, ds, scale, as_is: bool = False):
+        self.ds, self.scale, self.as_is = ds, scale, as_is
         self._lines: dict[int, tuple] = {}
         self._primes: dict[int, object] = {}
 
@@ -120,6 +123,9 @@ class _Prepared:
 
     def line(self, i: int):
         """(stroke3 in model units, scale factor), or None when the line is too short to tell its size."""
+        if i not in self._lines and self.as_is:
+            pts = self.ds.line(i).points
+            self._lines[i] = (pts, 1.0) if len(pts) >= 2 else None
         if i not in self._lines:
             from engine.core.errors import DataError
             from engine.data.prime import prepare_prime, prime_scale
@@ -134,6 +140,8 @@ class _Prepared:
 
     def prime(self, i: int):
         """Line ``i`` as a prime, as sampling prepares it (cut at ``MAX_PRIME_POINTS``); None if unusable."""
+        if i not in self._primes and self.as_is:
+            self._primes[i] = None if self.line(i) is None else self.line(i)[0]
         if i not in self._primes:
             from engine.data.prime import prepare_prime
 
@@ -159,14 +167,15 @@ SKIP_REASONS = {"no_text": "without a transcription", "unknown_chars": "with cha
                 "short": "too short to tell their size", "no_prime": "with no other line of their writer to prime"}
 
 
-def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: int | None = None):
+def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: int | None = None,
+                  as_is: bool = False):
     """Score lines ``indices`` of ``ds``: ``(records, skipped, unknown)``. A record is a dict(index, writer,
     prime (index or None), points, nll (sum, model units), data_nll (sum, data units)); ``skipped`` counts
     the lines left out by reason (keys of ``SKIP_REASONS``); ``unknown`` the characters that made lines
     unwritable."""
     from engine.core.ink_score import log_jacobian, score_line
 
-    prep = _Prepared(ds, scorer.scale)
+    prep = _Prepared(ds, scorer.scale, as_is)
     gap = GAP_X_HEIGHTS * scorer.scale.x_height
     records, skipped, unknown = [], Counter(), Counter()
     for i in indices:
@@ -245,7 +254,8 @@ def cmd_eval_ink(args) -> int:
         raise ScribeError(f"{data} has no transcriptions; a synthesis model is scored on the text it reads "
                           f"(the lines need their text)")
     t0 = time.perf_counter()
-    records, skipped, unknown = score_dataset(scorer, ds, indices, primed=args.primed, limit=args.limit)
+    records, skipped, unknown = score_dataset(scorer, ds, indices, primed=args.primed, limit=args.limit,
+                                              as_is=getattr(args, "as_is", False))
     if not records:
         raise ScribeError(f"no line of {data} could be scored: {describe_skipped(skipped, unknown)}")
     if skipped:

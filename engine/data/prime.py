@@ -7,9 +7,13 @@ IAM-OnDB line, a mouse drawing and a pen drawing all reach the model the same wa
 1. read: InkML (the app's own format too) or IAM-OnDB ``lineStrokes`` XML (:func:`read_prime_ink`);
 2. scale: the writer's x-height is estimated from the ink itself (the central band of the y values after
    removing the baseline's slope, :func:`ink_x_height`) and brought to the model's x-height;
-3. resample: each stroke is resampled along its length to the model's typical pen-down step, so a tablet
-   line (many close points), an IAM line and a mouse drawing (few, far-apart points) all have the point
-   density of the training data;
+3. resample: to the point density of the training data (its median pen-down step), so a tablet line (many
+   close points), an IAM line and a mouse drawing (few, far-apart points) look alike to the model. The ink
+   is resampled evenly in TIME at the rate that gives that median step, which keeps the pen's speed profile
+   (points bunch up in curves and thin out on straights, as in the training data; resampling evenly along
+   the length instead cost the bundled model several nats per point on real lines, see
+   bench/RESULTS-real-writers.md). Ink without time stamps (a dataset's stroke-3) is taken to be sampled at
+   a fixed rate, as pens and tablets sample: its point index is its time;
 4. stroke-3 with the first point at the origin, at most ``max_points`` points.
 
 What a model expects is its :class:`InkScale`, recorded in its card (``card["ink_scale"]``) from its
@@ -195,6 +199,46 @@ def resample(xs, ys, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     return np.interp(t, s, xs), np.interp(t, s, ys)
 
 
+def resample_in_time(x, y, t, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``dt`` seconds along a stroke (both ends kept), linear between the samples."""
+    x, y, t = (np.asarray(v, dtype=np.float64) for v in (x, y, t))
+    if len(x) < 2 or not dt > 0 or not t[-1] > t[0]:
+        return x, y
+    t = np.maximum.accumulate(t)                     # tablets repeat or reorder time stamps now and then
+    n = max(2, int(np.ceil((t[-1] - t[0]) / dt)) + 1)
+    tt = np.linspace(t[0], t[-1], n)
+    return np.interp(tt, t, x), np.interp(tt, t, y)
+
+
+def _clock(ink: Ink) -> list[np.ndarray]:
+    """Each stroke's time: its time stamps when every stroke has usable ones, else its point index (the
+    sampling of a pen or tablet is regular) at a nominal 100 Hz."""
+    strokes = [s for s in ink.strokes if len(s)]
+    timed = all(s.t is not None and np.all(np.isfinite(s.t)) for s in strokes) and \
+        sum(float(s.t[-1] - s.t[0]) for s in strokes if len(s) > 1) > 0
+    if timed:
+        return [np.asarray(s.t, dtype=np.float64) for s in strokes]
+    return [np.arange(len(s), dtype=np.float64) / 100.0 for s in strokes]
+
+
+def _time_strokes(ink: Ink, scale: float, spacing: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ink's strokes resampled evenly in time, at the rate whose median pen-down step is ``spacing``."""
+    strokes = [s for s in ink.strokes if len(s)]
+    clocks = _clock(ink)
+    dt = 1 / 30.0
+    for _ in range(4):   # the median step is nearly proportional to the time step: a few corrections suffice
+        out = [resample_in_time(s.x * scale, s.y * scale, t, dt) for s, t in zip(strokes, clocks)]
+        steps = np.concatenate([np.hypot(np.diff(x), np.diff(y)) for x, y in out])
+        steps = steps[steps > 0]
+        if not len(steps):
+            break
+        med = float(np.median(steps))
+        if abs(med / spacing - 1) < 0.03:
+            break
+        dt *= spacing / med
+    return out
+
+
 def strokes_to_stroke3(strokes, scale: float = 1.0, spacing: float | None = None) -> np.ndarray:
     """Strokes of absolute (xs, ys) to stroke-3 (dx, dy, pen_up), scaled, then resampled every
     ``spacing`` (scaled units) when given. The first point becomes the origin (first row (0, 0, .))."""
@@ -239,7 +283,10 @@ def prepare_prime(ink: Ink, model: InkScale, *, guide_x_height: float | None = N
     """A person's line of handwriting as stroke-3 in the model's raw units (see the module docstring)."""
     check_ink(ink)
     scale = prime_scale(ink, model, guide_x_height)
-    s3 = strokes_to_stroke3([(s.x, s.y) for s in ink.strokes if len(s)], scale=scale, spacing=model.spacing)
+    if model.spacing:
+        s3 = strokes_to_stroke3(_time_strokes(ink, scale, model.spacing))
+    else:
+        s3 = strokes_to_stroke3([(s.x, s.y) for s in ink.strokes if len(s)], scale=scale, spacing=model.spacing)
     if len(s3) > max_points:  # keep whole strokes from the start
         ends = np.flatnonzero(s3[:, 2] >= 0.5)
         cut = int(ends[ends < max_points].max()) + 1 if np.any(ends < max_points) else max_points

@@ -137,3 +137,20 @@ def test_bad_input(models, run_cli, tmp_path, capsys):
     assert "skipped 2 line(s): 2 with characters the model cannot write" in err and "'Q'" in err
     msg = _error(run_cli, capsys, "--model", pkg, "--data", toy(tmp_path / "bad", texts=["Quiz!", "jazz"]))
     assert "no line" in msg and "cannot write" in msg
+
+
+def test_as_is_scores_the_lines_unchanged(models, run_cli, tmp_path):
+    """--as-is (data already in the model's units): the figures are the scorer's on the raw lines."""
+    from engine.core.ink_score import score_line
+
+    run, pkg = models
+    data = toy(tmp_path / "ds")
+    got = _json(run_cli, tmp_path, pkg, data, "--as-is")
+    scorer = load_ink_scorer(pkg)
+    ds = InkDataset.load(data)
+    total = sum(float(np.sum(score_line(scorer.stepper, ds.line(i).points, text=ds.line(i).text,
+                                        vocab=scorer.vocab, norm=scorer.norm)))
+                for i in range(len(ds)))
+    n = sum(len(ds.line(i).points) for i in range(len(ds)))
+    assert got["points"] == n and got["nats_per_point"] == pytest.approx(total / n, rel=1e-6)
+    assert got != _json(run_cli, tmp_path, pkg, data)    # prepared lines score differently
