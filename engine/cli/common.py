@@ -138,14 +138,15 @@ def default_threads(cores: int | None = None, load: float | None = None) -> tupl
     return min(4, cores), f"{cores} cores{busy}"
 
 
-def choose_threads(args, device: str | None = None) -> None:
-    """Fill in ``args.threads`` when not given (CLI training only: the app chooses its own) and say so.
-    ``device``: the run's device setting, where a preset sets it (nothing to say for a CUDA run)."""
+def choose_threads(args, device: str | None = None) -> str | None:
+    """Fill in ``args.threads`` when not given (CLI training only: the app chooses its own); returns the line
+    that says what was chosen and why (printed once the run is set up, so a bad input still gets one line),
+    or None. ``device``: the run's device setting, where a preset sets it (nothing to say for a CUDA run)."""
     if getattr(args, "threads", None) or (device or getattr(args, "device", None)) == "cuda":
-        return
+        return None
     n, why = default_threads()
     args.threads = n
-    print(f"CPU threads: {n} ({why}; --threads N to choose)", file=sys.stderr)
+    return f"CPU threads: {n} ({why}; --threads N to choose)"
 
 
 # ---- model size -------------------------------------------------------------------------------------------

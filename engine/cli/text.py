@@ -66,8 +66,11 @@ def register(groups) -> None:
 def cmd_train_text(args) -> int:
     from engine.training.presets import merge_settings
 
-    choose_threads(args, merge_settings("text", args).get("device"))
-    run_training(build_text_trainer(args), args)
+    note = choose_threads(args, merge_settings("text", args).get("device"))
+    trainer = build_text_trainer(args)
+    if note:
+        print(note, file=sys.stderr)
+    run_training(trainer, args)
     return 0
 
 
