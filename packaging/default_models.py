@@ -4,31 +4,19 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
 
     # text: char LM on the bundled tinyshakespeare corpus
     scribe train text --preset default-text --out runs/default-text
-    # handwriting: synthesis net on the synthetic Hershey-script corpus ...
-    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 \\
-        --min-chars 8 --max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink
-    scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink
-    # ... then fine-tuned on twice the lines, 20 % of them all capitals
-    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 24000 --writers 32 --hz 30 \\
-        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps
-    scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 \\
-        --lr 1.5e-3 --warmup 50 --out runs/caps-ink
-    # ... and once more on 36,000 lines, 30 % in capitals
-    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 36000 --writers 32 --hz 30 \\
-        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2
-    scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 \\
-        --lr 1e-3 --warmup 50 --out runs/caps2-ink
-    # ... and a third time on 48,000 lines, 35 % in capitals
-    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 48000 --writers 32 --hz 30 \\
-        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.35 --seed 0 --out runs/synth-caps3
-    scribe train ink --data runs/synth-caps3 --init-from runs/caps2-ink --preset default-ink --steps 1800 \\
-        --lr 8e-4 --warmup 50 --out runs/caps3-ink
+    # handwriting: synthesis net on a synthetic corpus of many hands (print, italic, script, cursive), fine-tuned
+    # from the previous bundled model (a cursive-only one, see git history and bench/RESULTS-handwriting.md)
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --out runs/synth-hands
+    scribe train ink --data runs/synth-hands --init-from assets/models/handwriting-script --preset default-ink \
+        --minutes 60 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink
+    scribe train ink --data runs/synth-hands --resume --minutes 80 --threads 1 --out runs/hands-ink  # 20 min more
     # package both (export with parity check, add priming styles from the training writers)
-    python packaging/default_models.py --text-run runs/default-text --ink-run runs/caps3-ink \
-        --ink-data runs/synth-ink
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/hands-ink \
+        --ink-data runs/synth-hands
     # card figures come from the benchmark runs, when present:
     #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
-    #   bench/handwriting_eval.py --model runs/caps3-ink --data runs/synth-caps ... --json runs/caps3-ink-eval.json
+    #   bench/handwriting_eval.py --model runs/hands-ink --data runs/synth-hands ... --json runs/hands-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's slant, size and spacing.
@@ -46,37 +34,35 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "assets" / "models"
 
 INK_RECIPE = " && ".join([
-    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 12000 --writers 32 --hz 30 --min-chars 8 "
-    "--max-chars 40 --mix 0.45 --seed 0 --out runs/synth-ink",
-    "scribe train ink --data runs/synth-ink --preset default-ink --out runs/default-ink",
-    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 24000 --writers 32 --hz 30 --min-chars 8 "
-    "--max-chars 40 --mix 0.45 --caps 0.2 --seed 0 --out runs/synth-caps",
-    "scribe train ink --data runs/synth-caps --init-from runs/default-ink --preset default-ink --steps 1600 "
-    "--lr 1.5e-3 --warmup 50 --out runs/caps-ink",
-    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 36000 --writers 32 --hz 30 --min-chars 8 "
-    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 0 --out runs/synth-caps2",
-    "scribe train ink --data runs/synth-caps2 --init-from runs/caps-ink --preset default-ink --steps 1600 "
-    "--lr 1e-3 --warmup 50 --out runs/caps2-ink",
-    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 48000 --writers 32 --hz 30 --min-chars 8 "
-    "--max-chars 40 --mix 0.45 --caps 0.35 --seed 0 --out runs/synth-caps3",
-    "scribe train ink --data runs/synth-caps3 --init-from runs/caps2-ink --preset default-ink --steps 1800 "
-    "--lr 8e-4 --warmup 50 --out runs/caps3-ink"])
+    "(the previous bundled model: the cursive-only recipe in git history, commit 99e4736)",
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --out runs/synth-hands",
+    "scribe train ink --data runs/synth-hands --init-from assets/models/handwriting-script --preset default-ink "
+    "--minutes 60 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink",
+    "scribe train ink --data runs/synth-hands --resume --minutes 80 --threads 1 --out runs/hands-ink"])
 
-# (writer index in the synthetic corpus, style name)
-STYLES = [(17, "Slanted, compact"), (22, "Backhand, airy"), (5, "Upright, print capitals"),
-          (9, "Large, round"), (0, "Small, neat")]
+# (hand family, which writer of that family in corpus order, style name): one style per family of the corpus
+STYLES = [("print", 0, "Print, upright"), ("print", 3, "Print, small"), ("italic", 0, "Italic"),
+          ("script", 0, "Joined script"), ("cursive", 0, "Cursive")]
 
 
 def pick_styles(ink_data: Path, min_chars: int = 18, max_chars: int = 34) -> list[dict]:
     from engine.data.ink_dataset import InkDataset
 
     ds = InkDataset.load(ink_data)
+    by_hand: dict[str, list[str]] = {}
+    for m in ds.lines_meta:
+        writers = by_hand.setdefault(m.get("hand", "cursive"), [])
+        if m.get("writer") not in writers:
+            writers.append(m.get("writer"))
     styles = []
-    for writer, name in STYLES:
-        wid = f"synth-{writer:03d}"
+    for hand, k, name in STYLES:
+        writers = by_hand.get(hand) or []
+        if k >= len(writers):
+            continue
         for i, m in enumerate(ds.lines_meta):
-            if m.get("writer") == wid and m.get("split") == "train" and min_chars <= len(m["text"]) <= max_chars \
-                    and m["text"].strip() == m["text"]:
+            if m.get("writer") == writers[k] and m.get("split") == "train" and \
+                    min_chars <= len(m["text"]) <= max_chars and m["text"].strip() == m["text"]:
                 line = ds.line(i)
                 pts = np.asarray(line.points, dtype=np.float32).copy()
                 pts[0, :2] = 0.0  # start at the origin
@@ -113,7 +99,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
         print("wrote", out)
     if ink_run:
         out = MODELS / "handwriting-script"
-        export_package(ink_run, out, name="Script handwriting (synthesis LSTM)")
+        export_package(ink_run, out, name="Handwriting, many hands (synthesis LSTM)")
         extra = {}
         if ink_data:
             styles = pick_styles(ink_data)
@@ -126,8 +112,9 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
                                                     "prompts", "bias", "stop_rule_rate") if k in e}
         extra["size_bytes"] = (out / "model.onnx").stat().st_size
         _annotate(out, recipe=INK_RECIPE,
-                  data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT) writing tinyshakespeare "
-                               "(public domain); freely redistributable", **extra)
+                  data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT: futural, rowmans, scripts, "
+                               "cursive) writing tinyshakespeare (public domain); freely redistributable; no "
+                               "IAM-OnDB data", **extra)
         print("wrote", out)
 
 

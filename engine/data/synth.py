@@ -321,11 +321,6 @@ def _table(font: str = SCRIPT_FONT, raw: bool = False) -> dict[str, _Glyph]:
     return table
 
 
-def _glyphs() -> dict[str, _Glyph]:
-    """The cursive table (the corpus's original single family)."""
-    return _table(SCRIPT_FONT)
-
-
 @lru_cache(maxsize=1)
 def _print_capitals() -> dict[str, _Glyph]:
     """Print (simplex) capitals for script writers who print their capitals."""
