@@ -80,7 +80,7 @@ class InkTask:
             raise DataError(f"no usable validation lines (skipped: {self.skipped})")
         self.norm = norm if norm is not None else stats_from_lines([p for p, _ in self.train_lines])
         # what a prime must look like for this model (engine.data.prime): measured on raw training lines
-        self.ink_scale = InkScale.from_lines([p for p, _ in self.train_lines[:500]])
+        self.ink_scale = InkScale.from_lines([p for p, _ in self.train_lines[::max(1, len(self.train_lines) // 500)]])
         self.train_lines = [(self.norm.normalise(p), ids) for p, ids in self.train_lines]
         self.val_lines = [(self.norm.normalise(p), ids) for p, ids in self.val_lines]
         n_pts = sum(len(p) for p, _ in self.train_lines)
