@@ -36,6 +36,7 @@ remove_jumps
 merge_duplicates
 REQUIRED_CHARS
 save_styles_npz
+stroke3_to_points  # engine/data/prime.py: stroke-3 -> absolute points (the personal fine-tune uses it)
 _.train_view
 _.latest_text
 _.set_knobs
