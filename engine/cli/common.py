@@ -62,7 +62,48 @@ POSITIVE = Number(float, 0, lo_open=True)
 NON_NEGATIVE = Number(float, 0)
 FINITE = Number(float)
 FRACTION = Number(float, 0, 1, hi_open=True)                   # dropout: 0 <= p < 1
+BATCH = Number(int, 1, 2**20)           # sequences per batch (and characters per BPTT chunk): far above any machine
+THREADS = Number(int, 1, 1024)
 OPEN_FRACTION = Number(float, 0, 1, lo_open=True, hi_open=True)  # a held-out share: 0 < f < 1
+
+
+# What a setting saved in a run's card must be to be reused by --resume: the check of its flag. (model_config
+# values were checked by the card schema; train_config / settings are free-form there.)
+SAVED_RULES = {"steps": POSITIVE_INT, "minutes": POSITIVE, "lr": POSITIVE, "min_lr": NON_NEGATIVE,
+               "optimizer": ("adamw", "rmsprop"), "weight_decay": NON_NEGATIVE, "warmup": COUNT,
+               "schedule": ("cosine", "constant"), "clip": NON_NEGATIVE, "eval_every": POSITIVE_INT,
+               "sample_every": COUNT, "patience": COUNT, "seed": SEED, "amp": bool, "batch": BATCH,
+               "seq_len": BATCH, "val_fraction": OPEN_FRACTION, "eval_blocks": POSITIVE_INT,
+               "stateful_streams": POSITIVE_INT, "corpus": str, "buckets": POSITIVE_INT,
+               "max_points": Number(int, 2), "sample_text": str, "kind": ("synthesis", "prediction")}
+
+
+def saved_value_ok(key: str, value) -> bool:
+    """Whether ``value``, saved in a run's card for setting ``key``, passes that setting's check (None: unset;
+    keys without a rule pass)."""
+    rule = SAVED_RULES.get(key)
+    if rule is None or value is None:
+        return True
+    if rule in (bool, str):
+        return isinstance(value, rule)
+    if isinstance(rule, tuple):
+        return isinstance(value, str) and value in rule
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (rule.base is int and
+                                                                           not isinstance(value, int)):
+        return False
+    try:
+        rule(str(value))
+    except argparse.ArgumentTypeError:
+        return False
+    return True
+
+
+def refuse_damaged_settings(damaged: dict, args, out) -> None:
+    """ScribeError for the first damaged saved setting (see :func:`saved_value_ok`) the flags do not replace."""
+    for k, v in damaged.items():
+        if getattr(args, k, None) is None:
+            raise ScribeError(f"the card of {out}'s last checkpoint holds a damaged setting {k}={str(v)[:60]!r}; "
+                              f"give --{k.replace('_', '-')} to continue the run")
 
 
 def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64, seq_len: int = 128,
@@ -72,8 +113,8 @@ def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64
     g.add_argument("--steps", type=POSITIVE_INT, default=None,
                    help="optimizer steps (default 1000 unless --minutes)")
     g.add_argument("--minutes", type=POSITIVE, default=None, help="train for this long instead of --steps")
-    g.add_argument("--batch", type=POSITIVE_INT, default=batch)
-    g.add_argument("--seq-len", type=POSITIVE_INT, default=seq_len, help="BPTT chunk length T")
+    g.add_argument("--batch", type=BATCH, default=batch)
+    g.add_argument("--seq-len", type=BATCH, default=seq_len, help="BPTT chunk length T")
     g.add_argument("--lr", type=POSITIVE, default=lr, help="peak learning rate (after warmup)")
     g.add_argument("--min-lr", type=NON_NEGATIVE, default=None, help="final learning rate of the cosine schedule "
                    "(default: lr / 10)")
@@ -90,7 +131,7 @@ def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64
     g.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     g.add_argument("--cuda-graphs", choices=["auto", "on", "off"], default="auto", dest="cuda_graphs",
                    help="replay training steps from CUDA graphs (handwriting models on CUDA; auto: on there)")
-    g.add_argument("--threads", type=POSITIVE_INT, default=None, help="CPU threads (default: 1 on a machine "
+    g.add_argument("--threads", type=THREADS, default=None, help="CPU threads (default: 1 on a machine "
                    "with 2 cores or one other jobs keep busy, else up to 4)")
     g.add_argument("--seed", type=SEED, default=1337)
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -159,13 +200,14 @@ def _lstm_params(cell: str, inp: int, hidden: int) -> int:
 def estimate_params(kind: str, s, vocab: int = 100) -> int:
     """About how many parameters the model of ``s`` (a settings namespace) has, without building it."""
     layers, h = int(s.layers), int(s.hidden)
+    # closed forms (layer 1, then layers - 1 alike): an absurd --layers is estimated at once, not counted out
     if kind == "text":
         cell, e, skip = s.cell, int(s.embed), bool(getattr(s, "skip", False))
-        rnn = sum(_lstm_params(cell, e if i == 0 else (e + h if skip else h), h) for i in range(layers))
+        rnn = _lstm_params(cell, e, h) + (layers - 1) * _lstm_params(cell, e + h if skip else h, h)
         return vocab * e + rnn + h * (layers if skip else 1) * vocab + vocab
     mdn = 6 * int(s.mixtures) + 1
     if kind == "ink-prediction":
-        return sum(_lstm_params("lstm", 3 + (h if i else 0), h) for i in range(layers)) + layers * h * mdn + mdn
+        return _lstm_params("lstm", 3, h) + (layers - 1) * _lstm_params("lstm", 3 + h, h) + layers * h * mdn + mdn
     k = int(getattr(s, "window_k", 10) or 10)
     return (_lstm_params("lstm", 3 + vocab, h) + (h + 1) * 3 * k
             + (layers - 1) * _lstm_params("lstm", 3 + h + vocab, h) + (layers * h + vocab + 1) * mdn)
@@ -196,6 +238,8 @@ BYTES_PER_PARAM = 16   # float32 weights + gradients + the optimizer's two runni
 
 
 def _size(n: float) -> str:
+    if n >= 1e15:
+        return f"{n:.2g} bytes"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
@@ -209,7 +253,7 @@ def check_model_size(kind: str, s, vocab: int = 100, available: int | None = Non
     need = n * BYTES_PER_PARAM
     free = available if available is not None else available_memory()
     if free is not None and need > free:
-        count = f"{n / 1e9:,.1f} billion" if n >= 1e9 else f"{n / 1e6:,.1f} million"
+        count = f"{n:.2g}" if n >= 1e12 else f"{n / 1e9:,.1f} billion" if n >= 1e9 else f"{n / 1e6:,.1f} million"
         raise ScribeError(f"a model of {s.layers} x {s.hidden} (--layers {s.layers} --hidden {s.hidden}) has about "
                           f"{count} parameters: about {_size(need)} for its weights and optimizer "
                           f"state, more than the {_size(free)} of memory available; choose a smaller "
@@ -321,6 +365,20 @@ class ProgressBar:
             self.bar = None
 
 
+def _resume(trainer) -> None:
+    """``trainer.resume()``: the saved state is read from files nothing vouches for, so a value of the wrong type
+    or range in them (state.json's trainer / task / optimizer entries) is one line naming the run, not a
+    traceback."""
+    try:
+        trainer.resume()
+    except ScribeError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ScribeError(f"cannot resume the run in {trainer.out}: its saved training state is damaged "
+                          f"({type(exc).__name__}: {why})") from None
+
+
 def run_training(trainer, args) -> dict:
     """Attach sinks, handle Ctrl-C as a clean stop (checkpoint kept), run."""
     sink = JsonlSink(args.events) if args.events else None
@@ -333,19 +391,32 @@ def run_training(trainer, args) -> dict:
             trainer.control.stop.set()
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.signal(sig, _stop)
+    out = Path(trainer.out)
+    if out.exists() and not out.is_dir():
+        raise ScribeError(f"--out {out} exists and is not a folder")
     try:
         if getattr(args, "resume", False):
-            trainer.resume()
-        summary = trainer.run()
+            _resume(trainer)
+        try:
+            summary = trainer.run()
+        except OSError as exc:   # the run folder itself cannot be made or locked (checkpoint writes are the trainer's)
+            raise ScribeError(f"cannot train into {out}: {exc.strerror or exc}") from None
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         if sink:
             sink.close()
+    best = summary.get("best_val_loss")
     if args.events != "-":
-        best = summary.get("best_val_loss")
         print(f"{summary['status']} at step {summary['step']}; best val_loss "
               f"{best:.4f}" if best is not None else f"{summary['status']} at step {summary['step']}",
               file=sys.stderr)
+    from engine.training.checkpoint import list_checkpoints
+
+    if not list_checkpoints(summary["out"]):   # e.g. every validation loss was NaN: nothing to load or resume
+        why = "no validation loss was finite (a --lr or --weight-decay too high?)" if best is None else \
+            "none was written"
+        raise ScribeError(f"the run ended at step {summary['step']} without a checkpoint in {summary['out']}: {why}")
+    if args.events != "-":
         print(f"checkpoints in {summary['out']}", file=sys.stderr)
     return summary

@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from engine.cli.common import FRACTION, NON_NEGATIVE, POSITIVE, SEED, Number, write_output
 from engine.core.errors import DataError
+
+JOBS = Number(int, 1, 256)                 # worker processes
+WRITERS = Number(int, 1, 100_000)
+LINE_CHARS = Number(int, 1, 1000)          # characters in one synthetic line of handwriting
+HZ = Number(float, 0, 1000, lo_open=True)  # pen points per second (70: IAM-like)
+SHARE = Number(float, 0, 1)                # a fraction of the lines, 0 and 1 included
 
 
 def register(groups) -> None:
@@ -13,7 +20,7 @@ def register(groups) -> None:
     p = imp.add_parser("iam", help="import IAM-OnDB (lineStrokes/ + ascii/) into an ink dataset")
     p.add_argument("root", metavar="IAM_ROOT", help="folder containing lineStrokes/ and ascii/")
     p.add_argument("--out", required=True, metavar="DATASET", help="dataset folder (also the import cache)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel parser processes (default: CPU count)")
+    p.add_argument("--jobs", type=JOBS, default=None, help="parallel parser processes (default: CPU count)")
     p.add_argument("--no-cache", action="store_true", help="re-parse every file even if unchanged")
     _add_common(p)
     p.set_defaults(func=cmd_import_iam)
@@ -28,34 +35,34 @@ def register(groups) -> None:
                                             "and cursive hands)")
     s.add_argument("--corpus", default=None, metavar="TEXT",
                    help="UTF-8 text to take lines from (default: the bundled tinyshakespeare.txt)")
-    s.add_argument("--lines", type=int, required=True, metavar="N", help="number of lines to write")
+    s.add_argument("--lines", type=Number(int, 1), required=True, metavar="N", help="number of lines to write")
     s.add_argument("--out", required=True, metavar="DATASET")
-    s.add_argument("--writers", type=int, default=20, metavar="W", help="number of synthetic writers (styles)")
+    s.add_argument("--writers", type=WRITERS, default=20, metavar="W", help="number of synthetic writers (styles)")
     s.add_argument("--hands", default=None, metavar="HANDS",
                    help="hand families of the writers: names (print,italic,script,cursive: equal shares) or weights "
                         "(print=0.35,cursive=0.3,...); default: all, print=0.35,italic=0.15,script=0.2,cursive=0.3")
-    s.add_argument("--seed", type=int, default=0, metavar="S")
-    s.add_argument("--mix", type=float, default=0.2,
+    s.add_argument("--seed", type=SEED, default=0, metavar="S")
+    s.add_argument("--mix", type=SHARE, default=0.2,
                    help="fraction of lines mixing in digits, capitals and punctuation (default 0.2)")
-    s.add_argument("--caps", type=float, default=0.0,
+    s.add_argument("--caps", type=SHARE, default=0.0,
                    help="fraction of lines written in capitals throughout (default 0)")
-    s.add_argument("--min-chars", type=int, default=20)
-    s.add_argument("--max-chars", type=int, default=50)
-    s.add_argument("--hz", type=float, default=70.0,
+    s.add_argument("--min-chars", type=LINE_CHARS, default=20)
+    s.add_argument("--max-chars", type=LINE_CHARS, default=50)
+    s.add_argument("--hz", type=HZ, default=70.0,
                    help="pen sampling rate: 70 is IAM-like (~24 points per letter); 30 gives ~11 (default 70)")
-    s.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    s.add_argument("--jobs", type=JOBS, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)
 
 
 def _add_common(p) -> None:
     g = p.add_argument_group("cleaning and split")
-    g.add_argument("--val", type=float, default=0.05, help="validation fraction (by form / file)")
-    g.add_argument("--test", type=float, default=0.05, help="test fraction (by form / file)")
-    g.add_argument("--max-points", type=int, default=None, help="skip lines with more points than this")
-    g.add_argument("--resample", type=float, default=None, metavar="STEP",
+    g.add_argument("--val", type=FRACTION, default=0.05, help="validation fraction (by form / file)")
+    g.add_argument("--test", type=FRACTION, default=0.05, help="test fraction (by form / file)")
+    g.add_argument("--max-points", type=Number(int, 2), default=None, help="skip lines with more points than this")
+    g.add_argument("--resample", type=POSITIVE, default=None, metavar="STEP",
                    help="resample strokes to points STEP raw units apart")
-    g.add_argument("--max-jump", type=float, default=None,
+    g.add_argument("--max-jump", type=NON_NEGATIVE, default=None,
                    help="longest plausible pen-down step in raw units (default: automatic, longer than both "
                         "12x the line's median step and 3x its height)")
     g.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
@@ -64,23 +71,18 @@ def _add_common(p) -> None:
 def _clean_options(args):
     from engine.data.ink_clean import CleanOptions
 
-    for name in ("val", "test"):
-        v = getattr(args, name)
-        if not 0 <= v < 1:
-            raise DataError(f"--{name} must be in [0, 1), got {v}")
     if args.val + args.test >= 1:
         raise DataError("--val + --test must leave some lines for training")
-    if args.max_points is not None and args.max_points < 2:
-        raise DataError(f"--max-points must be at least 2, got {args.max_points}")
-    if args.resample is not None and args.resample <= 0:
-        raise DataError(f"--resample must be positive, got {args.resample}")
     return CleanOptions(max_jump=args.max_jump, max_points=args.max_points, resample_step=args.resample)
 
 
-def _check_out(out: str) -> Path:
+def _check_out(out: str, svg_preview: str | None = None) -> Path:
+    """--out (and --svg-preview), checked before any work is done."""
     p = Path(out)
     if p.exists() and not p.is_dir():
         raise DataError(f"--out {out} exists and is not a folder")
+    if svg_preview and Path(svg_preview).is_dir():
+        raise DataError(f"--svg-preview {svg_preview} is a folder; give a file name")
     return p
 
 
@@ -152,9 +154,11 @@ def _svg_preview(ds, path: str, n: int = 8) -> None:
 
     inks = [Ink.from_stroke3(ds.line(i).points, ds.line(i).text) for i in range(min(n, len(ds)))]
     height = float(np.median([b[3] - b[1] for b in (i.bounds() for i in inks)])) if inks else 0.0
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(inks_to_svg(inks, stroke_width=max(1.0, height / 50), background="white"),
-                          encoding="utf-8")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot write --svg-preview {path}: {exc.strerror or exc}") from None
+    write_output(path, inks_to_svg(inks, stroke_width=max(1.0, height / 50), background="white"), "--svg-preview")
 
 
 def _report(title: str, ds, report, svg_preview: str | None) -> int:
@@ -171,9 +175,7 @@ def cmd_import_iam(args) -> int:
     from engine.data.iam import import_iam
 
     opts = _clean_options(args)
-    if args.jobs is not None and args.jobs < 1:
-        raise DataError(f"--jobs must be at least 1, got {args.jobs}")
-    out = _check_out(args.out)
+    out = _check_out(args.out, args.svg_preview)
     ds, report = import_iam(args.root, out, clean=opts, val_fraction=args.val, test_fraction=args.test,
                             jobs=args.jobs, use_cache=not args.no_cache, progress=_progress("parsing"))
     return _report(f"IAM-OnDB -> {out}", ds, report, args.svg_preview)
@@ -183,7 +185,7 @@ def cmd_import_inkml(args) -> int:
     from engine.data.inkml import import_inkml
 
     opts = _clean_options(args)
-    out = _check_out(args.out)
+    out = _check_out(args.out, args.svg_preview)
     ds, report = import_inkml(args.folder, out, clean=opts, val_fraction=args.val, test_fraction=args.test,
                               progress=_progress("reading"))
     return _report(f"InkML -> {out}", ds, report, args.svg_preview)
@@ -195,20 +197,13 @@ def cmd_synth(args) -> int:
     from engine.core.paths import assets_dir
     from engine.data.synth import parse_hands, synth_corpus
 
-    if args.lines < 1:
-        raise DataError(f"--lines must be at least 1, got {args.lines}")
-    if args.writers < 1:
-        raise DataError(f"--writers must be at least 1, got {args.writers}")
-    if not 0 <= args.mix <= 1:
-        raise DataError(f"--mix must be in [0, 1], got {args.mix}")
-    if not 0 <= args.caps <= 1:
-        raise DataError(f"--caps must be in [0, 1], got {args.caps}")
-    if args.jobs < 1:
-        raise DataError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.min_chars > args.max_chars:
+        raise DataError(f"--min-chars {args.min_chars} is more than --max-chars {args.max_chars}")
     try:
         hands = parse_hands(args.hands)
     except DataError as exc:
         raise DataError(f"--hands: {exc}") from None
+    _check_out(args.out, args.svg_preview)
     corpus = Path(args.corpus) if args.corpus else assets_dir() / "corpora" / "tinyshakespeare.txt"
     if not corpus.is_file():
         raise DataError(f"corpus {corpus} is not a file")

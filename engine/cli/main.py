@@ -40,8 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A reader that goes away (``scribe ... | head``) ends any command quietly, with the
+    status of a command ended by SIGPIPE, whether it was printing help, a summary or a sample."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        from engine.cli.common import quiet_broken_pipe
+
+        return quiet_broken_pipe()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:
+        sys.stdout.flush()   # --help into a closed pipe: the BrokenPipeError here, not at interpreter exit
+        raise
     try:
         rc = args.func(args)
     except ScribeError as exc:
@@ -50,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scribe: interrupted", file=sys.stderr)
         return 130
+    sys.stdout.flush()       # what is still buffered: written (or found unwanted) before we return
     return int(rc or 0)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from engine.cli.common import COUNT, FINITE, POSITIVE_INT, SEED, check_model_size
+from engine.cli.common import BATCH, COUNT, FINITE, POSITIVE_INT, SEED, check_model_size
 
 
 def register(groups) -> None:
@@ -19,7 +19,7 @@ def register(groups) -> None:
                    "(rnn-tanh, rnn-relu, gru, lstm)")
     p.add_argument("--corpus", required=True, help="UTF-8 text file or folder the windows are drawn from")
     p.add_argument("-k", "--distance", dest="k", type=POSITIVE_INT, default=50, help="largest distance K (default 50)")
-    p.add_argument("--batch", type=POSITIVE_INT, default=16, help="windows averaged over (default 16)")
+    p.add_argument("--batch", type=BATCH, default=16, help="windows averaged over (default 16)")
     p.add_argument("--warmup", type=COUNT, default=100, help="steps run before the measured ones (default 100)")
     p.add_argument("--seed", type=SEED, default=0)
     g = p.add_argument_group("fresh models (--cell)")

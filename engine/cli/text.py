@@ -13,11 +13,14 @@ from engine.cli.common import (
     POSITIVE,
     POSITIVE_INT,
     SEED,
+    Number,
     add_trainer_flags,
     check_model_size,
     choose_threads,
     quiet_broken_pipe,
+    refuse_damaged_settings,
     run_training,
+    saved_value_ok,
     trainer_config,
 )
 
@@ -44,7 +47,7 @@ def register(groups) -> None:
     m.add_argument("--gate-bias", type=FINITE, help="LSTM forget / GRU update gate bias init (1.0)")
     d = p.add_argument_group("data and evaluation")
     d.add_argument("--val-fraction", type=OPEN_FRACTION, help="last fraction of the corpus held out (0.1)")
-    d.add_argument("--eval-blocks", type=POSITIVE_INT, help="random 256-char blocks per validation (64)")
+    d.add_argument("--eval-blocks", type=Number(int, 1, 10**6), help="random 256-char blocks per validation (64)")
     d.add_argument("--stateful-streams", type=POSITIVE_INT, help="segments the stateful validation pass is split into "
                    "(1 = one exact pass over the whole validation text)")
     add_trainer_flags(p, batch=64, seq_len=128)
@@ -77,30 +80,41 @@ def cmd_train_text(args) -> int:
 _MODEL_KEYS = ("cell", "layers", "hidden", "embed", "dropout", "skip", "no_orthogonal", "gate_bias")
 
 
-def saved_settings(card: dict) -> dict:
-    """The settings a run was trained with, from its checkpoint card (for --resume)."""
+def _saved(card: dict) -> tuple[dict, dict]:
+    """(usable settings, damaged settings) a run was trained with, from its checkpoint card."""
+    def obj(v) -> dict:
+        return v if isinstance(v, dict) else {}
+
     out: dict = {}
-    tc = dict(card.get("train_config") or {})
+    tc = obj(card.get("train_config"))
     for k in ("steps", "minutes", "lr", "min_lr", "optimizer", "weight_decay", "warmup", "schedule", "clip",
               "eval_every", "sample_every", "patience", "seed", "amp"):
         if k in tc:
             out[k] = tc[k]
-    mc = card.get("model_config") or {}
+    mc = obj(card.get("model_config"))
     for k in _MODEL_KEYS:
         if k == "no_orthogonal":
             if "orthogonal_init" in mc:
                 out[k] = not mc["orthogonal_init"]
         elif k in mc:
             out[k] = mc[k]
-    settings = card.get("settings") or {}
+    settings = obj(card.get("settings"))
     for k in ("batch", "seq_len", "val_fraction", "eval_blocks", "stateful_streams"):
         if k in settings:
             out[k] = settings[k]
         elif k in card:
             out[k] = card[k]
-    if (card.get("data") or {}).get("corpus"):
-        out["corpus"] = card["data"]["corpus"]
-    return out
+    corpus = obj(card.get("data")).get("corpus")
+    if corpus:
+        out["corpus"] = corpus
+    good = {k: v for k, v in out.items() if saved_value_ok(k, v)}
+    return good, {k: v for k, v in out.items() if k not in good}
+
+
+def saved_settings(card: dict) -> dict:
+    """The settings a run was trained with, from its checkpoint card (for --resume); damaged values left out
+    (``build_text_trainer`` refuses to resume with one unless its flag is given)."""
+    return _saved(card)[0]
 
 
 def resolve_text_settings(args, saved: dict | None = None) -> argparse.Namespace:
@@ -148,6 +162,8 @@ def build_text_trainer(args):
     elif existing:
         raise ScribeError(f"{out} already holds a training run (last checkpoint at step "
                           f"{existing[-1]['step']}); add --resume to continue it, or choose another --out")
+    if card:
+        refuse_damaged_settings(_saved(card)[1], args, out)
     settings = resolve_text_settings(args, saved_settings(card) if card else None)
     warnings: list[str] = []
     model = vocab = None
@@ -168,6 +184,11 @@ def build_text_trainer(args):
     seed_everything(settings.seed)  # before the model is built: reproducible init
     corpus = load_corpus(settings.corpus, vocab=vocab)
     if model is None:
+        from engine.core.card_schema import MAX_VOCAB
+
+        if len(corpus.vocab) > MAX_VOCAB:   # its checkpoints could never be loaded (engine.core.card_schema)
+            raise ScribeError(f"{settings.corpus} has {len(corpus.vocab):,} different characters; a model knows at "
+                              f"most {MAX_VOCAB:,} (is it text in one script?)")
         check_model_size("text", settings, len(corpus.vocab))
     model_cfg = dict(cell=settings.cell, layers=settings.layers, hidden=settings.hidden, embed=settings.embed,
                      dropout=settings.dropout, skip=settings.skip, orthogonal_init=not settings.no_orthogonal,

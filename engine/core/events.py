@@ -67,12 +67,24 @@ class JsonlSink:
             raise ScribeError(f"cannot write events to {target}: {exc.strerror or exc}") from None
 
     def __call__(self, event: Event) -> None:
-        self._fh.write(json.dumps(_jsonable(event), ensure_ascii=False) + "\n")
-        self._fh.flush()
+        if self._fh is None:
+            return
+        try:
+            self._fh.write(json.dumps(_jsonable(event), ensure_ascii=False) + "\n")
+            self._fh.flush()
+        except OSError as exc:   # a full disk, or the reader of stdout went away: stop writing events, say so once
+            if not isinstance(exc, BrokenPipeError):
+                print(f"warning: cannot write events any more ({exc.strerror or exc}); training goes on",
+                      file=sys.stderr)
+            self.close()
+            self._fh = None
 
     def close(self) -> None:
-        if self._own:
-            self._fh.close()
+        if self._own and self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError:      # what was still buffered cannot be written (a full disk): nothing more to do
+                pass
 
 
 class Emitter:

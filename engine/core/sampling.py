@@ -56,6 +56,12 @@ def mdn_params(y: np.ndarray, bias: float = 0.0):
     return e, pi, mu1, mu2, s1, s2, rho
 
 
+def _exp(x: float) -> float:
+    """``math.exp`` that saturates instead of raising OverflowError: a damaged model's extreme output becomes
+    an extreme (or non-finite) point for the caller to judge, not a crash in the sampler."""
+    return math.exp(min(float(x), 709.0))
+
+
 def sample_mdn(y: np.ndarray, rng: np.random.Generator, bias: float = 0.0) -> np.ndarray:
     """Draw one (dx, dy, eos) point from a raw MDN output vector (normalised units).
 
@@ -67,9 +73,9 @@ def sample_mdn(y: np.ndarray, rng: np.random.Generator, bias: float = 0.0) -> np
     pi = softmax(y[1:1 + m] * (1.0 + bias))
     u = rng.random(4).tolist()
     j = min(bisect_right(np.cumsum(pi).tolist(), u[0] * float(pi.sum())), m - 1)
-    e = 1.0 / (1.0 + math.exp(-y[0]))
-    s1 = math.exp(y[1 + 3 * m + j] - bias)
-    s2 = math.exp(y[1 + 4 * m + j] - bias)
+    e = 1.0 / (1.0 + _exp(-y[0]))
+    s1 = _exp(y[1 + 3 * m + j] - bias)
+    s2 = _exp(y[1 + 4 * m + j] - bias)
     rho = min(max(math.tanh(y[1 + 5 * m + j]), -0.999), 0.999)
     # Box-Muller from the same uniforms on every backend
     r = math.sqrt(-2.0 * math.log(max(u[1], 1e-12)))

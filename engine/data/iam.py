@@ -120,7 +120,10 @@ def parse_line_file(path: str | os.PathLike) -> Ink:
 
 
 def read_transcriptions(path: str | os.PathLike) -> list[str]:
-    """The CSR lines of an ascii/ file (ISO-8859-1), in order. Raises DataError if there is no CSR block."""
+    """The CSR lines of an ascii/ file (ISO-8859-1), in order. Raises DataError if there is no CSR block (or
+    the path is not a regular file: a FIFO would block the reader)."""
+    if not Path(path).is_file():
+        raise DataError("not a regular file")
     try:
         text = Path(path).read_text(encoding=ENCODING)
     except OSError as exc:
@@ -150,7 +153,9 @@ def _parse_clean(job: tuple[str, dict]) -> tuple[np.ndarray | None, str | None, 
 
 # ---------------------------------------------------------------------------------------- the tree
 def _scan(folder: Path, suffix: str) -> dict[str, tuple[int, int]]:
-    """relpath (posix) -> (size, mtime_ns) of every file ending in suffix under folder."""
+    """relpath (posix) -> (size, mtime_ns) of every regular file ending in suffix under folder (links to
+    regular files included; FIFOs, devices, dangling links and link loops left out: a FIFO would block the
+    parser)."""
     out: dict[str, tuple[int, int]] = {}
     stack = [("", os.fspath(folder))]
     while stack:
@@ -161,11 +166,14 @@ def _scan(folder: Path, suffix: str) -> dict[str, tuple[int, int]]:
             continue
         for e in entries:
             name = f"{rel}{e.name}"
-            if e.is_dir(follow_symlinks=False):
-                stack.append((name + "/", e.path))
-            elif e.name.lower().endswith(suffix):
-                st = e.stat()
-                out[name] = (st.st_size, st.st_mtime_ns)
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((name + "/", e.path))
+                elif e.name.lower().endswith(suffix) and e.is_file():
+                    st = e.stat()
+                    out[name] = (st.st_size, st.st_mtime_ns)
+            except OSError:   # vanished, or a link loop
+                continue
     return dict(sorted(out.items()))
 
 
@@ -185,13 +193,15 @@ def _load_cache(out: Path | None, key: dict):
         return None, None
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("key") != key:
+        if not isinstance(manifest, dict) or manifest.get("key") != key:
             return None, None
+        if not all(isinstance(manifest.get(k, {}), dict) for k in ("xml", "ascii", "errors", "clean")):
+            return None, None                             # a damaged manifest: parse everything again
         ds = InkDataset.load(out)
         if manifest.get("dataset") != ds.write_id:      # the dataset was saved by another (later) run
             return None, None
         return manifest, ds
-    except (ValueError, OSError, DataError):
+    except (ValueError, OSError, DataError, RecursionError):
         return None, None
 
 
@@ -237,10 +247,12 @@ def import_iam(root: str | os.PathLike, out: str | os.PathLike | None = None, *,
             if old_xml.get(rel) != list(st):
                 continue
             if rel in old_err:
-                results[rel] = (None, old_err[rel], {})
+                results[rel] = (None, str(old_err[rel])[:300], {})
             elif rel in by_id:
                 i = by_id[rel]
-                results[rel] = (old.points[old.offsets[i]:old.offsets[i + 1]], None, old_clean.get(rel, {}))
+                stats = old_clean.get(rel, {})
+                stats = {k: v for k, v in stats.items() if isinstance(v, int)} if isinstance(stats, dict) else {}
+                results[rel] = (old.points[old.offsets[i]:old.offsets[i + 1]], None, stats)
     report.reused = len(results)
 
     # ---- parse the rest (in parallel when there are many)
@@ -323,10 +335,14 @@ def import_iam(root: str | os.PathLike, out: str | os.PathLike | None = None, *,
     report.skipped, report.dropped, report.cleaning = skipped, dropped, cleaning
     if out is not None:
         ds.save(out)
-        write_file_durably(out / MANIFEST, json.dumps({
-            "key": key, "root": str(root.resolve()), "dataset": ds.write_id,
-            "xml": {k: list(v) for k, v in xml_files.items()},
-            "ascii": {k: list(v) for k, v in txt_files.items()},
-            "errors": errors, "clean": clean_stats}).encode("utf-8"))
+        try:   # the import cache; without it the next import parses everything again
+            write_file_durably(out / MANIFEST, json.dumps({
+                "key": key, "root": str(root.resolve()), "dataset": ds.write_id,
+                "xml": {k: list(v) for k, v in xml_files.items()},
+                "ascii": {k: list(v) for k, v in txt_files.items()},
+                "errors": errors, "clean": clean_stats}).encode("utf-8"))
+        except OSError as exc:
+            raise DataError(f"the dataset was written to {out}, but not its import cache {MANIFEST}: "
+                            f"{exc.strerror or exc}") from None
     report.seconds = time.perf_counter() - t0
     return ds, report

@@ -11,26 +11,35 @@ Folder layout::
 
 The first row of a line is the first point's offset from the origin (usually (0, 0, 0)).
 
-Saving is crash-safe: both files are written into a staging folder ``DATASET/.saving-*`` and fsynced, then
+Saving is crash-safe: both files are written into a staging folder ``DATASET/.saving-PID-*`` and fsynced, then
 renamed into place (data.npz first, meta.json last) and the folder is fsynced. Both files carry the same
 ``write_id``; a save killed between the two renames is finished by the next load (from the staging
-folder), so data and meta never disagree silently. Leftovers of killed saves are removed by the next save.
-Concurrent saves into one folder are not supported.
+folder), so data and meta never disagree silently. Leftovers of killed saves (their writer's process is gone)
+are removed by the next save. Concurrent saves into one folder each stage their own files and commit under a
+lock on the folder, so the last one wins whole; a load that meets a save between its renames waits for it.
+
+Nothing read back is trusted: meta.json is parsed with a depth limit and checked (lines are objects with
+string fields), the arrays must have the documented shapes and types, the offsets must be non-decreasing
+from 0 to the number of points, and every coordinate must be finite; anything else is a DataError.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.core.card_schema import parse_json
 from engine.core.errors import DataError
+from engine.core.process import folder_lock, pid_alive, writer_pid
 
 FORMAT = "scribe-ink-dataset"
 FORMAT_VERSION = 1
@@ -160,7 +169,7 @@ class InkDataset:
         folder.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(folder)
         write_id = uuid.uuid4().hex
-        stage = folder / f"{STAGING_PREFIX}{write_id[:12]}"
+        stage = folder / f"{STAGING_PREFIX}{os.getpid()}-{write_id[:12]}"
         stage.mkdir()
         try:
             with open(stage / "data.npz", "wb") as fh:
@@ -176,15 +185,19 @@ class InkDataset:
                 fh.flush()
                 os.fsync(fh.fileno())
             _fsync_dir(stage)
-            os.replace(stage / "data.npz", folder / "data.npz")
-            os.replace(stage / "meta.json", folder / "meta.json")     # the commit point
-            _fsync_dir(folder)
+            with folder_lock(folder):      # another save's (or a load's repair) renames never interleave with ours
+                os.replace(stage / "data.npz", folder / "data.npz")
+                os.replace(stage / "meta.json", folder / "meta.json")     # the commit point
+                _fsync_dir(folder)
             stage.rmdir()
-        except BaseException:
+        except BaseException as exc:
             # keep the staging folder only when data.npz is already in place but meta.json is not: the next
             # load finishes that save from it; otherwise the folder still holds a consistent pair
             if (stage / "data.npz").exists() or not (stage / "meta.json").exists():
                 shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, OSError):   # a full disk, a read-only folder: one line; the earlier dataset is kept
+                why = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EFBIG) else (exc.strerror or str(exc))
+                raise DataError(f"cannot write the dataset to {folder}: {why}") from None
             raise
         self.write_id = write_id
         return folder
@@ -192,31 +205,102 @@ class InkDataset:
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "InkDataset":
         folder = Path(folder)
-        if not (folder / "meta.json").exists() or not (folder / "data.npz").exists():
+        if not (folder / "meta.json").is_file() or not (folder / "data.npz").is_file():
             raise DataError(f"{folder} is not an ink dataset (expected data.npz and meta.json; "
                             f"create one with 'scribe import' or 'scribe synth')")
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            with np.load(folder / "data.npz", allow_pickle=False) as z:
-                points, offsets = z["points"], z["offsets"]
-                data_id = str(z["write_id"]) if "write_id" in z.files else None
-        except (ValueError, OSError, KeyError) as exc:
-            raise DataError(f"ink dataset {folder} is corrupt: {exc}") from None
+        meta, points, offsets, data_id = _read_pair(folder)
         if data_id is not None and meta.get("write_id") != data_id:
-            meta = _finish_interrupted_save(folder, data_id)
-        if meta.get("format") != FORMAT:
-            raise DataError(f"{folder} is not a Scribe ink dataset")
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise DataError(f"{folder} was written by a newer Scribe (format {meta['format_version']})")
-        if len(offsets) != len(meta["lines"]) + 1 or offsets[-1] != len(points):
-            raise DataError(f"ink dataset {folder} is inconsistent (offsets do not match points/lines)")
-        return cls(points, offsets, meta["lines"], meta.get("source", ""),
-                   [tuple(s) for s in meta.get("skipped", [])], meta.get("extra", {}), meta.get("write_id", ""))
+            with folder_lock(folder):     # a save between its two renames: wait for it, then look again
+                meta, points, offsets, data_id = _read_pair(folder)
+                if data_id is not None and meta.get("write_id") != data_id:
+                    meta = _finish_interrupted_save(folder, data_id)
+        lines = _checked_lines(meta, folder)
+        points, offsets = _checked_arrays(points, offsets, len(lines), folder)
+        skipped = meta.get("skipped") if isinstance(meta.get("skipped"), list) else []
+        extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
+        return cls(points, offsets, lines, str(meta.get("source", "")),
+                   [tuple(str(x) for x in s[:2]) if isinstance(s, (list, tuple)) else (str(s), "") for s in skipped],
+                   extra, str(meta.get("write_id", "")))
+
+
+MAX_META_BYTES = 2 * 2**30
+
+
+def _read_meta(path: Path, folder: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_META_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"ink dataset {folder}: cannot read meta.json: {exc.strerror or exc}") from None
+    if len(raw) > MAX_META_BYTES:
+        raise DataError(f"ink dataset {folder}: meta.json is larger than {MAX_META_BYTES // 2**30} GB")
+    meta = parse_json(raw, f"ink dataset {folder / 'meta.json'}", error=DataError)
+    if not isinstance(meta, dict):
+        raise DataError(f"ink dataset {folder / 'meta.json'} is damaged: not a JSON object")
+    return meta
+
+
+def _read_pair(folder: Path):
+    """(meta, points, offsets, write_id of data.npz or None), read without trusting either file."""
+    meta = _read_meta(folder / "meta.json", folder)
+    try:
+        with np.load(folder / "data.npz", allow_pickle=False) as z:
+            points, offsets = z["points"], z["offsets"]
+            data_id = str(z["write_id"]) if "write_id" in z.files else None
+    except (ValueError, OSError, KeyError, EOFError, SyntaxError, TypeError, MemoryError, zipfile.BadZipFile,
+            zipfile.LargeZipFile) as exc:
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataError(f"ink dataset {folder} is corrupt: data.npz: {why}") from None
+    return meta, points, offsets, data_id
+
+
+_LINE_FIELDS = ("text", "writer", "split", "id")
+
+
+def _checked_lines(meta: dict, folder: Path) -> list[dict]:
+    if meta.get("format") != FORMAT:
+        raise DataError(f"{folder} is not a Scribe ink dataset")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DataError(f"ink dataset {folder} is damaged: format_version {str(version)[:40]!r}")
+    if version > FORMAT_VERSION:
+        raise DataError(f"{folder} was written by a newer Scribe (format {version})")
+    lines = meta.get("lines")
+    if not isinstance(lines, list):
+        raise DataError(f"ink dataset {folder} is damaged: meta.json has no list of lines")
+    for i, m in enumerate(lines):
+        if not isinstance(m, dict):
+            raise DataError(f"ink dataset {folder} is damaged: line {i} is not a JSON object")
+        for k in _LINE_FIELDS:
+            if k in m and not isinstance(m[k], str):
+                raise DataError(f"ink dataset {folder} is damaged: line {i}: {k} is not text "
+                                f"({str(m[k])[:40]!r})")
+    return lines
+
+
+def _checked_arrays(points, offsets, n_lines: int, folder: Path):
+    bad = f"ink dataset {folder} is damaged: "
+    if points.ndim != 2 or points.shape[1] != 3 or points.dtype.kind not in "fiu":
+        raise DataError(bad + f"points are {points.dtype} {list(points.shape)}, not (N, 3) numbers")
+    if points.dtype != np.float32:
+        points = points.astype(np.float32)
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+        raise DataError(bad + f"offsets are {offsets.dtype} {list(offsets.shape)}, not whole numbers")
+    if len(offsets) != n_lines + 1 or offsets[0] != 0 or offsets[-1] != len(points) or np.any(np.diff(offsets) < 0):
+        raise DataError(f"ink dataset {folder} is inconsistent (offsets do not match points/lines)")
+    if not np.isfinite(points).all():
+        raise DataError(bad + "points with non-finite coordinates")
+    return points, offsets.astype(np.int64, copy=False)
 
 
 def _remove_leftovers(folder: Path) -> None:
-    """Remove what killed saves left: staging folders and the old single-file temporaries."""
+    """Remove what killed saves left: staging folders whose writer is gone (a live process's save in progress
+    is left alone; folders named without a process id come from older versions) and the old single-file
+    temporaries."""
     for p in folder.glob(STAGING_PREFIX + "*"):
+        pid = writer_pid(p.name[len(STAGING_PREFIX) - 1:])
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
+            continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
     for name in _OLD_TEMPS:
@@ -232,8 +316,8 @@ def _finish_interrupted_save(folder: Path, data_id: str) -> dict:
     for stage in sorted(folder.glob(STAGING_PREFIX + "*")):
         staged = stage / "meta.json"
         try:
-            meta = json.loads(staged.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
+            meta = _read_meta(staged, folder)
+        except DataError:
             continue
         if meta.get("write_id") != data_id:
             continue

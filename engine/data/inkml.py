@@ -70,7 +70,7 @@ def parse_trace(text: str, n_channels: int) -> np.ndarray:
             elif raw in ("T", "F"):
                 v = 1.0 if raw == "T" else 0.0
             else:
-                s = raw.replace(" ", "")
+                s = "".join(raw.split())        # "- 5", "-\t5": the sign may stand apart from its digits
                 v = _hex(s, i) if "#" in s else float(s)
                 m = mode[c]
                 if m in ("'", '"') and not np.isfinite(prev[c]):
@@ -245,9 +245,22 @@ def write_inkml(path: str | os.PathLike, inks: Ink | list[Ink]) -> Path:
     ET.indent(root, space="  ")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
+    # complete or not at all: a temporary sibling (named by this process, so two writers never share one),
+    # fsynced and renamed into place; on any failure (a full disk, Ctrl-C) it is removed and the earlier file
+    # is untouched
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            ET.ElementTree(root).write(fh, encoding="utf-8", xml_declaration=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     return path
 
 

@@ -44,6 +44,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 LARGE_MODEL_BYTES = 8_000_000
+MAX_THREADS = 1024
 
 
 def auto_threads(model_bytes: int | None) -> int:
@@ -66,6 +67,9 @@ def session_options(threads: int | None = None, inter_threads: int | None = None
         raise ValueError(f"unknown graph optimisation level {optimization!r} ({' | '.join(OPT_LEVELS)})")
     if parallel is None:
         parallel = os.environ.get("SCRIBE_ORT_PARALLEL", "").strip() == "1"
+    for what, n in (("threads", threads), ("inter-op threads", inter_threads)):
+        if n > MAX_THREADS:   # onnxruntime's binding takes a C int: a bigger number is a TypeError there
+            raise ValueError(f"{n} onnxruntime {what} (SCRIBE_ORT_*): give 0 (onnxruntime's choice) to {MAX_THREADS}")
     so.intra_op_num_threads = max(0, threads)
     so.inter_op_num_threads = max(0, inter_threads)
     so.graph_optimization_level = OPT_LEVELS[optimization]

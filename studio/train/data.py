@@ -5,18 +5,18 @@
   GUI thread.
 - Runs live in ``<user dir>/runs/<name>/`` (the same layout ``scribe train ... --out`` writes); their
   checkpoints are read from the JSON files beside the weights (``engine.training.checkpoint`` needs torch, which
-  the GUI process never imports).
+  the GUI process never imports), validated by ``engine.core.card_schema``; pointers stay inside the run.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import re
 import time
 from pathlib import Path
 
-from engine.core.errors import DataError
+from engine.core.card_schema import PACKAGE_FORMAT, read_json, validate_card
+from engine.core.errors import DataError, ScribeError
 from engine.core.paths import runs_dir
 
 
@@ -32,22 +32,55 @@ def new_run_dir(kind: str, detail: str = "") -> Path:
 
 
 # ---- runs and checkpoints (JSON only) -----------------------------------------------------------------
-def _read_json(path: Path) -> dict | None:
+# Nothing read from a run folder is trusted (the same rules as engine.training.checkpoint, which needs torch):
+# cards are read with size and depth limits and validated by engine.core.card_schema, pointer files
+# (last.json / best.json) are never followed out of their run folder, linked checkpoint folders are skipped.
+MAX_POINTER_BYTES = 64 * 1024
+
+
+def _read_card(path: Path) -> dict:
+    """The validated card at ``path`` (a checkpoint's, or a package's when it says so); DataError if unusable."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        card = read_json(path, error=DataError)
+        package = isinstance(card, dict) and card.get("format") == PACKAGE_FORMAT
+        return validate_card(card, str(path), package=package, error=DataError)
+    except ScribeError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _card_or_none(path: Path) -> dict | None:
+    try:
+        return _read_card(path)
+    except DataError:
         return None
 
 
 def _pointer(run: Path, which: str) -> Path | None:
-    d = _read_json(run / f"{which}.json")
-    if not d or "path" not in d:
+    """The checkpoint folder ``which``.json of ``run`` points at; None for no pointer, a damaged one, or one
+    that leads out of the run folder (an absolute path, ``..``, a link)."""
+    p = run / f"{which}.json"
+    if not p.is_file():
         return None
-    return run / d["path"]
+    try:
+        d = read_json(p, max_bytes=MAX_POINTER_BYTES, error=DataError)
+    except ScribeError:
+        return None
+    rel = d.get("path") if isinstance(d, dict) else None
+    if not isinstance(rel, str) or not rel:
+        return None
+    try:
+        root = run.resolve()
+        target = (run / rel).resolve()
+        inside = not Path(rel).is_absolute() and not Path(rel).drive and target.is_relative_to(root) \
+            and target != root
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a link loop
+        return None
+    return run / target.relative_to(root) if inside else None
 
 
 def list_checkpoints(run: str | Path) -> list[dict]:
-    """A run's complete checkpoints, oldest first: path, step, metrics, best, last, kind."""
+    """A run's complete checkpoints, oldest first: path, step, metrics, best, last, kind (only those whose
+    card is valid; linked folders, which could lead out of the run folder, are skipped)."""
     run = Path(run)
     ck = run / "checkpoints"
     if not ck.is_dir():
@@ -55,9 +88,9 @@ def list_checkpoints(run: str | Path) -> list[dict]:
     best, last = _pointer(run, "best"), _pointer(run, "last")
     out = []
     for p in sorted(ck.iterdir()):
-        if p.name.startswith(".") or not (p / "model.safetensors").exists():
+        if p.name.startswith(".") or p.is_symlink() or not (p / "model.safetensors").is_file():
             continue
-        card = _read_json(p / "card.json")
+        card = _card_or_none(p / "card.json")
         if card is None:
             continue
         out.append({"path": str(p), "step": card.get("step"), "metrics": card.get("metrics") or {},
@@ -66,24 +99,20 @@ def list_checkpoints(run: str | Path) -> list[dict]:
 
 
 def model_card(path: str | Path) -> dict:
-    """The card of a checkpoint folder, a run folder (its last checkpoint) or an exported package."""
+    """The validated card of a checkpoint folder, a run folder (its last checkpoint) or an exported package;
+    DataError when there is none or it is damaged."""
     path = Path(path).expanduser()
     if (path / "card.json").exists():
-        card = _read_json(path / "card.json")
-        if card is None:
-            raise DataError(f"unreadable model card {path / 'card.json'}")
-        return card
+        return _read_card(path / "card.json")
     for which in ("last", "best"):
         p = _pointer(path, which)
         if p is not None and (p / "card.json").exists():
-            card = _read_json(p / "card.json")
+            card = _card_or_none(p / "card.json")
             if card is not None:
                 return card
     cks = list_checkpoints(path)
     if cks:
-        card = _read_json(Path(cks[-1]["path"]) / "card.json")
-        if card is not None:
-            return card
+        return _read_card(Path(cks[-1]["path"]) / "card.json")
     raise DataError(f"{path} holds no model (expected a run folder, a checkpoint or an exported package)")
 
 

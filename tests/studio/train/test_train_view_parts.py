@@ -152,7 +152,9 @@ def test_checkpoints_are_listed_from_their_cards_without_torch(tmp_path):
         d = run / "checkpoints" / f"step-{step:07d}-val{val:.4f}"
         d.mkdir(parents=True)
         (d / "model.safetensors").write_bytes(b"x")
-        (d / "card.json").write_text(json.dumps({"kind": "text", "step": step, "metrics": {"val_loss": val}}))
+        (d / "card.json").write_text(json.dumps({"format": "scribe-checkpoint", "format_version": 1, "kind": "text",
+                                                 "vocab": list("ab"), "step": step, "metrics": {"val_loss": val},
+                                                 "model_config": {"vocab_size": 2, "hidden": 4, "embed": 2}}))
     (run / "checkpoints" / ".step-0000030.tmp").mkdir()  # a killed save: ignored
     (run / "last.json").write_text(json.dumps({"path": "checkpoints/step-0000020-val1.5000"}))
     (run / "best.json").write_text(json.dumps({"path": "checkpoints/step-0000020-val1.5000"}))
@@ -204,7 +206,8 @@ def _fake_run(run, step=30, **model):
     (ck / "model.safetensors").write_bytes(b"x")
     mc = dict(cell="gru", layers=1, hidden=40, embed=12, dropout=0.0, skip=False, orthogonal_init=False,
               gate_bias=1.0, vocab_size=20, **model)
-    (ck / "card.json").write_text(json.dumps({"kind": "text", "step": step, "metrics": {"val_loss": 2.0},
+    (ck / "card.json").write_text(json.dumps({"format": "scribe-checkpoint", "format_version": 1, "kind": "text",
+                                              "step": step, "metrics": {"val_loss": 2.0},
                                               "model_config": mc, "train_config": {"lr": 0.004, "steps": 50},
                                               "vocab": list("abcdefghij klmnopqr\n")}))
     (run / "last.json").write_text(json.dumps({"path": f"checkpoints/{ck.name}"}))
