@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.cli.common import (
+    FRACTION,
     NON_NEGATIVE,
     POSITIVE_INT,
     SEED,
@@ -22,10 +23,16 @@ from engine.cli.common import (
 )
 from engine.training.presets import INK_BASE, INK_PRESETS, merge_settings
 
+FREEZE = ("attention", "lower", "none", "recurrent")   # engine.training.personal.FREEZE (that module imports torch)
+PERSONAL_KEYS = ("freeze", "anchor", "rehearse", "augment", "hold_out")
+
 
 def register(groups) -> None:
     p = groups["train"].add_parser("ink", help="train a handwriting model (Graves synthesis or prediction)")
-    p.add_argument("--data", required=True, help="ink dataset folder (scribe import / scribe synth)")
+    p.add_argument("--data", required=True,
+                   help="ink dataset folder (scribe import / scribe synth), or a folder of InkML lines such as the "
+                        "app's 'My handwriting' collection (brought to the --init-from model's size and point "
+                        "rate, as a prime is; fine-tunes with the personal recipe's settings below)")
     p.add_argument("--kind", choices=["synthesis", "prediction"], help="text-conditioned or unconditional")
     p.add_argument("--preset", choices=sorted(INK_PRESETS), default=None,
                    help="a tested recipe (model size + training settings); explicit flags override it")
@@ -39,6 +46,23 @@ def register(groups) -> None:
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                    help="torch.compile the attention step (auto: off; it gained 6%% on an H200)")
     add_trainer_flags(p, lr=1e-3, clip=1.0, batch=32)
+    g = p.add_argument_group("fine-tuning on one person's lines (--preset personal sets all of these; "
+                             "engine/training/personal.py)")
+    g.add_argument("--freeze", choices=sorted(FREEZE), default=None,
+                   help="weights that stay as the --init-from model has them: attention = layer 1 and the attention "
+                        "window (what follows the text), lower = those and every LSTM layer but the top one, "
+                        "recurrent = every LSTM layer (only the output mixture learns), none (default)")
+    g.add_argument("--anchor", type=NON_NEGATIVE, default=None, metavar="LAMBDA",
+                   help="pull the trained weights towards the --init-from model's: adds LAMBDA x sum (w - w_base)^2 "
+                        "to the loss (L2-SP; default 0: off)")
+    g.add_argument("--rehearse", type=FRACTION, default=None, metavar="SHARE",
+                   help="share of every batch made of synthetic lines of the kind the base model learnt from "
+                        "('scribe synth --hz 30'), so it keeps following text (default 0: off)")
+    g.add_argument("--augment", type=NON_NEGATIVE, default=None, metavar="STRENGTH",
+                   help="jitter each use of a line: slant, size and writing speed (1: up to 0.12 shear, 8%% size, "
+                        "10%% point rate; default 0: off)")
+    g.add_argument("--hold-out", type=POSITIVE_INT, default=None, dest="hold_out", metavar="N",
+                   help="lines held out to validate on (default: 1 of fewer than 8 lines, else 2)")
     # trainer flags that presets set: leave them unset unless given, so a preset can fill them in
     for a in p._actions:
         if a.dest in INK_BASE:
@@ -82,7 +106,7 @@ def saved_settings(card: dict) -> dict:
     if str(card.get("kind", "")).startswith("ink-"):
         out["kind"] = card["kind"][len("ink-"):]
     settings = card.get("settings") or {}
-    for k in ("batch", "buckets", "max_points", "sample_text"):
+    for k in ("batch", "buckets", "max_points", "sample_text", *PERSONAL_KEYS):
         if k in settings:
             out[k] = settings[k]
     # cards written before "settings" was recorded
@@ -178,6 +202,8 @@ def build_ink_trainer(args):
                             f"--{', --'.join(k.replace('_', '-') for k in differ)}")
         if resume and args.steps and not args.minutes and args.steps <= int(card.get("step", 0)):
             warnings.append(f"the run already reached step {card.get('step')}; give a higher --steps to train on")
+    if _personal(args):
+        return _personal_trainer(args, model, card if source else None, vocab, norm, source, warnings)
     if model is None:
         check_model_size(kind, args)
     dataset = InkDataset.load(args.data)
@@ -194,6 +220,53 @@ def build_ink_trainer(args):
             warnings.append(msg)   # a "warning" event: the app shows it in its banner
         else:
             print(f"note: {msg}", file=sys.stderr)
+    task.warnings = warnings
+    return Trainer(task, trainer_config(args), args.out)
+
+
+def _personal(args) -> bool:
+    """Whether ``args`` (resolved settings) ask for the personal recipe: a folder of InkML lines, or any of
+    its settings given."""
+    from engine.training.personal import is_inkml_folder
+
+    return bool(is_inkml_folder(args.data) or args.freeze != "none" or args.anchor or args.rehearse
+                or args.augment or args.hold_out)
+
+
+def _personal_trainer(args, model, card, vocab, norm, source, warnings: list[str]):
+    """The Trainer for fine-tuning on one person's lines (``engine.training.personal``)."""
+    from engine.core.errors import ScribeError
+    from engine.data.prime import InkScale
+    from engine.training.personal import FEW_LINES, PersonalInkTask, read_personal_lines
+    from engine.training.trainer import Trainer, seed_everything
+
+    if model is None:
+        raise ScribeError("fine-tuning on a person's lines starts from a trained model: give --init-from (a "
+                          "package such as assets/models/handwriting-script, or a run or checkpoint folder)")
+    if card["kind"] != "ink-synthesis":
+        raise ScribeError(f"{source} is a {card['kind']} model; fine-tuning on a person's lines needs a "
+                          f"synthesis model (it writes text)")
+    seed = getattr(args, "seed", 1337)
+    scale = InkScale.from_card(card, card.get("styles"))
+    lines = read_personal_lines(args.data, scale, vocab, seed=seed, hold_out=args.hold_out)
+    if lines.skipped:
+        shown = "; ".join(f"{n} ({r})" for n, r in lines.skipped[:5]) + ("; ..." if len(lines.skipped) > 5 else "")
+        warnings.append(f"{len(lines.skipped)} line(s) left out: {shown}")
+    if len(lines.lines) < FEW_LINES:
+        warnings.append(f"only {len(lines.lines)} usable lines: the model learns your hand better from "
+                        f"{FEW_LINES} or more")
+    resume = getattr(args, "resume", False)
+    base = (card.get("personal") or {}).get("base") if resume else source
+    base_pace = (card.get("personal") or {}).get("check_points_per_char") if resume else card.get("points_per_char")
+    seed_everything(seed)
+    task = PersonalInkTask(lines, model=model, vocab=vocab, norm=norm, ink_scale=scale, batch=args.batch,
+                           rehearse=args.rehearse, anchor=args.anchor, freeze=args.freeze, augment=args.augment,
+                           max_points=args.max_points, seed=seed, sample_text=getattr(args, "sample_text", None),
+                           base=str(base or ""), base_pace=base_pace)
+    task.run_settings = {"batch": args.batch, "max_points": args.max_points, "sample_text": task.sample_text,
+                         **{k: getattr(args, k) for k in PERSONAL_KEYS}}
+    if task.skipped.get("long"):
+        warnings.append(f"{task.skipped['long']} line(s) longer than --max-points {args.max_points} are left out")
     task.warnings = warnings
     return Trainer(task, trainer_config(args), args.out)
 

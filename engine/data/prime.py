@@ -25,13 +25,14 @@ After the prime, the generation loop places the attention window at the first ch
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine.core.errors import DataError
-from engine.data.ink import Ink
+from engine.data.ink import Ink, Stroke
 
 DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
 BAND_PER_X_HEIGHT = 0.9     # 20th-80th percentile band of y over a line, in x-heights (measured on synth)
@@ -149,27 +150,53 @@ def read_prime_ink(path: str | os.PathLike) -> Ink:
         raise DataError(f"{p}: no such file" if not p.exists() else f"{p} is not a file")
     try:
         with open(p, "rb") as fh:
-            head = fh.read(4096).decode("utf-8", errors="replace")
+            raw = fh.read(4096)
     except OSError as exc:
         raise DataError(f"cannot read {p}: {exc.strerror or exc}") from None
-    if "<WhiteboardCaptureSession" in head or "<StrokeSet" in head:
-        from engine.data.iam import parse_line_file
-
-        ink = parse_line_file(p)
-    elif "<ink" in head:
-        from engine.data.inkml import read_inkml
-
-        try:
-            inks = read_inkml(p)
-        except DataError as exc:
-            raise DataError(str(exc) if str(p) in str(exc) else f"{p}: {exc}") from None
-        if not inks:
-            raise DataError(f"{p} holds no ink")
-        ink = inks[0]
-    else:
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+    head = raw.decode("utf-16" if utf16 else "utf-8", errors="replace")
+    root = _ROOT_TAG.search(head)
+    root = root.group(1) if root else ""
+    if root not in ("WhiteboardCaptureSession", "StrokeSet", "ink"):
         raise DataError(f"{p} is neither InkML nor IAM-OnDB lineStrokes XML")
+    from engine.data import xmlsafe
+
+    try:
+        if root == "ink":
+            from engine.data.inkml import read_inkml
+
+            inks = read_inkml(p)
+            if not inks:
+                raise DataError("holds no ink")
+            ink = inks[0]
+        else:
+            from engine.data.iam import parse_line_file
+
+            ink = parse_line_file(p)
+    except xmlsafe.FILE_ERRORS as exc:   # whatever one hostile file can raise: one line naming it
+        msg = xmlsafe.reason(exc)
+        raise DataError(msg if str(p) in msg else f"{p}: {msg}") from None
+    ink = _known_points(ink)
     check_ink(ink, p)
     return ink
+
+
+_ROOT_TAG = re.compile(r"<(?:[\w.-]+:)?(ink|WhiteboardCaptureSession|StrokeSet)[\s>/]")
+
+
+def _known_points(ink: Ink) -> Ink:
+    """The ink without points whose x or y is unknown (NaN: InkML's ``?``, a garbled IAM value), as importing
+    drops them; infinite and absurd values are refused by the readers."""
+    strokes = []
+    for s in ink.strokes:
+        keep = ~(np.isnan(s.x) | np.isnan(s.y))
+        if keep.all():
+            strokes.append(s)
+        elif keep.any():
+            strokes.append(Stroke(s.x[keep], s.y[keep], None if s.t is None else s.t[keep],
+                                  None if s.p is None else s.p[keep]))
+    return Ink(strokes, ink.text, ink.writer, dict(ink.meta)) if len(strokes) != len(ink.strokes) or \
+        any(a is not b for a, b in zip(strokes, ink.strokes)) else ink
 
 
 def check_ink(ink: Ink, where: str | os.PathLike = "the priming ink") -> None:

@@ -56,12 +56,25 @@ INK_PRESETS: dict[str, dict] = {
     # a small, fast model for trying things out
     "tiny": dict(kind="synthesis", layers=2, hidden=64, mixtures=10, window_k=5, batch=16, lr=3e-3,
                  clip=1.0, warmup=20, weight_decay=0.0, eval_every=100, buckets=3, max_points=800),
+    # "Write like me": fine-tune a model (--init-from) on a few lines of one person's hand (--data: a folder
+    # of InkML lines or an ink dataset) and keep it legible: layer 1 and the attention window frozen (what
+    # follows the text), the other weights anchored to the base (L2-SP), three quarters of every batch
+    # rehearsed synthetic lines, light augmentation, early stopping on held-out NLL + a legibility check
+    # (engine/training/personal.py). On the 7 real IAM-OnDB writers: held-out NLL well down, and Tesseract
+    # reads its writing better than the base primed with the writer's line; about two minutes on one CPU
+    # thread (bench/RESULTS-personal.md). "--freeze recurrent --rehearse 0.5 --anchor 0.01" (only the
+    # output mixture learns) gets lower NLL and reads worse; plain fine-tuning is illegible.
+    "personal": dict(kind="synthesis", batch=8, lr=5e-4, warmup=10, clip=1.0, weight_decay=0.0, eval_every=25,
+                     patience=3, steps=150, minutes=6.0, sample_every=1000, buckets=1, max_points=1200,
+                     freeze="attention", anchor=0.1, rehearse=0.75, augment=1.0),
 }
 
 # settings a preset may set, with the values used when neither the preset nor the command line does
 INK_BASE: dict = dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, dropout=0.0, batch=32, lr=1e-3,
             clip=1.0, warmup=100, weight_decay=0.0, eval_every=250, buckets=4, max_points=1200, minutes=None,
-            device="auto", optimizer="adamw", schedule="cosine", steps=None)
+            device="auto", optimizer="adamw", schedule="cosine", steps=None, patience=0, sample_every=0,
+            # fine-tuning on one person's lines (engine/training/personal.py): off unless set
+            freeze="none", anchor=0.0, rehearse=0.0, augment=0.0, hold_out=None)
 
 
 BASES = {"text": TEXT_BASE, "ink": INK_BASE}

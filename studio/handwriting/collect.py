@@ -8,10 +8,20 @@ reopening resumes at the next prompt not yet written.
 
 Keys: Enter accept · Ctrl+Z undo stroke · Esc or Ctrl+Backspace clear · Ctrl+Right skip · Delete (in the
 list) delete the line.
+
+"Make my model" (with at least five lines): fine-tunes the Handwriting tab's model (else the bundled one) on
+the collection with ``scribe train ink --preset personal`` in the training child process
+(``studio.train.worker.train_and_export``), showing its progress and loss, exports the result into the
+user's models folder as "My handwriting — <date>" (the person's lines become its priming styles) and selects
+it in the Handwriting tab. The collection is only read: nothing written is ever changed or lost. The slim
+build (no PyTorch) says that this needs the full build.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +35,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QProgressBar,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -32,8 +43,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.core.errors import ScribeError
+from engine.core.events import format_duration
 from engine.data.collection import Collection
 from engine.data.prompts import TARGET_CHARS
+from studio.common.registry import ModelEntry, read_entry
 from studio.common.widgets import caption, muted, tool_button
 from studio.handwriting.canvas import DrawingCanvas
 
@@ -41,6 +54,10 @@ MIN_SAMPLES = 2          # a character is covered once it has been written this 
 GRID_COLUMNS = 13
 SHOW_NEEDED = 24         # list the characters still needed by name once there are this few
 KEYS_TIP = "Enter accept · Ctrl+Z undo stroke · Esc clear · Ctrl+→ skip · Delete removes the selected line"
+MIN_MODEL_LINES = 5      # lines a personal model needs ("Make my model")
+DEFAULT_BASE = "handwriting-script"     # the bundled model a personal model starts from by default
+MAKE_TIP = ("Teach the handwriting model your hand from the lines written here (a few minutes), then use it in "
+            "the Handwriting tab. Needs at least {n} lines; your lines are only read, never changed.")
 # cell colours (background, text) by how many samples a character has: none, some, enough
 _CELL = {0: ("#f4d4cc", "#8a2a1c"), 1: ("#f5e6bd", "#6f520c"), 2: ("#d5ebd8", "#22603a")}
 
@@ -86,6 +103,7 @@ class CollectPage(QWidget):
     """The guided collection window."""
 
     status = Signal(str)   # also shown on the page; the Handwriting tab forwards it to the status bar
+    model_made = Signal(str)   # "Make my model" exported a package (its folder)
 
     def __init__(self, parent: QWidget | None = None, collection: Collection | None = None):
         super().__init__(parent)
@@ -93,6 +111,13 @@ class CollectPage(QWidget):
         self.setWindowTitle("My handwriting — Scribe Studio")
         self.collection = collection if collection is not None else Collection()
         self.index: int | None = None      # the prompt being written (None: every prompt is written)
+        self.base: Path | None = None      # the model "Make my model" starts from (None: see base_model())
+        self.make_steps: int | None = None  # a step budget instead of the personal preset's (tests)
+        self.job_factory = None            # (argv, out_dir, name, parent) -> a ChildJob-like job (not started)
+        self.make_job = None               # the "Make my model" job while it runs
+        self._made_name = ""
+        self._make_note = ""               # how the last "Make my model" ended (shown under the strip)
+        self._make_total: int | None = None
         self._build()
         self._shortcuts()
         self.canvas.changed.connect(self._update_buttons)
@@ -159,6 +184,23 @@ class CollectPage(QWidget):
         row.addWidget(self.accept_button)
         root.addLayout(row)
         root.addWidget(muted(KEYS_TIP))
+
+        make = QHBoxLayout()
+        self.make_button = QPushButton("Make my model")
+        self.make_button.setToolTip(MAKE_TIP.format(n=MIN_MODEL_LINES))
+        self.make_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # Enter accepts a line, never starts this
+        self.make_button.setMinimumWidth(140)
+        self.make_button.clicked.connect(self._make_clicked)
+        make.addWidget(self.make_button)
+        self.make_progress = QProgressBar()
+        self.make_progress.setRange(0, 1000)
+        self.make_progress.setTextVisible(False)
+        self.make_progress.setMaximumWidth(220)
+        self.make_progress.setVisible(False)
+        make.addWidget(self.make_progress)
+        self.make_label = muted(wrap=True)
+        make.addWidget(self.make_label, 1)
+        root.addLayout(make)
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -284,6 +326,17 @@ class CollectPage(QWidget):
         self.skip_button.setEnabled(self.index is not None)
         self.delete_button.setEnabled(self.lines_list.currentItem() is not None)
         self.export_button.setEnabled(self.lines_list.count() > 0)
+        running = self.make_running()
+        self.make_button.setText("Stop" if running else "Make my model")
+        self.make_button.setToolTip("Stop making the model (nothing is kept)" if running
+                                    else MAKE_TIP.format(n=MIN_MODEL_LINES))
+        if not running:
+            need = MIN_MODEL_LINES - self.lines_list.count()
+            hint = (f"Write {need} more line{'s' if need != 1 else ''} to make a model of your own hand."
+                    if need > 0 else "")
+            if not torch_available():
+                hint = "Making a model of your own hand needs the full build of Scribe Studio (with PyTorch)."
+            self.make_label.setText(self._make_note or hint)
 
     def say(self, text: str, warn: bool = False) -> None:
         self.message.setObjectName("warning" if warn else "muted")
@@ -401,3 +454,234 @@ class CollectPage(QWidget):
         if path:
             self.import_from(path)
 
+
+    # ------------------------------------------------------------------------------------ make my model
+    def make_running(self) -> bool:
+        return self.make_job is not None and self.make_job.is_running()
+
+    def _make_clicked(self) -> None:
+        if self.make_running():
+            self.make_job.stop()
+            self.make_label.setText("Stopping…")
+        else:
+            self.make_model()
+
+    def base_model(self) -> ModelEntry | None:
+        """The model a personal model starts from: :attr:`base` if set, else the Handwriting tab's model when it
+        can be trained further (a float synthesis package that is not itself a personal model), else the
+        bundled handwriting model. None when none is usable."""
+        if self.base is not None:
+            entry = read_entry(self.base)
+            return entry if entry.usable else None
+        picker = getattr(self.parentWidget(), "model_picker", None)
+        current = picker.current() if picker is not None else None
+        if current is not None and _trainable(current) and not current.card.get("personal"):
+            return current
+        from engine.core.paths import bundled_models_dir
+
+        entry = read_entry(bundled_models_dir() / DEFAULT_BASE, "bundled")
+        return entry if entry.usable and _trainable(entry) else None
+
+    def usable_lines(self, base: ModelEntry) -> tuple[int, list[str]]:
+        """(how many lines of the collection a personal model of ``base`` can learn from, why the others
+        cannot), checked the way training reads them (``engine.training.personal``), without torch."""
+        from engine.core.translit import fit_text
+        from engine.data.inkml import read_inkml
+        from engine.data.prime import InkScale, prepare_prime
+        from engine.training.presets import INK_PRESETS
+
+        max_points = INK_PRESETS["personal"]["max_points"]
+        vocab = set(base.card.get("vocab") or [])
+        scale = InkScale.from_card(base.card, base.card.get("styles"))
+        usable, problems = 0, []
+        for e in self.collection.list():
+            try:
+                ink = read_inkml(e.path)[0]
+                fitted = fit_text(e.text, vocab, drop=False)
+                if fitted.dropped:
+                    problems.append(f"“{e.text}” has characters the model cannot write "
+                                    f"({' '.join(fitted.dropped)})")
+                    continue
+                n = len(prepare_prime(ink, scale, max_points=10 ** 9))
+                if n > max_points:
+                    problems.append(f"“{e.text}” is too long for the model ({n} points, at most {max_points})")
+                    continue
+            except (ScribeError, OSError, ValueError, IndexError) as exc:
+                why = "it has no ink" if "no points" in str(exc) else \
+                      "it is too short" if "too short" in str(exc) else str(exc)
+                problems.append(f"“{e.text}” cannot be used: {why}")
+                continue
+            usable += 1
+        return usable, problems
+
+    def make_model(self) -> bool:
+        """Start fine-tuning a model on the collection (see the module docstring). False, with a message on
+        the page, when it cannot start."""
+        if self.make_running():
+            return False
+        if not torch_available():
+            self.say("Making a model of your own hand needs the full build of Scribe Studio (with PyTorch); this "
+                     "build writes with existing models only. Your lines are saved and can be exported for it.",
+                     warn=True)
+            return False
+        n = len(self.collection.list())
+        if n < MIN_MODEL_LINES:
+            self.say(f"Write at least {MIN_MODEL_LINES} lines first: the collection has {n}.", warn=True)
+            return False
+        base = self.base_model()
+        if base is None:
+            self.say("There is no handwriting model to start from: open a float handwriting synthesis package "
+                     "in the Models tab first.", warn=True)
+            return False
+        usable, problems = self.usable_lines(base)
+        if usable < MIN_MODEL_LINES:
+            self.say(f"Only {usable} of your {n} lines can be used ({'; '.join(problems[:3])}"
+                     f"{'; …' if len(problems) > 3 else ''}). A model of your hand needs at least {MIN_MODEL_LINES}: "
+                     f"write a few more (they are kept), or delete the ones that cannot be used.", warn=True)
+            return False
+        from engine.core.paths import runs_dir, user_models_dir
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run = runs_dir() / f"personal-{stamp}"
+        out = user_models_dir() / f"my-handwriting-{stamp}"
+        self._made_name = _unique_name(f"My handwriting — {time.strftime('%Y-%m-%d')}", user_models_dir())
+        argv = ["train", "ink", "--data", str(self.collection.folder), "--init-from", str(base.path),
+                "--preset", "personal", "--out", str(run)]
+        if self.make_steps:
+            argv += ["--steps", str(int(self.make_steps))]
+        factory = self.job_factory or _child_job
+        try:
+            job = factory(argv, str(out), self._made_name, self)
+        except ImportError as exc:
+            self.say(f"Cannot start training in this build: {exc}", warn=True)
+            return False
+        job.batch.connect(self._make_events)
+        job.finished.connect(self._make_finished)
+        job.failed.connect(self._make_failed)
+        self.make_job = job
+        self._make_note = ""
+        job.start()
+        self.make_progress.setValue(0)
+        self.make_progress.setVisible(True)
+        note = f" ({len(problems)} line{'s' if len(problems) != 1 else ''} left out)" if problems else ""
+        self.make_label.setText(f"Learning your hand from {usable} lines{note}, starting from {base.name}…")
+        self.say(f"Making “{self._made_name}” from {usable} of your lines; this takes a few minutes.")
+        self._update_buttons()
+        return True
+
+    def _make_events(self, events: list) -> None:
+        if self.sender() is not self.make_job:
+            return
+        for ev in events:
+            t = ev.get("type")
+            if t == "start":
+                self._make_total = ev.get("total_steps")
+            elif t == "step":
+                total = ev.get("total_steps") or self._make_total
+                if total:
+                    self.make_progress.setValue(min(int(1000 * ev["step"] / total), 990))
+                eta = ev.get("eta_s")
+                self.make_label.setText(f"Learning your hand: step {ev['step']}" + (f" of {total}" if total else "")
+                                        + f" · loss {ev['loss']:.3f}"
+                                        + (f" · about {format_duration(eta)} left" if eta is not None else ""))
+            elif t == "eval" and ev.get("legible") is not None:
+                self.make_progress.setToolTip(f"step {ev.get('step')}: held-out loss {ev.get('nll', 0):.3f}, "
+                                              f"check sentences written {ev.get('legible_passed')} of "
+                                              f"{ev.get('legible_checked')}")
+            elif t == "status" and "export" in str(ev.get("text", "")):
+                self.make_progress.setValue(995)
+                self.make_label.setText("Saving your model…")
+            elif t == "warning":
+                self.make_label.setText(str(ev.get("message", "")))
+
+    def _make_finished(self, result: dict) -> None:
+        if self.sender() is not self.make_job:
+            return
+        self.make_job.deleteLater()
+        self.make_job = None
+        self.make_progress.setVisible(False)
+        path = result.get("path")
+        if not path:
+            self._make_note = "Stopped: no model was made. Your lines are all kept."
+            self.say("Making the model was stopped; nothing was saved.")
+            self._update_buttons()
+            return
+        best = result.get("best") or {}
+        checked = best.get("legible_checked") or 0
+        note = ""
+        if checked and best.get("legible_passed", 0) < checked:
+            note = (f" In the check it finished {best.get('legible_passed', 0)} of {checked} test sentences at your "
+                    f"pace: longer texts may drift; more lines help.")
+        self._make_note = f"“{self._made_name}” is ready and selected in the Handwriting tab.{note}"
+        self.say(f"Your model “{self._made_name}” is ready.")
+        self.model_made.emit(path)
+        self._use_model(path)
+        self._update_buttons()
+
+    def _make_failed(self, message: str) -> None:
+        if self.sender() is not self.make_job:
+            return
+        self.make_job.deleteLater()
+        self.make_job = None
+        self.make_progress.setVisible(False)
+        self._make_note = "No model was made. Your lines are all kept."
+        self.say(f"Making the model failed: {message}", warn=True)
+        self._update_buttons()
+
+    def _use_model(self, path: str) -> None:
+        """List the new package in the app and select it in the Handwriting tab (through the main window, as
+        the Train tab's exports are: ``model_exported`` and ``use_model``)."""
+        parent = self.parentWidget()
+        win = parent.window() if parent is not None else None
+        if win is None or not hasattr(win, "model_exported"):
+            return
+        win.model_exported(path)
+        key = str(Path(path).resolve())
+        entry = next((e for e in getattr(win, "models", []) if e.key == key), None)
+        if entry is not None and hasattr(win, "use_model"):
+            win.use_model(entry)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop a model being made (the app is closing); nothing the user wrote is touched."""
+        if self.make_job is not None:
+            self.make_job.shutdown(timeout)
+
+
+def torch_available() -> bool:
+    """Whether this build can train (PyTorch installed; looked up, not imported: the app never imports it)."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _trainable(entry: ModelEntry) -> bool:
+    """A float handwriting synthesis package (what ``engine.training.from_package`` can train further)."""
+    card = entry.card
+    return (entry.usable and entry.kind == "ink-synthesis" and not card.get("quantization")
+            and (card.get("parity") or {}).get("graph") in (None, "fused"))
+
+
+def _unique_name(name: str, folder: Path) -> str:
+    """``name``, or ``name (2)``, ``(3)``… when a package in ``folder`` already has it."""
+    import json
+
+    taken = set()
+    for card in folder.glob("*/card.json"):
+        try:
+            taken.add(json.loads(card.read_text(encoding="utf-8")).get("name"))
+        except (OSError, ValueError, AttributeError):
+            continue
+    k, out = 1, name
+    while out in taken:
+        k += 1
+        out = f"{name} ({k})"
+    return out
+
+
+def _child_job(argv: list[str], out_dir: str, name: str, parent: QWidget):
+    """Fine-tune and export in the app's training child process (``studio.train.job.make_model_job``). The
+    app's layers put studio.train above this page, so it is looked up when needed (as the main window looks
+    up the Train tab) rather than imported."""
+    jobs = importlib.import_module("studio.train.job")
+    return jobs.make_model_job(argv, out_dir, name, parent)

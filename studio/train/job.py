@@ -288,6 +288,15 @@ class TrainingJob(ChildJob):
         self.argv = list(argv)
 
 
+def make_model_job(argv: list[str], out_dir: str, name: str, parent: QObject | None = None) -> ChildJob:
+    """Fine-tune (``scribe <argv>``) and export the result as the package ``out_dir`` named ``name``, in the
+    training child process (``studio.train.worker.train_and_export``): the "My handwriting" page's "Make my
+    model". ``finished`` carries the package's ``path``."""
+    target = f"{train_worker.__name__}:{train_worker.train_and_export.__name__}"
+    return ChildJob(target, {"argv": list(argv), "out_dir": str(out_dir), "name": name}, what="training",
+                    threads=default_threads(), parent=parent)
+
+
 def default_threads() -> int:
     """Torch threads for a training child: all cores but one, so the GUI stays responsive."""
     return max(1, (os.cpu_count() or 2) - 1)

@@ -353,6 +353,22 @@ def device_info(ctx: WorkerContext) -> dict:
     return info
 
 
+def train_and_export(ctx: WorkerContext, argv: list[str], out_dir: str, name: str) -> dict:
+    """Train as ``scribe <argv>`` would (:func:`train`), then export the run's best checkpoint as the package
+    ``out_dir`` named ``name`` (the "My handwriting" page's "Make my model"). A stopped run exports nothing.
+    The result adds ``path`` (the package) and ``best`` (the best checkpoint's metrics)."""
+    import engine.training.checkpoint as ckpt
+    from engine.export.exporter import export_package
+
+    summary = train(ctx, argv)
+    if ctx.stopped() or summary.get("status") == "stopped":
+        return {**summary, "status": "stopped"}
+    best = ckpt.read_card(ckpt.resolve(summary["out"], prefer="best"))
+    ctx.emit("status", text="exporting the model")
+    path = export_package(summary["out"], out_dir, name=name)
+    return {**summary, "path": str(path), "best": best.get("metrics") or {}}
+
+
 def export(ctx: WorkerContext, checkpoint: str, out_dir: str) -> dict:
     from engine.export.exporter import export_package
 

@@ -1,6 +1,7 @@
 """``scribe import iam|inkml`` and ``scribe synth``: summaries, files, one-line errors (exit 2)."""
 
 import numpy as np
+import pytest
 
 from engine.data.ink import Ink, Stroke
 from engine.data.ink_dataset import InkDataset
@@ -42,9 +43,12 @@ def test_synth_cli_errors(run_cli, tmp_path, capsys):
     assert "scribe: error:" in capsys.readouterr().err
     (tmp_path / "f").write_text("x")
     assert run_cli("synth", "--lines", 3, "--out", tmp_path / "f", "--corpus", tmp_path / "f") == 2
-    assert run_cli("synth", "--lines", 0, "--out", tmp_path / "o") == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("scribe: error:") == 2
+    assert "Traceback" not in err and err.count("scribe: error:") == 1
+    with pytest.raises(SystemExit) as exc:              # a bad value: refused by the argument's type
+        run_cli("synth", "--lines", 0, "--out", tmp_path / "o")
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err and "argument --lines: 0 is out of range" in err
 
 
 def test_synth_cli_caps(run_cli, tmp_path, capsys):
@@ -55,8 +59,9 @@ def test_synth_cli_caps(run_cli, tmp_path, capsys):
     texts = [m["text"] for m in InkDataset.load(tmp_path / "caps").lines_meta]
     assert len(texts) == 40 and all(t == t.upper() and any(c.isalpha() for c in t) for t in texts)
     capsys.readouterr()
-    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--caps", 1.5) == 2
-    assert "--caps must be in [0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--caps", 1.5)
+    assert exc.value.code == 2 and "argument --caps: 1.5 is out of range" in capsys.readouterr().err
 
 
 def test_import_inkml_cli(run_cli, tmp_path, capsys):

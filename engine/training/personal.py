@@ -1,0 +1,423 @@
+"""The "personal" recipe: fine-tune a handwriting synthesis model on a few lines of ONE person's hand
+("Write like me"; ``scribe train ink --data COLLECTION --init-from MODEL --preset personal``).
+
+Fine-tuning on five lines with the plain trainer drops the held-out NLL a lot, but the samples become
+illegible after a few letters: the model learns the drawing and forgets the reading (its attention no
+longer walks through the text). This recipe keeps what the base model knows about following text
+(figures: bench/RESULTS-personal.md):
+
+- ``freeze``: layer 1 and the attention window (``"attention"``: ``SynthesisNet.lstm1`` and ``.window``,
+  the part that decides where in the text the pen is) are not trained; ``"lower"`` also freezes every upper
+  LSTM layer but the top one, ``"recurrent"`` every LSTM layer (only the mixture head learns); ``"none"``
+  trains everything;
+- ``anchor`` (L2-SP): ``anchor * sum ||w - w_base||^2`` over the trained weights is added to the loss,
+  pulling them back towards the base model's;
+- ``rehearse``: that share of every batch is synthetic lines of the kind the base was trained on
+  (``scribe synth --hz 30`` from the bundled corpus, drawn once when training starts, normalised with the
+  base model's ``NormStats``), so the base's skill is rehearsed while the person's style is learnt;
+- ``augment``: each use of a personal line is slanted, scaled and re-timed a little (shear ``x += a y``,
+  ``|a| <= 0.12 s``; size x ``exp(+-0.08 s)``; resampled in time at ``exp(+-0.1 s)`` x the point rate, i.e.
+  the writing speed, with the pen's speed profile kept);
+- validation on held-out lines (1 of fewer than 8 lines, else 2) and a validation loss that includes
+  legibility: after each evaluation the model writes a few check sentences, and one passes when the
+  stop rule ends it (the attention crossed the whole text) at the expected pace: 0.8-1.25 x the base model's
+  points per character (its card's ``points_per_char``). Not the person's own: brought to the model's point
+  rate, real lines have fewer points per character than the synthetic training lines (7.7-10.6 against 10.1
+  for the bundled model; 5.5-7.5 against 11 for the one before it), yet personal models write at about the
+  base's rate whatever the recipe (bench/RESULTS-personal.md); a base without the figure: the points per
+  character of the batches' mix of the person's and the rehearsed lines. ``val_loss`` = held-out NLL + ``LEGIBILITY_WEIGHT`` x
+  the share that failed, so the best checkpoint (the one exported) is the best legible one, and
+  early stopping (``patience``) ends a run that stops improving or loses the text.
+
+The person's lines come from a folder of InkML files (the app's "My handwriting" collection) or an ink
+dataset, and each is brought to the base model's size and point rate the way a prime is
+(``engine.data.prime.prepare_prime`` with the base model's ``InkScale``). Their text is fitted to the
+model's characters (``engine.core.translit``); a line that cannot be used is left out with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.core.errors import DataError
+from engine.core.ink_stream import DEFAULT_FINISH_STROKE, ink_sample, prepare_line
+from engine.core.translit import fit_text
+from engine.data.ink import Ink
+from engine.data.ink_dataset import InkDataset, InkLine
+from engine.data.prime import InkScale, prepare_prime, resample_in_time, stroke3_to_points, strokes_to_stroke3
+from engine.models import mdn
+from engine.training.ink_task import InkTask
+
+FREEZE = {"none": (), "attention": ("lstm1.", "window."), "lower": ("lstm1.", "window.", "upper.*"),
+          "recurrent": ("lstm1.", "window.", "upper.")}   # "upper.*": every upper layer but the top one
+LENGTH_RANGE = (0.8, 1.25)       # a check sentence passes at 0.8-1.25 x the writer's points for its length
+LEGIBILITY_WEIGHT = 10.0         # nats per point added to val_loss for each check sentence that fails
+CHECK_SENTENCES = ("See you at the station.", "Thanks for the lovely tea.", "The dog ran into the garden.")
+CHECK_BIAS = 0.5
+REHEARSAL_LINES = 96             # synthetic lines drawn once per run (+ REHEARSAL_VAL for evaluation)
+REHEARSAL_VAL = 8
+REHEARSAL_HZ = 30.0              # the point rate the bundled model was trained at ('scribe synth --hz 30')
+MAX_STYLES = 12                  # the person's lines kept as the package's priming styles
+MIN_LINES = 2                    # one to train on, one to validate with
+FEW_LINES = 5                    # fewer than this: a warning (the app asks for at least this many)
+
+
+# ---- the person's lines ----------------------------------------------------------------------------
+
+def is_inkml_folder(path) -> bool:
+    """A folder of InkML files (the app's collection), not an ink dataset."""
+    p = Path(path)
+    return p.is_dir() and not (p / "meta.json").exists() and any(p.glob("*.inkml"))
+
+
+@dataclass
+class PersonalLines:
+    """A person's usable lines in a model's units (``stroke3`` prepared like a prime) and what was left out."""
+
+    lines: list[InkLine]
+    skipped: list[tuple[str, str]] = field(default_factory=list)    # (line or file name, reason)
+    source: str = ""
+
+
+def _raw_inks(path) -> tuple[list[tuple[str, Ink]], list[tuple[str, str]], str]:
+    p = Path(path)
+    out, skipped = [], []
+    if is_inkml_folder(p):
+        import engine.data.xmlsafe as xmlsafe
+        from engine.data.inkml import read_inkml
+
+        for f in sorted(p.glob("*.inkml")):
+            try:
+                inks = read_inkml(f)
+            except xmlsafe.FILE_ERRORS as exc:
+                skipped.append((f.name, xmlsafe.reason(exc)))
+                continue
+            for j, ink in enumerate(inks):
+                out.append((f.name if len(inks) == 1 else f"{f.name}#{j + 1}", ink))
+        return out, skipped, f"{len(out)} handwritten lines from {p.name}"
+    ds = InkDataset.load(p)   # DataError naming the folder when it is neither
+    for i in range(len(ds)):
+        line = ds.line(i)
+        out.append((line.id or str(i), Ink.from_stroke3(line.points, text=line.text, writer=line.writer)))
+    return out, skipped, ds.source or p.name
+
+
+def read_personal_lines(path, scale: InkScale, vocab, *, seed: int = 1337, hold_out: int | None = None,
+                        writer: str = "me") -> PersonalLines:
+    """The lines of a folder of InkML files or an ink dataset, brought to a model's scale (``scale``) and
+    point rate; ``hold_out`` of them (default: 1 of fewer than 8 lines, else 2; chosen by ``seed``) are
+    marked "val". A dataset's own splits are not used: a person's few lines are split here."""
+    if not Path(path).exists():
+        raise DataError(f"{path} does not exist")
+    raw, skipped, source = _raw_inks(path)
+    lines: list[InkLine] = []
+    for name, ink in raw:
+        text = " ".join((ink.text or "").split())
+        if not text:
+            skipped.append((name, "the line has no text"))
+            continue
+        fitted = fit_text(text, vocab, drop=False)
+        if fitted.dropped:
+            skipped.append((name, "characters the model cannot write: " + " ".join(repr(c) for c in fitted.dropped)))
+            continue
+        try:
+            s3 = prepare_prime(ink, scale, max_points=10 ** 9)
+        except DataError as exc:
+            why = str(exc)
+            if "too short" in why:
+                why = "too short to tell its size"
+            elif "no points" in why:
+                why = "the line has no ink"
+            skipped.append((name, why))
+            continue
+        lines.append(InkLine(prepare_line(s3), fitted.text, writer, "train", name, {}))
+    if not lines:
+        why = "; ".join(f"{n}: {r}" for n, r in skipped[:4]) or "no lines"
+        raise DataError(f"none of the lines in {path} can be used ({why})")
+    if len(lines) < MIN_LINES:
+        raise DataError(f"{path} has only {len(lines)} usable line; the personal recipe needs at least "
+                        f"{MIN_LINES} (one is held out to check the model)")
+    n_val = hold_out if hold_out is not None else (1 if len(lines) < 8 else 2)
+    n_val = max(1, min(int(n_val), len(lines) - 1))
+    for i in np.random.default_rng([seed, 0x9E75]).permutation(len(lines))[:n_val]:
+        lines[int(i)].split = "val"
+    return PersonalLines(lines, skipped, source)
+
+
+# ---- augmentation ----------------------------------------------------------------------------------
+
+def augment_line(stroke3, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """A slightly slanted, scaled and re-timed copy of a line (stroke-3 in model units): shear ``x += a y``,
+    scale, and the points resampled evenly in time (the point index is the time, as ``prepare_prime`` leaves
+    it) at a slightly different rate: the writing speed, with the pen's speed profile kept. ``strength`` 0
+    returns the line."""
+    a = np.asarray(stroke3, dtype=np.float32).reshape(-1, 3)
+    if strength <= 0 or len(a) < 3:
+        return a.copy()
+    xy, up = stroke3_to_points(a)
+    shear = rng.uniform(-0.12, 0.12) * strength
+    size = math.exp(rng.uniform(-0.08, 0.08) * strength)
+    rate = math.exp(rng.uniform(-0.1, 0.1) * strength)      # points per unit of time
+    x = (xy[:, 0] + shear * xy[:, 1]) * size
+    y = xy[:, 1] * size
+    ends = np.flatnonzero(up) + 1
+    cuts = ends[ends < len(a)]
+    strokes = []
+    for sx, sy in zip(np.split(x, cuts), np.split(y, cuts)):
+        if len(sx):
+            strokes.append(resample_in_time(sx, sy, np.arange(len(sx), dtype=np.float64), 1.0 / rate))
+    out = strokes_to_stroke3(strokes)
+    return prepare_line(out) if len(out) >= 2 else a.copy()
+
+
+# ---- rehearsal ------------------------------------------------------------------------------------
+
+def rehearsal_lines(n: int, vocab, seed: int = 0, hz: float = REHEARSAL_HZ) -> list[tuple[np.ndarray, str]]:
+    """``n`` synthetic lines (stroke-3 in the synthetic units the bundled model was trained on, as they are,
+    text) the model can write: ``scribe synth``'s writers and corpus mix, at ``hz`` points per second.
+
+    As they are, not resampled like the person's lines: rehearsing evenly resampled synthetic lines fitted the
+    person's held-out lines better but wrote illegibly (bench/RESULTS-personal.md)."""
+    from engine.core.paths import assets_dir
+    from engine.data.synth import synth_corpus
+
+    try:
+        corpus = (assets_dir() / "corpora" / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    except OSError:
+        from engine.data.prompts import PROMPTS
+
+        corpus = " ".join(PROMPTS)
+    ds = synth_corpus(corpus, n, writers=32, seed=seed, hz=hz, min_chars=8, max_chars=40, mix=0.45, caps=0.35)
+    out = []
+    for line in ds:
+        fitted = fit_text(line.text, vocab)    # a small model's vocabulary: characters it lacks are left out
+        if fitted.text.strip() and not fitted.dropped:
+            out.append((prepare_line(line.points), fitted.text))
+    return out
+
+
+# ---- legibility ------------------------------------------------------------------------------------
+
+def legibility_check(stepper, vocab, norm, points_per_char: float, sentences=CHECK_SENTENCES, *,
+                     bias: float = CHECK_BIAS, seed: int = 0, length_range=LENGTH_RANGE,
+                     prime_stroke3=None, prime_text: str | None = None) -> dict:
+    """Write ``sentences`` and check each one: passed when the stop rule ended it (the attention crossed
+    the whole text) after ``length_range`` x ``points_per_char`` x its length points (the expected pace).
+    Returns legible (share passed), passed, checked, stop_rule (how many the stop rule ended) and ratios
+    (points / expected, per sentence). Samples are cut at the top of the range plus a stroke's finish."""
+    lo, hi = length_range
+    ratios, passed, stop_rule = [], 0, 0
+    checked = 0
+    for k, sentence in enumerate(sentences):
+        text = fit_text(sentence, vocab).text.strip()
+        if not text:
+            continue
+        expected = points_per_char * len(text)
+        st: dict = {}
+        pts = ink_sample(stepper, text=text, vocab=vocab, norm=norm, bias=bias, seed=seed + k, stats=st,
+                         max_steps=int(math.ceil(hi * expected)) + DEFAULT_FINISH_STROKE,
+                         prime_stroke3=prime_stroke3, prime_text=prime_text)
+        ratio = len(pts) / max(expected, 1e-9)
+        ok = st.get("stopped") == "stop-rule"
+        stop_rule += ok
+        passed += bool(ok and lo <= ratio <= hi)
+        ratios.append(round(ratio, 3))
+        checked += 1
+    return {"legible": passed / checked if checked else 0.0, "passed": passed, "checked": checked,
+            "stop_rule": stop_rule, "ratios": ratios}
+
+
+# ---- the task -------------------------------------------------------------------------------------
+
+def freeze_parameters(model: torch.nn.Module, freeze: str) -> list[str]:
+    """Stop training the parameters of ``FREEZE[freeze]``; returns their names."""
+    if freeze not in FREEZE:
+        raise DataError(f"unknown --freeze {freeze!r} (choose {', '.join(FREEZE)})")
+    prefixes = []
+    for pre in FREEZE[freeze]:
+        if pre == "upper.*":
+            upper = getattr(model, "upper", ())
+            prefixes += [f"upper.{i}." for i in range(len(upper) - 1)]
+        else:
+            prefixes.append(pre)
+    names = []
+    for name, p in model.named_parameters():
+        if name.startswith(tuple(prefixes)):
+            p.requires_grad_(False)
+            names.append(name)
+    return names
+
+
+def anchor_penalty(model: torch.nn.Module, reference: dict[str, torch.Tensor], weight: float) -> torch.Tensor:
+    """L2-SP: ``weight * sum ||w - w_ref||^2`` over the parameters named in ``reference``."""
+    params = dict(model.named_parameters())
+    total = None
+    for name, ref in reference.items():
+        d = (params[name] - ref).pow(2).sum()
+        total = d if total is None else total + d
+    if total is None:
+        return torch.zeros((), device=next(model.parameters()).device)
+    return weight * total
+
+
+class PersonalInkTask(InkTask):
+    """An :class:`InkTask` over a person's prepared lines (``read_personal_lines``) for a base model
+    (``model``/``vocab``/``norm``/``ink_scale`` from ``--init-from``), with the recipe of the module
+    docstring. Batches: ``batch`` lines, ``round(batch * rehearse)`` of them synthetic; any number of
+    personal lines is fine (drawn with replacement when there are fewer than the batch needs)."""
+
+    def __init__(self, personal: PersonalLines, *, model, vocab, norm, ink_scale: InkScale, batch: int = 8,
+                 rehearse: float = 0.5, anchor: float = 0.0, freeze: str = "attention", augment: float = 1.0,
+                 max_points: int = 1200, seed: int = 1337, sample_text: str | None = None,
+                 rehearsal_count: int = REHEARSAL_LINES, check_sentences=CHECK_SENTENCES, base: str = "",
+                 base_pace: float | None = None):
+        dataset = InkDataset.from_lines(personal.lines, source=personal.source)
+        super().__init__(dataset, "synthesis", None, batch=batch, buckets=1, max_points=max_points,
+                         sample_text=sample_text, model=model, vocab=vocab, norm=norm, seed=seed)
+        self.personal = personal
+        self.base = base
+        self.ink_scale = ink_scale              # the base model's: the lines were brought to it
+        self.rehearse, self.anchor, self.freeze, self.augment = float(rehearse), float(anchor), freeze, float(augment)
+        self.check_sentences = tuple(check_sentences)
+        self.raw_train = [(self.norm.denormalise(p), ids) for p, ids in self.train_lines]
+        self.n_rehearse = 0 if self.rehearse <= 0 else min(max(1, round(self.batch * self.rehearse)), self.batch - 1)
+        self.n_personal = self.batch - self.n_rehearse
+        self.rehearsal: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rehearsal_val: list[tuple[np.ndarray, np.ndarray]] = []
+        if self.n_rehearse:
+            pool = []
+            for s3, text in rehearsal_lines(rehearsal_count + REHEARSAL_VAL, self.vocab, seed=seed):
+                if len(s3) <= max_points:
+                    pool.append((self.norm.normalise(s3), np.asarray(self.vocab.encode(text), dtype=np.int64)))
+            if len(pool) < 2:
+                raise DataError("no synthetic lines to rehearse with: the model cannot write the synthetic corpus")
+            n_val = min(REHEARSAL_VAL, len(pool) // 4)
+            self.rehearsal_val, self.rehearsal = pool[:n_val], pool[n_val:]
+        # the pace the legibility check expects: the base model's (personal models write at about its points per
+        # character whatever the recipe, more than the person's prepared lines have: bench/RESULTS-personal.md);
+        # without it, the points per character of the lines trained on, in the batches' mix
+        self.writer_pace = self.points_per_char
+        self.pace = self.writer_pace
+        if self.rehearsal:
+            reh = sum(len(p) for p, _ in self.rehearsal) / max(sum(len(i) for _, i in self.rehearsal), 1)
+            self.pace = (self.n_personal * self.writer_pace + self.n_rehearse * reh) / self.batch
+        if base_pace and math.isfinite(base_pace) and base_pace > 0:
+            self.pace = float(base_pace)
+        self.frozen = freeze_parameters(self.model, freeze)
+        self.reference = {n: p.detach().clone() for n, p in self.model.named_parameters()
+                          if p.requires_grad} if self.anchor > 0 else {}
+
+    # the trainer replays "static" batches from CUDA graphs when a task has them; these batches are not static
+    @property
+    def next_static_batch(self):
+        raise AttributeError("next_static_batch")
+
+    def to(self, device) -> None:
+        super().to(device)
+        self.reference = {n: r.to(self.device) for n, r in self.reference.items()}
+
+    # ---- batches ----------------------------------------------------------------------------------
+    def next_lines(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
+        """The next batch's lines (normalised, ids) and where each comes from ("personal" | "rehearsal").
+        Drawn from (seed, batch number): a resumed run continues with the same batches."""
+        rng = np.random.default_rng([self.seed, 0xBA7C, self.pos])
+        self.pos += 1
+        n = len(self.raw_train)
+        pick = rng.choice(n, self.n_personal, replace=n < self.n_personal)
+        lines, sources = [], []
+        for i in pick:
+            raw, ids = self.raw_train[int(i)]
+            s3 = augment_line(raw, rng, self.augment) if self.augment > 0 else raw
+            lines.append((self.norm.normalise(prepare_line(s3)[:self.max_points]), ids))
+            sources.append("personal")
+        if self.n_rehearse:
+            for i in rng.choice(len(self.rehearsal), self.n_rehearse, replace=len(self.rehearsal) < self.n_rehearse):
+                lines.append(self.rehearsal[int(i)])
+                sources.append("rehearsal")
+        return lines, sources
+
+    def next_batch(self):
+        lines, _ = self.next_lines()
+        t_pad = int(math.ceil(max(len(p) for p, _ in lines) / 8) * 8)
+        u_pad = max(max(len(ids) for _, ids in lines), 1)
+        return list(self._tensors(lines, t_pad, u_pad))
+
+    def train_loss(self):
+        x, tgt, mask, chars = self.next_batch()
+        y = self._outputs(x, chars)
+        n = mask.sum()
+        loss = mdn.nll(y, tgt, self.m, mask) / n
+        if self.reference:
+            loss = loss + anchor_penalty(self.model, self.reference, self.anchor)
+        return loss, int(n.item())
+
+    # ---- evaluation -------------------------------------------------------------------------------
+    def _nll(self, lines) -> float:
+        total, points = 0.0, 0
+        for s in range(0, len(lines), self.batch):
+            chunk = lines[s:s + self.batch]
+            t_pad = max(len(p) for p, _ in chunk)
+            u_pad = max(max(len(ids) for _, ids in chunk), 1)
+            x, tgt, mask, chars = self._tensors(chunk, t_pad, u_pad)
+            total += float(mdn.nll(self._outputs(x, chars), tgt, self.m, mask))
+            points += int(mask.sum().item())
+        return total / max(points, 1)
+
+    def evaluate(self) -> dict:
+        metrics = super().evaluate()            # the held-out personal lines
+        nll = metrics["val_loss"]
+        leg = legibility_check(self.stepper(), self.vocab, self.norm, self.pace, self.check_sentences,
+                               seed=self.seed)
+        metrics.update(nll=nll, legible=leg["legible"], legible_passed=leg["passed"],
+                       legible_checked=leg["checked"], length_ratios=leg["ratios"],
+                       val_loss=nll + LEGIBILITY_WEIGHT * (1.0 - leg["legible"]))
+        if self.rehearsal_val:
+            metrics["rehearsal_nll"] = self._nll(self.rehearsal_val)
+        if self.reference:
+            with torch.no_grad():
+                metrics["anchor"] = float(anchor_penalty(self.model, self.reference, self.anchor))
+        return metrics
+
+    # ---- what the checkpoint (and so the package) records -----------------------------------------
+    def styles(self) -> list[dict]:
+        """The person's lines as priming styles (model units), at most ``MAX_STYLES``."""
+        out = []
+        for k, line in enumerate(self.personal.lines[:MAX_STYLES]):
+            out.append({"name": f"My line {k + 1}", "text": line.text,
+                        "stroke3": np.round(np.asarray(line.points, dtype=np.float64), 3).tolist()})
+        return out
+
+    def card(self) -> dict:
+        card = super().card()
+        card["ink_scale"] = self.ink_scale.to_json()
+        card["points_per_char"] = self.pace        # the pace it writes at (see __init__), not its lines'
+
+        card["data"]["source"] = self.personal.source
+        card["styles"] = self.styles()
+        card["personal"] = {"base": os.path.basename(str(self.base).rstrip("/\\")) or str(self.base),
+                            "freeze": self.freeze, "frozen": len(self.frozen), "anchor": self.anchor,
+                            "rehearse": self.rehearse, "augment": self.augment,
+                            "train_lines": len(self.train_lines), "val_lines": len(self.val_lines),
+                            "skipped": [list(s) for s in self.personal.skipped[:50]],
+                            "writer_points_per_char": self.writer_pace, "check_points_per_char": self.pace,
+                            "length_range": list(LENGTH_RANGE),
+                            "check_sentences": list(self.check_sentences)}
+        return card
+
+    def checkpoint_state(self):
+        js, ts = super().checkpoint_state()
+        ts = dict(ts)
+        ts.update({f"anchor.{n}": r for n, r in self.reference.items()})
+        return js, ts
+
+    def load_checkpoint_state(self, js: dict, tensors: dict) -> None:
+        super().load_checkpoint_state(js, tensors)
+        ref = {k[len("anchor."):]: v for k, v in tensors.items() if k.startswith("anchor.")}
+        if ref and self.reference:
+            self.reference = {n: ref.get(n, r).to(self.device) for n, r in self.reference.items()}
