@@ -37,7 +37,8 @@ Every case is ``python -m engine.cli ...`` with a timeout (and a memory limit), 
 Usage::
 
     python bench/fuzz_matrix.py --quick                       # ~100 cases, a few minutes
-    python bench/fuzz_matrix.py --out bench/fuzz-report.md    # the full matrix (~1000 cases)
+    python bench/fuzz_matrix.py --out bench/fuzz-report.md    # the full matrix (~1600 cases)
+    python bench/fuzz_matrix.py --fraction 0.3 --out F        # a third of each family (~540 cases)
     python bench/fuzz_matrix.py --family inkml --only bomb --keep -v   # one group, inputs kept
 
 Cases run one at a time (the training ones with ``--threads 1``); the harness itself never imports torch.
@@ -2066,15 +2067,26 @@ BUILDERS = {"corpus": corpus_family, "inkml": inkml_family, "iam": iam_family, "
             "kill": kill_family}
 QUICK_CAP = {"corpus": 9, "inkml": 10, "iam": 8, "dataset": 5, "package": 12, "checkpoint": 10, "app-reader": 4,
              "cli": 24, "pipe": 5, "outputs": 6, "concurrency": 2, "kill": 2}
+FRACTION_ALL = 30     # --fraction keeps every case of a family this small
 
 
-def build_cases(fx: Fixtures, families, quick: bool = False, only: str | None = None) -> list[Case]:
+def _spread(cases: list, n: int) -> list:
+    """``n`` of ``cases``, evenly spread over the list (every kind of damage gets its share)."""
+    if len(cases) <= n:
+        return cases
+    step = len(cases) / n
+    return [cases[int(i * step)] for i in range(n)]
+
+
+def build_cases(fx: Fixtures, families, quick: bool = False, only: str | None = None,
+                fraction: float | None = None) -> list[Case]:
     cases = []
     for fam in families:
         got = BUILDERS[fam](fx) if fam != "kill" else kill_family(fx, 3 if quick else 6)
-        if quick and len(got) > QUICK_CAP[fam]:
-            step = len(got) / QUICK_CAP[fam]
-            got = [got[int(i * step)] for i in range(QUICK_CAP[fam])]
+        if quick:
+            got = _spread(got, QUICK_CAP[fam])
+        elif fraction is not None and len(got) > FRACTION_ALL:
+            got = _spread(got, max(FRACTION_ALL, math.ceil(fraction * len(got))))
         cases += got
     if only:
         cases = [c for c in cases if only in f"{c.family}/{c.name}"]
@@ -2148,6 +2160,9 @@ def report_markdown(results, started: str, seconds: float, argv: list[str]) -> s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short run: a sample of every family")
+    ap.add_argument("--fraction", type=float, default=None, metavar="F",
+                    help=f"that share of every family's cases, evenly spread (families of up to {FRACTION_ALL} "
+                         f"cases run whole)")
     ap.add_argument("--family", action="append", choices=FAMILIES, help="only these families (repeatable)")
     ap.add_argument("--only", default=None, metavar="TEXT", help="only cases whose family/name contains TEXT")
     ap.add_argument("--out", default=None, metavar="FILE", help="write a markdown report")
@@ -2163,7 +2178,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(work, verbose=args.verbose, timeout_scale=args.timeout_scale)
     fx = Fixtures(runner, work / "fixtures")
     (work / "fixtures").mkdir(exist_ok=True)
-    cases = build_cases(fx, args.family or FAMILIES, args.quick, args.only)
+    cases = build_cases(fx, args.family or FAMILIES, args.quick, args.only, args.fraction)
     if args.list:
         for c in cases:
             print(f"{c.family}/{c.name}  expect={c.expect}")

@@ -239,11 +239,14 @@ def describe_skipped(skipped: Counter, unknown: Counter) -> str:
 
 
 def cmd_eval_ink(args) -> int:
+    from engine.cli.common import check_output, write_output
     from engine.core.errors import ScribeError
     from engine.data.ink_dataset import InkDataset
 
     if args.limit is not None and args.limit < 1:
         raise ScribeError("--limit must be at least 1")
+    if args.json:
+        check_output(args.json, "--json")    # before the scoring: nothing is computed in vain
     data = Path(args.data).expanduser()
     if not data.exists():
         raise ScribeError(f"dataset not found: {data}")
@@ -270,5 +273,5 @@ def cmd_eval_ink(args) -> int:
     if args.json:
         out = {"model": str(args.model), "data": str(args.data), "split": args.split, "primed": bool(args.primed),
                **res}
-        Path(args.json).write_text(json.dumps({k: out[k] for k in JSON_KEYS}, indent=2) + "\n", encoding="utf-8")
+        write_output(args.json, json.dumps({k: out[k] for k in JSON_KEYS}, indent=2) + "\n", "--json")
     return 0

@@ -67,3 +67,17 @@ def folder_lock(folder: str | os.PathLike):
     finally:
         if fd is not None:
             os.close(fd)   # closing the descriptor releases the lock
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """fsync a file or a folder (a folder: so a rename into it is on disk; not possible on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

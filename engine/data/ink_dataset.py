@@ -39,28 +39,12 @@ import numpy as np
 
 from engine.core.card_schema import parse_json
 from engine.core.errors import DataError
-from engine.core.process import folder_lock, pid_alive, writer_pid
+from engine.core.process import folder_lock, fsync_path, pid_alive, writer_pid
 
 FORMAT = "scribe-ink-dataset"
 FORMAT_VERSION = 1
 STAGING_PREFIX = ".saving-"
 _OLD_TEMPS = ("data.tmp.npz", "meta.json.tmp")     # what saves before the staging folder left behind
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames inside ``folder`` durable (a no-op where directories cannot be opened, e.g. Windows)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_file_durably(path: str | os.PathLike, data: bytes) -> Path:
@@ -82,7 +66,7 @@ def write_file_durably(path: str | os.PathLike, data: bytes) -> Path:
     finally:
         if tmp.exists():
             tmp.unlink()
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
     return path
 
 
@@ -184,11 +168,11 @@ class InkDataset:
                 fh.write(json.dumps(meta, ensure_ascii=False).encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
-            _fsync_dir(stage)
+            fsync_path(stage)
             with folder_lock(folder):      # another save's (or a load's repair) renames never interleave with ours
                 os.replace(stage / "data.npz", folder / "data.npz")
                 os.replace(stage / "meta.json", folder / "meta.json")     # the commit point
-                _fsync_dir(folder)
+                fsync_path(folder)
             stage.rmdir()
         except BaseException as exc:
             # keep the staging folder only when data.npz is already in place but meta.json is not: the next
@@ -323,7 +307,7 @@ def _finish_interrupted_save(folder: Path, data_id: str) -> dict:
             continue
         try:
             os.replace(staged, folder / "meta.json")
-            _fsync_dir(folder)
+            fsync_path(folder)
             shutil.rmtree(stage, ignore_errors=True)
         except OSError:
             pass                               # read-only: use the staged meta without moving it

@@ -97,7 +97,8 @@ def export_model(model, card: dict, out_dir, *, name: str | None = None, exporte
     if graph not in GRAPHS:
         raise ExportError(f"unknown graph {graph!r} ({' | '.join(GRAPHS)})")
     was_training = model.training
-    from engine.training.checkpoint import fsync_path, remove_stale_temps, temp_tag
+    from engine.core.process import fsync_path
+    from engine.training.checkpoint import remove_stale_temps, temp_tag
 
     # leftovers of killed exports to this place (their process is gone, or they predate process tags by an hour)
     remove_stale_temps(out_dir.parent, (f".{out_dir.name}.export-*", f".{out_dir.name}.old-*"),

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.core.card_schema import CHECKPOINT_FORMAT, read_json, validate_card
 from engine.core.errors import CheckpointError
+from engine.core.process import fsync_path, pid_alive
 
 FORMAT = CHECKPOINT_FORMAT
 FORMAT_VERSION = 1
@@ -62,20 +63,6 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     fsync_path(path.parent)
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder: so a rename into it is on disk; not possible on Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -200,32 +187,6 @@ _TEMP_OWNER = re.compile(r"\.(?:tmp|old|export)-(\d+)-")
 def temp_tag(what: str) -> str:
     """The part of a temporary name that says what it is and which process writes it (``tmp-4242-``)."""
     return f"{what}-{os.getpid()}-"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` (on this machine) still runs. Unknown counts as alive."""
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        import ctypes
-
-        k32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = k32.OpenProcess(0x1000 | 0x00100000, False, pid)  # QUERY_LIMITED_INFORMATION | SYNCHRONIZE
-        if not handle:
-            return k32.GetLastError() == 5   # access denied: it exists
-        try:
-            return k32.WaitForSingleObject(handle, 0) == 0x102   # WAIT_TIMEOUT: still running
-        finally:
-            k32.CloseHandle(handle)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, under another user
-        return True
-    return True
 
 
 def is_stale_temp(path: Path, before: float | None = None) -> bool:

@@ -154,3 +154,27 @@ def test_as_is_scores_the_lines_unchanged(models, run_cli, tmp_path):
     n = sum(len(ds.line(i).points) for i in range(len(ds)))
     assert got["points"] == n and got["nats_per_point"] == pytest.approx(total / n, rel=1e-6)
     assert got != _json(run_cli, tmp_path, pkg, data)    # prepared lines score differently
+
+
+def test_json_output_problems_are_one_line_and_keep_an_earlier_file(models, run_cli, tmp_path, capsys, monkeypatch):
+    import engine.cli.common as common
+
+    _, pkg = models
+    data = toy(tmp_path / "ds")
+    (tmp_path / "a-folder").mkdir()
+    msg = _error(run_cli, capsys, "--model", pkg, "--data", data, "--json", tmp_path / "a-folder")
+    assert "--json" in msg and "is a folder" in msg
+    msg = _error(run_cli, capsys, "--model", pkg, "--data", data, "--json", tmp_path / "nowhere" / "r.json")
+    assert "does not exist" in msg and "nowhere" in msg
+    # a write that fails (a full disk) leaves the earlier file as it was, and no temporary
+    old = tmp_path / "r.json"
+    old.write_text("earlier figures")
+
+    def full(path, data):
+        with open(path, "w") as fh:
+            fh.write(data[:3])
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(common, "_write_file", full)
+    msg = _error(run_cli, capsys, "--model", pkg, "--data", data, "--json", old)
+    assert "cannot write --json" in msg and "disk is full" in msg
+    assert old.read_text() == "earlier figures" and sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["r.json"]
