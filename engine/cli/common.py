@@ -134,6 +134,9 @@ def add_trainer_flags(p, *, lr: float = 2e-3, clip: float = 1.0, batch: int = 64
     g.add_argument("--threads", type=THREADS, default=None, help="CPU threads (default: 1 on a machine "
                    "with 2 cores or one other jobs keep busy, else up to 4)")
     g.add_argument("--seed", type=SEED, default=1337)
+    g.add_argument("--nproc", type=Number(int, 1, 1024), default=None,
+                   help="data-parallel training in N processes on this machine, one per GPU (or CPU processes "
+                        "with --device cpu); starts torchrun itself. --batch is the total over all of them")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     g.add_argument("--init-from", default=None, help="start from this model's weights (fine-tune)")
     g.add_argument("--events", default=None, metavar="FILE|-", help="write events as JSON lines")
@@ -186,6 +189,9 @@ def choose_threads(args, device: str | None = None) -> str | None:
     if getattr(args, "threads", None) or (device or getattr(args, "device", None)) == "cuda":
         return None
     n, why = default_threads()
+    procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1) or 1)   # processes of a data-parallel run on this machine
+    if procs > 1:
+        n, why = max(1, min(n, _cores() // procs)), f"{why}; {procs} processes"
     args.threads = n
     return f"CPU threads: {n} ({why}; --threads N to choose)"
 
@@ -379,12 +385,44 @@ def _resume(trainer) -> None:
                           f"({type(exc).__name__}: {why})") from None
 
 
+def train_command(args, kind: str, build) -> int:
+    """``scribe train text|ink``: one process, or one of a data-parallel job (started by torchrun, or by
+    ``--nproc N``, which starts torch's launcher here: ``engine.training.distributed``)."""
+    from engine.training import distributed
+    from engine.training.presets import merge_settings
+
+    device = merge_settings(kind, args).get("device")
+    nproc = getattr(args, "nproc", None) or 1
+    if nproc > 1:
+        if distributed.launched():
+            raise ScribeError("--nproc starts the processes itself; under torchrun leave it out")
+        argv = getattr(args, "argv", None)
+        if argv is None:
+            raise ScribeError("--nproc works from the command line ('scribe train ... --nproc N')")
+        return distributed.launch(nproc, distributed.strip_nproc(argv), args.out, device)
+    dist = distributed.init(device)
+    try:
+        note = choose_threads(args, device)
+        with distributed.one_report(dist, "build"):
+            trainer = build(args)
+        if note and trainer.is_main:
+            print(note, file=sys.stderr)
+        with distributed.one_report(dist, "train"):
+            run_training(trainer, args)
+    finally:
+        distributed.shutdown()
+    return 0
+
+
 def run_training(trainer, args) -> dict:
-    """Attach sinks, handle Ctrl-C as a clean stop (checkpoint kept), run."""
-    sink = JsonlSink(args.events) if args.events else None
+    """Attach sinks, handle Ctrl-C as a clean stop (checkpoint kept), run. In a data-parallel job only rank 0
+    writes events, the progress bar and the summary lines; every rank stops together on Ctrl-C."""
+    main = getattr(trainer, "is_main", True)
+    sink = JsonlSink(args.events) if args.events and main else None
     if sink:
         trainer.events.add(sink)
-    trainer.events.add(ProgressBar(not args.quiet and args.events != "-"))
+    if main:
+        trainer.events.add(ProgressBar(not args.quiet and args.events != "-"))
     old = {}
     if threading.current_thread() is threading.main_thread():
         def _stop(signum, frame):
@@ -396,7 +434,11 @@ def run_training(trainer, args) -> dict:
         raise ScribeError(f"--out {out} exists and is not a folder")
     try:
         if getattr(args, "resume", False):
-            _resume(trainer)
+            try:
+                _resume(trainer)
+            except ScribeError as exc:
+                exc.shared = True   # every process of a multi-process run reads the same checkpoint: rank 0 says it
+                raise
         try:
             summary = trainer.run()
         except OSError as exc:   # the run folder itself cannot be made or locked (checkpoint writes are the trainer's)
@@ -406,6 +448,8 @@ def run_training(trainer, args) -> dict:
             signal.signal(sig, handler)
         if sink:
             sink.close()
+    if not main:
+        return summary
     best = summary.get("best_val_loss")
     if args.events != "-":
         print(f"{summary['status']} at step {summary['step']}; best val_loss "

@@ -16,8 +16,7 @@ from engine.cli.common import (
     add_trainer_flags,
     check_model_size,
     check_output,
-    choose_threads,
-    run_training,
+    train_command,
     trainer_config,
     write_output,
 )
@@ -120,12 +119,7 @@ def saved_settings(card: dict) -> dict:
 
 
 def cmd_train_ink(args) -> int:
-    note = choose_threads(args, merge_settings("ink", args).get("device"))
-    trainer = build_ink_trainer(args)
-    if note:
-        print(note, file=sys.stderr)
-    run_training(trainer, args)
-    return 0
+    return train_command(args, "ink", build_ink_trainer)
 
 
 _SKIP_REASONS = {"long": "longer than --max-points {max_points}", "short": "with fewer than 2 points",
@@ -156,6 +150,7 @@ def build_ink_trainer(args):
     from engine.core.norm import NormStats
     from engine.core.vocab import Vocab
     from engine.data.ink_dataset import InkDataset
+    from engine.training.distributed import current
     from engine.training.ink_task import InkTask
     from engine.training.trainer import Trainer, seed_everything
 
@@ -203,6 +198,9 @@ def build_ink_trainer(args):
         if resume and args.steps and not args.minutes and args.steps <= int(card.get("step", 0)):
             warnings.append(f"the run already reached step {card.get('step')}; give a higher --steps to train on")
     if _personal(args):
+        if current() is not None:
+            raise ScribeError("fine-tuning on a person's lines runs in one process (a few lines: nothing to "
+                              "share out); leave out --nproc / torchrun")
         return _personal_trainer(args, model, card if source else None, vocab, norm, source, warnings)
     if model is None:
         check_model_size(kind, args)
@@ -210,7 +208,8 @@ def build_ink_trainer(args):
     seed_everything(getattr(args, "seed", 1337))  # before the model is built: reproducible init
     task = InkTask(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
                    sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
-                   seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"))
+                   seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"),
+                   dist=current())
     task.run_settings = {"batch": args.batch, "buckets": args.buckets, "max_points": args.max_points,
                          "sample_text": task.sample_text or None}
     n_skipped = sum(task.skipped.values())
@@ -218,10 +217,10 @@ def build_ink_trainer(args):
         msg = skipped_message(task.skipped, len(dataset), args.max_points)
         if n_skipped >= 0.1 * len(dataset):
             warnings.append(msg)   # a "warning" event: the app shows it in its banner
-        else:
+        elif current() is None or current().is_main:
             print(f"note: {msg}", file=sys.stderr)
     task.warnings = warnings
-    return Trainer(task, trainer_config(args), args.out)
+    return Trainer(task, trainer_config(args), args.out, dist=current())
 
 
 def _personal(args) -> bool:

@@ -57,11 +57,13 @@ def _main(argv: list[str] | None) -> int:
     except SystemExit:
         sys.stdout.flush()   # --help into a closed pipe: the BrokenPipeError here, not at interpreter exit
         raise
+    args.argv = list(argv if argv is not None else sys.argv[1:])   # what ``--nproc`` starts again in each process
     try:
         rc = args.func(args)
     except ScribeError as exc:
-        print(f"scribe: error: {exc}", file=sys.stderr)
-        return 2
+        if not getattr(exc, "quiet", False):   # quiet: another process of a multi-process run says it
+            print(f"scribe: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("scribe: interrupted", file=sys.stderr)
         return 130

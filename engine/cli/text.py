@@ -16,11 +16,10 @@ from engine.cli.common import (
     Number,
     add_trainer_flags,
     check_model_size,
-    choose_threads,
     quiet_broken_pipe,
     refuse_damaged_settings,
-    run_training,
     saved_value_ok,
+    train_command,
     trainer_config,
 )
 
@@ -67,14 +66,7 @@ def register(groups) -> None:
 
 
 def cmd_train_text(args) -> int:
-    from engine.training.presets import merge_settings
-
-    note = choose_threads(args, merge_settings("text", args).get("device"))
-    trainer = build_text_trainer(args)
-    if note:
-        print(note, file=sys.stderr)
-    run_training(trainer, args)
-    return 0
+    return train_command(args, "text", build_text_trainer)
 
 
 _MODEL_KEYS = ("cell", "layers", "hidden", "embed", "dropout", "skip", "no_orthogonal", "gate_bias")
@@ -144,6 +136,7 @@ def build_text_trainer(args):
     from engine.core.errors import ScribeError
     from engine.core.vocab import Vocab
     from engine.data.corpus import load_corpus
+    from engine.training.distributed import current
     from engine.training.text_task import TextTask
     from engine.training.trainer import Trainer, seed_everything
 
@@ -195,9 +188,10 @@ def build_text_trainer(args):
                      gate_bias=settings.gate_bias)
     task = TextTask(corpus, model_cfg, batch=settings.batch, seq_len=settings.seq_len,
                     val_fraction=settings.val_fraction, eval_blocks=settings.eval_blocks, model=model,
-                    seed=settings.seed, stateful_streams=settings.stateful_streams, corpus_path=settings.corpus)
+                    seed=settings.seed, stateful_streams=settings.stateful_streams, corpus_path=settings.corpus,
+                    dist=current())
     task.warnings = warnings + task.warnings
-    return Trainer(task, trainer_config(settings), settings.out)
+    return Trainer(task, trainer_config(settings), settings.out, dist=current())
 
 
 def cmd_sample_text(args) -> int:

@@ -8,6 +8,8 @@ trainer (``engine.training.trainer``; task interface in its docstring).
   batch has exactly ``batch`` lines, padding is masked: fixed shapes (cuDNN / CUDA-graph friendly) and
   little wasted compute. Epochs follow a plan derived from (seed, epoch), so resume is exact.
 - ``evaluate`` reports validation nats per point (``val_loss``) and per line (``nats_per_line``).
+- Data parallel (``dist``, engine.training.distributed): every process draws the same plan from the seed and
+  trains on its slice of each global batch of ``batch`` lines (``batch / ranks`` lines each).
 """
 
 from __future__ import annotations
@@ -43,11 +45,18 @@ class InkTask:
                  batch: int = 32, buckets: int = 4, max_points: int = 1200, eval_lines: int = 256,
                  val_fraction: float = 0.05, sample_text: str | None = None, sample_bias: float = 0.5,
                  model: torch.nn.Module | None = None, vocab: Vocab | None = None, norm: NormStats | None = None,
-                 seed: int = 1337, compile_step: str = "auto"):
+                 seed: int = 1337, compile_step: str = "auto", dist=None):
         self.kind = _kind(kind)
+        self.dist = dist
         self.synthesis = self.kind == "ink-synthesis"
         self.dataset = dataset
         self.batch = int(batch)
+        ranks = dist.world if dist is not None else 1
+        if self.batch % ranks:
+            raise DataError(f"a batch of {self.batch} lines cannot be split evenly over {ranks} processes: give a "
+                            f"--batch that is a multiple of {ranks}")
+        self.local = self.batch // ranks                              # lines this process trains on per batch
+        self.first = (dist.rank if dist is not None else 0) * self.local
         self.max_points = max_points
         self.seed = seed
         self.sample_bias = sample_bias
@@ -211,6 +220,7 @@ class InkTask:
             self.plan = self._plan(self.epoch)
         b, idx = self.plan[self.pos]
         self.pos += 1
+        idx = idx[self.first:self.first + self.local]   # this process's share of the global batch
         t_pad, u_pad = self.bucket_shapes[b]
         return b, list(self._tensors([self.train_lines[i] for i in idx], t_pad, u_pad))
 

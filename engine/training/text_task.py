@@ -21,12 +21,16 @@ class StreamBatcher:
     forever, gradients flow T steps).
 
     The data stays a compact uint8/uint16 array; on a GPU it is copied there once (when it fits) and
-    batches are gathered on the device."""
+    batches are gathered on the device.
 
-    def __init__(self, data: np.ndarray, batch: int, seq_len: int):
+    ``shard`` = (rank, ranks): this process of a data-parallel job runs streams [rank b, (rank + 1) b) of the
+    ``batch`` streams (b = batch / ranks), exactly those one process with ``batch`` streams would run."""
+
+    def __init__(self, data: np.ndarray, batch: int, seq_len: int, shard: tuple[int, int] = (0, 1)):
         if batch < 1 or seq_len < 1:
             raise DataError(f"batch and sequence length must be positive (got {batch} x {seq_len})")
         n = len(data) - 1
+        requested = batch
         self.stream_len = n // batch
         if self.stream_len < seq_len:
             batch = max(1, n // seq_len)
@@ -35,6 +39,13 @@ class StreamBatcher:
             raise DataError(f"the training text ({len(data)} characters) is too small for one training chunk")
         self.seq_len = min(seq_len, self.stream_len)
         self.batch = batch
+        rank, ranks = shard
+        if batch % ranks:
+            raise DataError(f"the batch of {batch} streams cannot be split evenly over {ranks} processes"
+                            + (f" (the training text fits only {batch} streams of {seq_len} characters)"
+                               if self.batch != requested else "") + f": give a --batch that is a multiple of {ranks}")
+        self.local = batch // ranks            # streams this process runs
+        self.first = rank * self.local         # its first stream
         self.data = data
         self.pos = 0  # position within every stream
         self.epoch = 0
@@ -52,7 +63,8 @@ class StreamBatcher:
             except (RuntimeError, torch.cuda.OutOfMemoryError):
                 device = torch.device("cpu")  # too big for the GPU: gather on the CPU, copy batches
         self._data = t
-        self._offsets = torch.arange(self.batch, device=t.device, dtype=torch.long)[:, None] * self.stream_len
+        self._offsets = torch.arange(self.first, self.first + self.local, device=t.device,
+                                     dtype=torch.long)[:, None] * self.stream_len
         self._steps = torch.arange(self.seq_len, device=t.device, dtype=torch.long)[None, :]
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -78,12 +90,14 @@ class TextTask:
                  val_fraction: float = 0.1, eval_blocks: int = 64, eval_block_len: int = 256,
                  sample_len: int = 300, sample_prime: str = "\n", sample_temperature: float = 0.8,
                  model: CharLM | None = None, seed: int = 1337, stateful_max: int | None = 200_000,
-                 stateful_streams: int = 32, corpus_path: str | None = None):
+                 stateful_streams: int = 32, corpus_path: str | None = None, dist=None):
         self.corpus = corpus
+        self.dist = dist   # engine.training.distributed.DistContext: this process runs its share of the streams
         self.vocab: Vocab = corpus.vocab
         self.train_data, self.val_data = corpus.split(val_fraction)
         self.val_fraction = val_fraction
-        self.batcher = StreamBatcher(self.train_data, batch, seq_len)
+        self.batcher = StreamBatcher(self.train_data, batch, seq_len,
+                                     shard=(dist.rank, dist.world) if dist is not None else (0, 1))
         if model is None:
             model = CharLM(CharLMConfig(**dict(model_cfg, vocab_size=len(self.vocab))))
         elif model.cfg.vocab_size != len(self.vocab):
@@ -153,9 +167,14 @@ class TextTask:
                 "settings": settings, "seq_len": self.batcher.seq_len, "batch": self.batcher.batch}
 
     def checkpoint_state(self):
+        """The data position and the carried state of all ``batch`` streams (several processes: gathered from
+        every rank, a collective), so any number of processes can resume it."""
         js = {"pos": self.batcher.pos, "epoch": self.batcher.epoch, "has_state": self.hidden is not None,
               "batch": self.batcher.batch, "seq_len": self.batcher.seq_len}
-        return js, (state_tensors(self.hidden) if self.hidden is not None else {})
+        tensors = state_tensors(self.hidden) if self.hidden is not None else {}
+        if self.dist is not None:   # states are (layers, streams, hidden): streams of rank r at [r b, (r+1) b)
+            tensors = {k: self.dist.gather(v, dim=1) for k, v in tensors.items()}
+        return js, tensors
 
     def load_checkpoint_state(self, js: dict, tensors: dict) -> None:
         self.batcher.pos = int(js.get("pos", 0))
@@ -163,6 +182,10 @@ class TextTask:
         state = unflatten_state(tensors) if js.get("has_state") else None
         if state is not None and js.get("batch", self.batcher.batch) != self.batcher.batch:
             state = None  # a different batch size: the carried state no longer fits the streams
+        if state is not None and self.batcher.local != self.batcher.batch:   # this process's streams
+            b = self.batcher
+            state = unflatten_state({k: v[:, b.first:b.first + b.local].contiguous()
+                                     for k, v in state_tensors(state).items()})
         self.hidden = state
 
 

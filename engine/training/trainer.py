@@ -28,6 +28,11 @@ re-seeds on construction (dropout stream) and restores the saved RNG on resume.
 Events (plain dicts, see engine.core.events): start, resume, step (loss, grad_norm = global norm BEFORE
 clipping, clipped, layer_grad_norms (also before clipping), lr, rate, eta_s), eval (the task's metrics +
 best), sample, checkpoint, warning, paused, resumed, done, error.
+
+Data parallel (``dist``: one process of a torchrun job, engine.training.distributed): each step's gradient,
+loss and unit count are summed over the processes before the norms and clipping, so every process applies
+the same update; stop and the --minutes clock are decided together; rank 0 evaluates (the metrics are
+broadcast), writes checkpoints and samples. Pause is not offered to such a run.
 """
 
 from __future__ import annotations
@@ -174,13 +179,16 @@ class Trainer:
     """Runs a task's training loop. ``callbacks`` receive every event dict; ``control`` lets another
     thread pause or stop (a stop saves a final checkpoint)."""
 
-    def __init__(self, task, cfg: TrainConfig, out_dir: str | Path, callbacks=(), control: Control | None = None):
+    def __init__(self, task, cfg: TrainConfig, out_dir: str | Path, callbacks=(), control: Control | None = None,
+                 dist=None):
         self.task = task
         self.cfg = cfg
         self.out = Path(out_dir)
         self.events = Emitter(callbacks)
         self.control = control or Control()
-        self.device = pick_device(cfg.device)
+        # dist: engine.training.distributed.DistContext when this is one process of a data-parallel job
+        self.dist = dist
+        self.device = dist.device if dist is not None else pick_device(cfg.device)
         if cfg.threads and self.device.type == "cpu":
             torch.set_num_threads(int(cfg.threads))
         if self.device.type == "cuda":
@@ -196,17 +204,26 @@ class Trainer:
         self.sampled_at: int | None = None         # step of this session's last sample
         self._t0 = time.monotonic()
         self._session_start_step = 0
-        seed_everything(cfg.seed)
+        # the dropout stream (the model is built before): its own per rank of a data-parallel job
+        seed_everything(cfg.seed + (dist.rank if dist is not None else 0))
         task.to(self.device)
         self.model = task.model
         self.groups = layer_groups(self.model)
         self.opt = make_optimizer(cfg, self.model.parameters(), fused=self.device.type == "cuda")
         self.clip_to = cfg.clip if cfg.clip and cfg.clip > 0 else math.inf   # global-norm threshold (inf: off)
         self._graphed = None   # engine.training.step_graph.GraphedSteps when steps are replayed from CUDA graphs
+        self._shared_elapsed: float | None = None   # several processes: rank 0's clock, from the last step's reduce
+        self._graph_note = None
         if cfg.cuda_graphs not in ("auto", "on", "off"):
             raise TrainingError(f"cuda_graphs must be auto, on or off, not {cfg.cuda_graphs!r}")
-        if cfg.cuda_graphs != "off" and hasattr(task, "next_static_batch") and \
-                (self.device.type == "cuda" or cfg.cuda_graphs == "on"):
+        wants_graphs = cfg.cuda_graphs != "off" and hasattr(task, "next_static_batch") and \
+            (self.device.type == "cuda" or cfg.cuda_graphs == "on")
+        if wants_graphs and dist is not None:
+            wants_graphs = False
+            self._graph_note = (f"CUDA graphs are off for this run of {dist.world} processes: the gradient "
+                                f"all-reduce must run between the backward pass and the clipping, which a graph "
+                                f"captures together; training goes on with ordinary steps")
+        if wants_graphs:
             from engine.training.step_graph import GraphedSteps
 
             self._graphed = GraphedSteps(task, list(self.model.parameters()),
@@ -217,7 +234,14 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _elapsed(self) -> float:
+        if self.dist is not None and self._shared_elapsed is not None:
+            return self._shared_elapsed   # every rank decides --minutes and the time schedule by rank 0's clock
         return self.elapsed_before + time.monotonic() - self._t0
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes checkpoints, events and samples (always, but for ranks 1.. of a job)."""
+        return self.dist is None or self.dist.is_main
 
     def _card(self, metrics: dict) -> dict:
         card = dict(self.task.card())
@@ -227,13 +251,18 @@ class Trainer:
             card["settings"] = {**(card.get("settings") or {}), **self.task.run_settings}
         return card
 
-    def save(self, metrics: dict, is_best: bool) -> Path:
-        """Write a checkpoint (atomically). Refuses to write non-finite weights."""
+    def save(self, metrics: dict, is_best: bool) -> Path | None:
+        """Write a checkpoint (atomically). Refuses to write non-finite weights. Several processes: every
+        rank takes part (the task gathers the global batch's state), rank 0 writes (others return None)."""
         if not _finite_params(self.model):
-            raise TrainingError(f"the model's weights became non-finite at step {self.step}; no checkpoint "
+            exc = TrainingError(f"the model's weights became non-finite at step {self.step}; no checkpoint "
                                 f"written (the last good one is kept). Try a lower learning rate (now "
                                 f"{self.cfg.lr:g}) or clip threshold (now {self.cfg.clip:g}).")
+            exc.shared = True   # the weights are the same on every rank: each one stops here
+            raise exc
         js, ts = self.task.checkpoint_state()
+        if not self.is_main:
+            return None
         extra_json = {"task": js, "trainer": {"step": self.step, "best": self.best if math.isfinite(self.best) else None,
                                                "evals_since_best": self.evals_since_best,
                                                "skipped_steps": self.skipped_steps,
@@ -288,6 +317,8 @@ class Trainer:
         self.task.load_checkpoint_state(meta.get("task", {}),
                                         {k: v.to(self.device) for k, v in ckpt.extra_tensors(tensors).items()})
         ckpt.restore_rng(tensors)
+        if self.dist is not None and not self.dist.is_main:   # the saved stream is rank 0's: the others draw their own
+            seed_everything(self.cfg.seed + self.dist.rank + 7919 * self.step)
         self.events.emit("resume", step=self.step, path=str(src), best_val_loss=self.best if math.isfinite(self.best) else None)
 
     # ---- the loop -----------------------------------------------------------------------------
@@ -332,6 +363,8 @@ class Trainer:
         return min(etas) if etas else None
 
     def run(self) -> dict:
+        if not self.is_main:   # rank 0 holds the run folder
+            return self._run()
         with ckpt.RunLock(self.out):  # one run per folder; cleans leftovers of killed writes (checkpoint.py)
             return self._run()
 
@@ -345,9 +378,14 @@ class Trainer:
                          total_steps=cfg.steps, minutes=cfg.minutes, out=str(self.out),
                          params=sum(p.numel() for p in self.model.parameters()), config=cfg.to_json(),
                          clip=cfg.clip, unit=self.task.unit, layers=list(self.groups))
-        for msg in getattr(self.task, "warnings", None) or ():
+        for msg in [*(getattr(self.task, "warnings", None) or ()), *([self._graph_note] if self._graph_note else [])]:
             self.events.emit("warning", step=self.step, message=msg)
-        self.out.mkdir(parents=True, exist_ok=True)
+        dist = self.dist
+        if dist is not None:
+            self._shared_elapsed = self.elapsed_before   # the same on every rank until the first step's reduce
+            dist.broadcast_model(self.model)
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
         self.model.train()
         last_metrics: dict = {}
         status = "finished"
@@ -357,10 +395,10 @@ class Trainer:
         amp = cfg.amp and self.device.type == "cuda"
         try:
             while not self._finished():
-                if self.control.stop.is_set():
+                if dist is None and self.control.stop.is_set():   # several processes: decided together below
                     status = "stopped"
                     break
-                if self.control.pause.is_set():
+                if dist is None and self.control.pause.is_set():
                     self.events.emit("paused", step=self.step)
                     paused_at = time.monotonic()
                     while self.control.pause.is_set() and not self.control.stop.is_set():
@@ -387,13 +425,24 @@ class Trainer:
                             loss, n_units = self.task.train_loss()
                         self.opt.zero_grad(set_to_none=True)
                         loss.backward()
+                        shared = []
+                        if dist is not None:   # the global batch's gradient and loss, stop flags, rank 0's clock
+                            loss, red = dist.reduce_step(self.model.parameters(), loss, n_units,
+                                                         stop=self.control.stop.is_set(),
+                                                         elapsed=self.elapsed_before + time.monotonic() - self._t0)
+                            shared = [red.float()]
                         total, per_layer = grad_norms_and_clip(self.groups, clip_to)
                         # the one host sync of a step: loss, pre-clip global norm and per-layer norms together
                         vals = torch.cat([loss.detach().float().reshape(1), total.reshape(1).float().to(loss.device),
-                                          per_layer.float().to(loss.device)]).tolist()
+                                          per_layer.float().to(loss.device), *shared]).tolist()
                 except torch.cuda.OutOfMemoryError:
                     raise TrainingError("the GPU ran out of memory: lower the batch size or sequence length, "
                                         "or train on the CPU (--device cpu)") from None
+                stop_all = False
+                if dist is not None:
+                    n_global, stops, self._shared_elapsed = vals[-3:]
+                    vals = vals[:-3]
+                    n_units, stop_all = int(round(n_global)), stops > 0
                 loss_v, total_v = vals[0], vals[1]
                 if not (math.isfinite(loss_v) and math.isfinite(total_v)):
                     if self._graphed is not None:
@@ -407,10 +456,15 @@ class Trainer:
                     self.events.emit("warning", step=self.step, message=f"non-finite {what} at step {self.step}; "
                                      f"step skipped ({self.bad_steps} in a row)", skipped_steps=self.skipped_steps)
                     if self.bad_steps >= cfg.max_bad_steps:
-                        raise TrainingError(
+                        exc = TrainingError(
                             f"{self.bad_steps} steps in a row had a non-finite {what}; stopped at step "
                             f"{self.step}. The last good checkpoint is kept. Try a lower learning rate (now "
                             f"{cfg.lr:g}) or a lower clip threshold (now {cfg.clip:g}).")
+                        exc.shared = True   # several processes: every rank saw the same summed loss and norm
+                        raise exc
+                    if stop_all:
+                        status = "stopped"
+                        break
                     continue
                 self.bad_steps = 0
                 self.opt.step()
@@ -434,11 +488,14 @@ class Trainer:
                         status = "early-stopped"
                         break
                 sample_every = cfg.sample_every or cfg.eval_every
-                if sample_every > 0 and self.step % sample_every == 0:
+                if sample_every > 0 and self.step % sample_every == 0 and self.is_main:
                     self._sample()
                     busy = True
                 if busy:  # evaluation time is not training throughput
                     units_since, t_since = 0, time.monotonic()
+                if stop_all:
+                    status = "stopped"
+                    break
         except TrainingError as exc:
             self.events.emit("error", step=self.step, message=str(exc))
             raise
@@ -447,7 +504,7 @@ class Trainer:
             raise
         if self.step > self._session_start_step and last_metrics.get("step") != self.step:
             last_metrics = self._eval_and_save()  # stopped between evaluations
-        if self.step > self._session_start_step and self.sampled_at != self.step and \
+        if self.step > self._session_start_step and self.sampled_at != self.step and self.is_main and \
                 (status != "stopped" or self.sampled_at is None):
             self._sample()   # a run shorter than the sampling interval still shows what it learned
         summary = {"status": status, "step": self.step, "best_val_loss": self.best if math.isfinite(self.best) else None,
@@ -457,7 +514,10 @@ class Trainer:
         return summary
 
     def _eval_and_save(self) -> dict:
-        metrics = self._evaluate()
+        if self.dist is None:
+            metrics = self._evaluate()
+        else:   # rank 0 evaluates on the whole validation set; every rank takes its figures (best, patience)
+            metrics = self.dist.broadcast_object(self._evaluate() if self.dist.is_main else None)
         metrics["step"] = self.step
         val = metrics.get("val_loss", math.inf)
         is_best = val < self.best

@@ -179,6 +179,20 @@ class TrainSettings(InkDataTools, QScrollArea):
         self.device_combo.addItem("CUDA GPU", "cuda")
         self.device_combo.setToolTip("Auto uses the GPU when PyTorch sees one")
         self.device_combo.currentIndexChanged.connect(self._update_command)
+        # data-parallel training (--nproc): offered when the training process reports more than one GPU
+        self.gpus_label = QLabel("GPUs")
+        self.gpus_spin = QSpinBox()
+        self.gpus_spin.setRange(1, 1)
+        self.gpus_spin.setToolTip("Train on this many GPUs at once (data parallel, 'scribe train ... --nproc N'): "
+                                  "each GPU takes an equal share of every batch, so the batch must divide evenly")
+        self.gpus_spin.valueChanged.connect(self._update_command)
+        self.device_combo.currentIndexChanged.connect(self._update_gpus)
+        device_row = QHBoxLayout()
+        device_row.addWidget(self.device_combo, 1)
+        device_row.addWidget(self.gpus_label)
+        device_row.addWidget(self.gpus_spin)
+        self._gpu_count = 0
+        self._update_gpus()
         self.more_btn = QToolButton()
         self.more_btn.setText("More options")
         self.more_btn.setCheckable(True)
@@ -193,7 +207,7 @@ class TrainSettings(InkDataTools, QScrollArea):
         tl = QFormLayout(train_box)
         tl.addRow("Duration", dur)
         tl.addRow(self.train_form)
-        tl.addRow("Device", self.device_combo)
+        tl.addRow("Device", device_row)
         tl.addRow(self.more_btn)
         tl.addRow(self.more_form)
 
@@ -453,7 +467,8 @@ class TrainSettings(InkDataTools, QScrollArea):
         return train_spec.build_argv(self.task, self.knob_values(), data=self.data_path() or "<data>",
                                      out=str(out), device=self.device_combo.currentData(),
                                      steps=self.steps_spin.value(), minutes=minutes, resume=mode == "resume",
-                                     init_from=src if mode == "finetune" else None, preset=self.preset())
+                                     init_from=src if mode == "finetune" else None, preset=self.preset(),
+                                     nproc=self.gpus())
 
     def _update_command(self) -> None:
         try:
@@ -474,6 +489,21 @@ class TrainSettings(InkDataTools, QScrollArea):
     def device(self) -> str:
         return self.device_combo.currentData()
 
+    def gpus(self) -> int:
+        """GPUs to train on (1 unless the machine has several and the spin box asks for more)."""
+        return self.gpus_spin.value() if self._gpus_offered() else 1
+
+    def _gpus_offered(self) -> bool:
+        return self._gpu_count > 1 and self.device_combo.currentData() != "cpu"
+
+    def _update_gpus(self) -> None:
+        """The GPUs box: shown only with more than one GPU, and not for a CPU run."""
+        offered = self._gpus_offered()
+        self.gpus_label.setVisible(offered)
+        self.gpus_spin.setVisible(offered)
+        if not offered:
+            self.gpus_spin.setValue(1)
+
     def set_device_info(self, info: dict) -> None:
         """Name the GPU (or its absence) in the device list; ``info`` from ``train_worker.device_info``."""
         gpus = info.get("gpus") or []
@@ -490,6 +520,9 @@ class TrainSettings(InkDataTools, QScrollArea):
                 self.device_combo.setCurrentIndex(0)
         self.device_combo.setToolTip(f"PyTorch {info.get('torch')}; " + (
             ", ".join(f"cuda:{g['index']} {g['name']}" for g in gpus) if gpus else "no CUDA device"))
+        self._gpu_count = len(gpus)
+        self.gpus_spin.setRange(1, max(1, len(gpus)))
+        self._update_gpus()
 
     # ---- persistence ------------------------------------------------------------------------------
     def save_settings(self) -> None:

@@ -24,7 +24,7 @@ TASK_LABELS = {"text": "Character language model", "ink-prediction": "Handwritin
 
 # Options the view places itself (data, run folder, start mode, device, duration, output flags).
 PLACED = {"corpus", "data", "out", "resume", "init_from", "events", "quiet", "device", "steps", "minutes",
-          "help", "task", "kind", "preset"}
+          "help", "task", "kind", "preset", "nproc"}
 # Options a task's command has but does not use.
 HIDDEN = {"ink-prediction": {"seq_len", "window_k", "sample_text"}, "ink-synthesis": {"seq_len"}}
 
@@ -172,9 +172,10 @@ def preset_values(task: str, name: str | None) -> dict:
 
 def build_argv(task: str, values: dict, *, data: str, out: str, device: str = "auto", steps: int | None = None,
                minutes: float | None = None, resume: bool = False, init_from: str | None = None,
-               preset: str | None = None) -> list[str]:
+               preset: str | None = None, nproc: int | None = None) -> list[str]:
     """argv for ``scribe`` (without the program name). Options that equal what the CLI would use anyway
-    (its default, or the preset's value when the command takes ``--preset``) are left out."""
+    (its default, or the preset's value when the command takes ``--preset``) are left out. ``nproc`` > 1:
+    data-parallel training on that many GPUs (``--nproc``; the training process starts them)."""
     words, data_opt = TASKS[task]
     opts = options(task)
     argv = list(words)
@@ -207,6 +208,8 @@ def build_argv(task: str, values: dict, *, data: str, out: str, device: str = "a
         argv.append("--resume")
     if init_from:
         argv += ["--init-from", str(init_from)]
+    if nproc and nproc > 1 and "nproc" in opts:
+        argv += ["--nproc", str(int(nproc))]
     return argv
 
 

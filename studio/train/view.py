@@ -96,6 +96,7 @@ class TrainView(QWidget):
         self._device_queried = False
         self._shut_down = False
         self._device_text = ""
+        self._processes = 1              # training processes of the current run (GPUs, --nproc)
         self._build()
         self.settings.restore_settings()
         self._task_changed()
@@ -247,6 +248,7 @@ class TrainView(QWidget):
             self.show_message("error", f"Cannot create the run folder {out}: {exc.strerror or exc}")
             return False
         argv = st.build_argv(out) + ["--events", str(out / "events.jsonl")]
+        self._processes = st.gpus()   # several (--nproc): no pause (the processes step together)
         self.run_dir = out
         self._minutes = st.minutes()
         self.plots.clear()
@@ -305,7 +307,7 @@ class TrainView(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_training()
         self.start_btn.setEnabled(not running and getattr(self, "torch_available", True))
-        self.pause_btn.setEnabled(running)
+        self.pause_btn.setEnabled(running and self._processes <= 1)
         self.stop_btn.setEnabled(running and not (self.job and self.job._stop_requested))  # noqa: SLF001
         self.settings.panel.setEnabled(not running)
 

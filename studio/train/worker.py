@@ -264,6 +264,8 @@ def train(ctx: WorkerContext, argv: list[str], sample: dict | None = None) -> di
         from engine.core.errors import ScribeError
 
         raise ScribeError(f"'scribe {' '.join(argv[:2])}' cannot be run from the app (no trainer builder)")
+    if (getattr(args, "nproc", None) or 1) > 1:
+        return _train_processes(ctx, [str(a) for a in argv], args)
     ctx.emit("status", text="loading data and building the model")
     trainer = build(args)
     _set_sample_options(trainer.task, sample or {})
@@ -276,6 +278,117 @@ def train(ctx: WorkerContext, argv: list[str], sample: dict | None = None) -> di
         return {"status": "stopped", "step": 0, "out": str(args.out)}
     args.quiet = True   # no progress bar; ``--events FILE`` (if given) still keeps the run's history
     return run_training(trainer, args)
+
+
+def _train_processes(ctx: WorkerContext, argv: list[str], args) -> dict:
+    """``--nproc N`` (several GPUs): ``scribe <argv>`` as a command, which starts N training processes through
+    torch's launcher (engine.training.distributed). Their rank 0 writes the run's events file, read here and
+    forwarded as they come; their stderr becomes ``log`` events; Stop is Ctrl-C for the launcher (every
+    process stops after the same step and rank 0 saves a checkpoint). Pause and training-sample styles are
+    not offered for such a run."""
+    import json
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    from engine.core.errors import ScribeError
+    from engine.training.distributed import check_launchable
+
+    check_launchable()
+    events = getattr(args, "events", None)
+    tmp = None
+    if not events or events == "-":
+        tmp = tempfile.TemporaryDirectory(prefix="scribe-events-")
+        events = os.path.join(tmp.name, "events.jsonl")
+        argv = _without_flag(argv, "--events") + ["--events", events]
+    offset = os.path.getsize(events) if os.path.exists(events) else 0   # a resumed run appends to its file
+    cmd = [sys.executable, "-m", "engine.cli", *argv, "--quiet"]
+    ctx.emit("status", text=f"starting {args.nproc} training processes")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, errors="replace",
+                            preexec_fn=_ctrl_c_when_parent_dies if os.name == "posix" else None)
+    errors: list[str] = []
+
+    def relay():
+        for line in proc.stderr:
+            if line.startswith("scribe: error:"):
+                errors.append(line.strip().removeprefix("scribe: error: "))
+            sys.stderr.write(line)
+
+    reader = threading.Thread(target=relay, name="scribe-nproc-stderr", daemon=True)
+    reader.start()
+    done: dict = {}
+    buf = ""
+
+    def drain():
+        nonlocal offset, buf
+        try:
+            with open(events, encoding="utf-8", errors="replace") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+                offset = fh.tell()
+        except OSError:
+            return
+        buf += chunk
+        *lines, buf = buf.split("\n")
+        for line in lines:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("type") == "done":
+                done.update(ev)
+            ctx.forward(ev)
+
+    stopping = False
+    try:
+        while proc.poll() is None:
+            if ctx.stopped() and not stopping:
+                stopping = True
+                proc.send_signal(signal.SIGINT if hasattr(signal, "SIGINT") and os.name != "nt" else signal.SIGTERM)
+            drain()
+            time.sleep(0.2)
+        reader.join(5)
+        drain()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if tmp is not None:
+            tmp.cleanup()
+    if errors and proc.returncode not in (0, 130):
+        raise ScribeError(errors[-1])
+    if done:
+        return {k: v for k, v in done.items() if k not in ("type", "time")}
+    if stopping:
+        return {"status": "stopped", "step": 0, "out": str(args.out)}
+    raise ScribeError(f"the {args.nproc} training processes ended without finishing (exit code {proc.returncode})")
+
+
+def _ctrl_c_when_parent_dies() -> None:
+    """(In the launcher, before exec; Linux) Ctrl-C for it when this process dies, so the training processes
+    stop cleanly instead of outliving the app."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGINT))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _without_flag(argv: list[str], flag: str) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == flag:
+            skip = True
+        elif not a.startswith(flag + "="):
+            out.append(a)
+    return out
 
 
 def _set_sample_options(task, sample: dict) -> None:
