@@ -119,6 +119,20 @@ def take(out: Path, theme: str = "light", suffix: str = "") -> list[Path]:
     p = out / f"screenshot-models{suffix}.png"
     win.grab().save(str(p))
     saved.append(p)
+
+    # "My handwriting": six prompts written (synthetic ink on the canvas, as a pen would), the seventh under way
+    win.tabs.setCurrentWidget(hv)
+    page = hv.open_collection()
+    page.resize(*WINDOW_SIZE)
+    for k in range(6):
+        page.canvas.set_strokes(drawn_prime(page.prompt, seed=7))
+        page.accept_line()
+    page.canvas.set_strokes(drawn_prime(page.prompt.split(" ")[0], seed=7))
+    app.processEvents()
+    p = out / f"screenshot-collect{suffix}.png"
+    page.grab().save(str(p))
+    saved.append(p)
+    page.close()
     win.close()
     return saved
 

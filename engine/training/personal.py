@@ -22,9 +22,9 @@ longer walks through the text). This recipe keeps what the base model knows abou
   legibility: after each evaluation the model writes a few check sentences, and one passes when the
   stop rule ends it (the attention crossed the whole text) at the expected pace: 0.8-1.25 x the base model's
   points per character (its card's ``points_per_char``). Not the person's own: brought to the model's point
-  rate, real lines have fewer points per character than the synthetic training lines (7.7-10.6 against 10.1
-  for the bundled model; 5.5-7.5 against 11 for the one before it), yet personal models write at about the
-  base's rate whatever the recipe (bench/RESULTS-personal.md); a base without the figure: the points per
+  rate, real lines mostly have fewer points per character than the synthetic training lines, yet personal
+  models write at about the base's rate whatever the recipe (each writer's pace and the models' lengths:
+  bench/RESULTS-personal.md); a base without the figure: the points per
   character of the batches' mix of the person's and the rehearsed lines. ``val_loss`` = held-out NLL + ``LEGIBILITY_WEIGHT`` x
   the share that failed, so the best checkpoint (the one exported) is the best legible one, and
   early stopping (``patience``) ends a run that stops improving or loses the text.

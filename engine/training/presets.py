@@ -60,10 +60,8 @@ INK_PRESETS: dict[str, dict] = {
     # of InkML lines or an ink dataset) and keep it legible: layer 1 and the attention window frozen (what
     # follows the text), the other weights anchored to the base (L2-SP), three quarters of every batch
     # rehearsed synthetic lines, light augmentation, early stopping on held-out NLL + a legibility check
-    # (engine/training/personal.py). On the 7 real IAM-OnDB writers: held-out NLL well down, and Tesseract
-    # reads its writing better than the base primed with the writer's line; about two minutes on one CPU
-    # thread (bench/RESULTS-personal.md). "--freeze recurrent --rehearse 0.5 --anchor 0.01" (only the
-    # output mixture learns) gets lower NLL and reads worse; plain fine-tuning is illegible.
+    # (engine/training/personal.py). Measured on the seven real IAM-OnDB writers (held-out NLL, Tesseract
+    # CER, the stop rule, time on one CPU thread) against other recipes: bench/RESULTS-personal.md.
     "personal": dict(kind="synthesis", batch=8, lr=5e-4, warmup=10, clip=1.0, weight_decay=0.0, eval_every=25,
                      patience=3, steps=150, minutes=6.0, sample_every=1000, buckets=1, max_points=1200,
                      freeze="attention", anchor=0.1, rehearse=0.75, augment=1.0),

@@ -335,6 +335,8 @@ class HandwritingView(GenerationView):
             self.status.emit(str(exc))
         self._scale = InkScale.from_card(pkg.card, self._styles)
         self._refresh_styles()
+        if self._personal():
+            self.style_combo.setCurrentIndex(0)   # its learnt hand: priming it with a line of it reads worse
         if self._wanted_style:
             self.select_style(self._wanted_style)
             self._wanted_style = None
@@ -347,11 +349,20 @@ class HandwritingView(GenerationView):
             self.status.emit(f"Cannot use this model: {msg}")
             self._update_buttons()
 
+    def _personal(self) -> bool:
+        """Whether the model is a personal one ("Make my model"): it writes in the person's hand unprimed."""
+        return bool(self.entry is not None and self.entry.card.get("personal"))
+
     def _refresh_styles(self) -> None:
         keep = self.style_combo.currentData()
         self.style_combo.blockSignals(True)
         self.style_combo.clear()
-        self.style_combo.addItem("Random", "random")
+        if self._personal():
+            self.style_combo.addItem("Learnt hand", "random")
+            self.style_combo.setItemData(0, "The hand this model learnt from your lines, without priming: it "
+                                            "writes most legibly this way", Qt.ItemDataRole.ToolTipRole)
+        else:
+            self.style_combo.addItem("Random", "random")
         self.style_combo.addItem("My handwriting", "mine")
         mine_ok = self.prime_ready()
         item = self.style_combo.model().item(1)

@@ -68,6 +68,11 @@ def test_make_my_model_gives_a_package_the_handwriting_tab_selects(qtbot, window
     assert card["name"].startswith("My handwriting — ") and card["kind"] == "ink-synthesis"
     assert [s["text"] for s in card["styles"]] == TEXTS and card["personal"]["base"] == "tiny-base"
     assert window.handwriting.model_picker.current().key == entry.key
+    hv = window.handwriting
+    qtbot.waitUntil(lambda: hv.package is not None, timeout=60_000)
+    # it writes in the learnt hand by default (unprimed); the person's lines are there as styles
+    assert hv.style_combo.currentText() == "Learnt hand" and hv.style_combo.currentData() == "random"
+    assert hv.style_combo.findData(f"style:{len(TEXTS) - 1}") >= 0
     assert _snapshot(page) == before                          # the lines were only read
     assert page.make_button.text() == "Make my model" and not page.make_progress.isVisible()
 
