@@ -124,8 +124,7 @@ def run_card(run: Path) -> dict:
 
 def score(scorer, ds, held: list[int], prime_i: int | None) -> tuple[float, int]:
     """(sum NLL, points) of the held-out lines, unprimed or primed with line ``prime_i``."""
-    from engine.cli.evaluate import GAP_X_HEIGHTS
-    from engine.core.ink_score import score_line
+    from engine.core.ink_score import GAP_X_HEIGHTS, score_line
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
 

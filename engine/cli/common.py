@@ -401,6 +401,7 @@ def train_command(args, kind: str, build) -> int:
             raise ScribeError("--nproc works from the command line ('scribe train ... --nproc N')")
         return distributed.launch(nproc, distributed.strip_nproc(argv), args.out, device)
     dist = distributed.init(device)
+    finished = False
     try:
         note = choose_threads(args, device)
         with distributed.one_report(dist, "build"):
@@ -409,8 +410,11 @@ def train_command(args, kind: str, build) -> int:
             print(note, file=sys.stderr)
         with distributed.one_report(dist, "train"):
             run_training(trainer, args)
+        finished = True
     finally:
-        distributed.shutdown()
+        distributed.shutdown(finished)
+    if dist is not None:
+        distributed.exit_process(0)
     return 0
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLITS = ("train", "val", "test", "all")
-GAP_X_HEIGHTS = 0.6          # the word space between a prime and the line scored after it, in x-heights
 _SCORE_MAX_POINTS = 10 ** 9   # a scored line is never cut (a prime is, as in sampling)
 JSON_KEYS = ("model", "data", "split", "primed", "lines", "points", "nats_per_point", "nats_per_line",
              "data_nats_per_point", "data_nats_per_line")
@@ -173,7 +172,7 @@ def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: i
     prime (index or None), points, nll (sum, model units), data_nll (sum, data units)); ``skipped`` counts
     the lines left out by reason (keys of ``SKIP_REASONS``); ``unknown`` the characters that made lines
     unwritable."""
-    from engine.core.ink_score import log_jacobian, score_line
+    from engine.core.ink_score import GAP_X_HEIGHTS, log_jacobian, score_line
 
     prep = _Prepared(ds, scorer.scale, as_is)
     gap = GAP_X_HEIGHTS * scorer.scale.x_height

@@ -45,6 +45,9 @@ def register(groups) -> None:
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                    help="torch.compile the attention step (auto: off; it gained 6%% on an H200)")
     add_trainer_flags(p, lr=1e-3, clip=1.0, batch=32)
+    p.add_argument("--pairs", type=FRACTION, default=None, metavar="SHARE",
+                   help="train priming too: this share of each batch's lines follow another line of the same "
+                        "writer, joined as a prime is (the window placed at the second line's text); default 0")
     g = p.add_argument_group("fine-tuning on one person's lines (--preset personal sets all of these; "
                              "engine/training/personal.py)")
     g.add_argument("--freeze", choices=sorted(FREEZE), default=None,
@@ -105,7 +108,7 @@ def saved_settings(card: dict) -> dict:
     if str(card.get("kind", "")).startswith("ink-"):
         out["kind"] = card["kind"][len("ink-"):]
     settings = card.get("settings") or {}
-    for k in ("batch", "buckets", "max_points", "sample_text", *PERSONAL_KEYS):
+    for k in ("batch", "buckets", "max_points", "sample_text", "pairs", *PERSONAL_KEYS):
         if k in settings:
             out[k] = settings[k]
     # cards written before "settings" was recorded
@@ -151,7 +154,7 @@ def build_ink_trainer(args):
     from engine.core.vocab import Vocab
     from engine.data.ink_dataset import InkDataset
     from engine.training.distributed import current
-    from engine.training.ink_task import InkTask
+    from engine.training.ink_task import InkTask, PairedInkTask
     from engine.training.trainer import Trainer, seed_everything
 
     resume = bool(getattr(args, "resume", False))
@@ -206,12 +209,14 @@ def build_ink_trainer(args):
         check_model_size(kind, args)
     dataset = InkDataset.load(args.data)
     seed_everything(getattr(args, "seed", 1337))  # before the model is built: reproducible init
-    task = InkTask(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
-                   sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
-                   seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"),
-                   dist=current())
+    pairs = getattr(args, "pairs", None) or 0.0
+    task_type, extra = (PairedInkTask, {"pairs": pairs}) if pairs > 0 else (InkTask, {})
+    task = task_type(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
+                     sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
+                     seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"),
+                     dist=current(), **extra)
     task.run_settings = {"batch": args.batch, "buckets": args.buckets, "max_points": args.max_points,
-                         "sample_text": task.sample_text or None}
+                         "sample_text": task.sample_text or None, **({"pairs": pairs} if pairs > 0 else {})}
     n_skipped = sum(task.skipped.values())
     if n_skipped:
         msg = skipped_message(task.skipped, len(dataset), args.max_points)

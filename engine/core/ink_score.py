@@ -83,6 +83,9 @@ def log_jacobian(norm, scale: float = 1.0) -> float:
     return float(np.log(norm.std[0]) + np.log(norm.std[1]) - 2.0 * math.log(scale))
 
 
+GAP_X_HEIGHTS = 0.6   # the word space between a prime and a line after it, in x-heights (scoring and training)
+
+
 def after_prime(prime_stroke3, gap: float) -> np.ndarray:
     """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts: ``gap``
     right of the prime's rightmost point, at the height of the prime's first point."""

@@ -187,8 +187,14 @@ class SynthesisNet(nn.Module):
         l1 = self.lstm1
         return F.linear(x, l1.weight_ih_l0[:, :INPUT_SIZE], l1.bias_ih_l0 + l1.bias_hh_l0)
 
-    def forward(self, x: torch.Tensor, chars: torch.Tensor, state: dict | None = None, attention: bool = False):
+    def forward(self, x: torch.Tensor, chars: torch.Tensor, state: dict | None = None, attention: bool = False,
+                switch: tuple[torch.Tensor, torch.Tensor] | None = None):
         """x (B, T, 3) normalised, chars (B, U, V) one-hot (zero rows = padding).
+
+        switch: ``(at (B,) long, chars2 (B, U, V))``: for line b with ``at[b] >= 0``, before step ``at[b]`` the
+        window state (kappa, w) is reset to zero and the window reads ``chars2[b]`` from then on: a prime
+        followed by a new line, exactly as ``engine.core.ink_stream`` places the window after a prime (the
+        LSTM states run on). Trains priming (``engine.training.ink_task.PairedInkTask``).
 
         Returns (y (B, T, 6M+1), new state dict[, {"phi": (B, T, U), "kappa": (B, T, K)}]).
         """
@@ -204,7 +210,16 @@ class SynthesisNet(nn.Module):
         step = self._step_fn
         # unbind once: indexing xg[:, t] in the loop would make backward allocate a full-size
         # gradient per step (quadratic in T)
-        for xg_t in xg.unbind(1):
+        switch_at: dict[int, torch.Tensor] = {}
+        if switch is not None:
+            at, chars2 = switch
+            for t in sorted({int(a) for a in at.tolist() if a >= 0}):
+                switch_at[t] = (at == t).to(x.dtype)[:, None]       # (B, 1): the lines that switch at t
+        for t, xg_t in enumerate(xg.unbind(1)):
+            if t in switch_at:
+                keep = 1.0 - switch_at[t]
+                kappa, w = kappa * keep, w * keep
+                chars = torch.where(switch_at[t][:, :, None] > 0, chars2, chars)
             h, c, w, kappa, phi = step(xg_t, h, c, w, kappa, l1.weight_hh_l0, w_w,
                                        self.window.weight, self.window.bias, chars, u)
             hs.append(h)

@@ -165,16 +165,34 @@ def init(device: str | None = "auto") -> DistContext | None:
     return _CURRENT
 
 
-def shutdown() -> None:
+def shutdown(finished: bool = False) -> None:
+    """Leave the job. ``finished`` (every rank ended the run normally): wait for the others first, so no rank
+    tears its connections down while another still uses them."""
     global _CURRENT
     if _CURRENT is None:
         return
-    _CURRENT = None
+    backend, _CURRENT = _CURRENT.backend, None
     import torch.distributed as tdist
 
     with contextlib.suppress(Exception):
         if tdist.is_initialized():
+            if finished:
+                if backend == "gloo":
+                    tdist.monitored_barrier(timeout=timedelta(minutes=2))
+                else:
+                    tdist.barrier()
             tdist.destroy_process_group()
+
+
+def exit_process(code: int) -> None:
+    """End a process of a finished job at once: output flushed, files already closed and fsynced by the run.
+    Skips the interpreter's teardown, where the communication library's threads can abort a process that
+    has done its work (a gloo rank died with SIGABRT, "terminate called without an active exception", after
+    a finished run on a loaded machine)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from engine.core.errors import DataError
-from engine.core.ink_stream import START_ROW, ink_sample, prepare_line
+from engine.core.ink_score import GAP_X_HEIGHTS, after_prime
+from engine.core.ink_stream import START_ROW, WINDOW_LEAD, ink_sample, prepare_line
 from engine.core.norm import NormStats, stats_from_lines
 from engine.core.vocab import Vocab
 from engine.data.ink_dataset import InkDataset
@@ -82,6 +83,7 @@ class InkTask:
         else:
             self.vocab = vocab
         self.train_lines = self._select(train_idx, max_points)
+        self.train_writers = [str(dataset.lines_meta[i].get("writer", "")) for i in self._selected]
         self.val_lines = self._select(val_idx, max_points)[:eval_lines]
         if not self.train_lines:
             raise DataError(f"no usable training lines (skipped: {self.skipped})")
@@ -118,6 +120,7 @@ class InkTask:
     # ---- data preparation ----------------------------------------------------------------------
     def _select(self, idx, max_points: int) -> list[tuple[np.ndarray, np.ndarray]]:
         out = []
+        self._selected: list[int] = []       # the dataset index of each line kept (the last call's)
         for i in idx:
             line = self.dataset.line(int(i))
             if len(line.points) < 2:
@@ -136,6 +139,7 @@ class InkTask:
                     continue
                 ids = np.asarray(self.vocab.encode(line.text), dtype=np.int64)
             out.append((prepare_line(line.points), ids))
+            self._selected.append(int(i))
         return out
 
     def _pick_sample_text(self, text: str | None) -> str:
@@ -291,3 +295,97 @@ class InkTask:
         self.epoch = int(js.get("epoch", 0))
         self.pos = int(js.get("pos", 0))
         self.plan = self._plan(self.epoch)
+
+
+class PairedInkTask(InkTask):
+    """An :class:`InkTask` that also trains priming: in each batch a share ``pairs`` of the lines follow
+    another line of the same writer, joined the way ``engine.core.ink_stream`` primes and
+    ``engine.core.ink_score`` scores a primed line: the first line is teacher-forced with its own text, then
+    (before its last point) the window state is reset and reads ``WINDOW_LEAD`` + the line's text, and the
+    line starts a word space right of the first (``ink_score.after_prime``). Both lines' points are trained
+    on. Single-line models never see the state a prime leaves behind; with pairs they learn to carry the
+    writer's hand across it. Batches are padded to their own length (no CUDA graphs)."""
+
+    def __init__(self, *args, pairs: float = 0.5, **kw):
+        super().__init__(*args, **kw)
+        if not self.synthesis:
+            raise DataError("--pairs trains priming of a synthesis model (text-conditioned)")
+        if not 0.0 <= pairs <= 1.0:
+            raise DataError(f"--pairs must be between 0 and 1, not {pairs}")
+        self.pairs = float(pairs)
+        by_writer: dict[str, list[int]] = {}
+        for i, w in enumerate(self.train_writers):
+            if w:
+                by_writer.setdefault(w, []).append(i)
+        self.same_writer = [by_writer.get(w, []) if w else [] for w in self.train_writers]
+        self.lead = np.asarray(self.vocab.encode(WINDOW_LEAD), dtype=np.int64)
+        self.gap = GAP_X_HEIGHTS * self.ink_scale.x_height
+
+    @property
+    def next_static_batch(self):   # batches differ in length: the trainer's CUDA-graph path does not apply
+        raise AttributeError("next_static_batch")
+
+    def pair(self, prime: int, line: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """(points (normalised), switch step, prime text ids, line text ids) of line ``line`` after ``prime``."""
+        a_norm, a_ids = self.train_lines[prime]
+        b_norm, b_ids = self.train_lines[line]
+        a, b = self.norm.denormalise(a_norm), self.norm.denormalise(b_norm)
+        b = b.copy()
+        b[0, :2] = after_prime(a, self.gap)
+        both = self.norm.normalise(np.concatenate([a, b]).astype(np.float32))
+        return both, len(a), a_ids, np.concatenate([self.lead, b_ids])
+
+    def next_batch(self):
+        if self.pos >= len(self.plan):
+            self.epoch += 1
+            self.pos = 0
+            self.plan = self._plan(self.epoch)
+        _, idx = self.plan[self.pos]
+        rng = np.random.default_rng([self.seed, 0x9A1B, self.epoch, self.pos])   # the same for every process
+        self.pos += 1
+        rows = []   # (points, switch step or -1, ids before, ids after)
+        for i in idx:
+            i = int(i)
+            mates = self.same_writer[i]
+            paired = rng.random() < self.pairs and len(mates) > 1
+            j = int(mates[rng.integers(len(mates))]) if paired else i
+            if paired and j == i:
+                j = int(mates[(mates.index(i) + 1) % len(mates)])
+            if paired and len(self.train_lines[j][0]) + len(self.train_lines[i][0]) <= 2 * self.max_points:
+                rows.append(self.pair(j, i))
+            else:
+                p, ids = self.train_lines[i]
+                rows.append((p, -1, ids, ids))
+        rows = rows[self.first:self.first + self.local]      # this process's share of the global batch
+        B, V = len(rows), len(self.vocab)
+        t_pad = int(math.ceil(max(len(r[0]) for r in rows) / 8) * 8)
+        u_pad = max(max(len(r[2]), len(r[3])) for r in rows)
+        x = np.zeros((B, t_pad, 3), dtype=np.float32)
+        tgt = np.zeros((B, t_pad, 3), dtype=np.float32)
+        mask = np.zeros((B, t_pad), dtype=np.float32)
+        chars = np.zeros((B, u_pad, V), dtype=np.float32)
+        chars2 = np.zeros((B, u_pad, V), dtype=np.float32)
+        at = np.full(B, -1, dtype=np.int64)
+        for k, (p, sw, ids, ids2) in enumerate(rows):
+            n = len(p)
+            x[k, 0] = START_ROW
+            x[k, 1:n] = p[:-1]
+            tgt[k, :n] = p
+            mask[k, :n] = 1.0
+            chars[k, np.arange(len(ids)), ids] = 1.0
+            chars2[k, np.arange(len(ids2)), ids2] = 1.0
+            at[k] = sw
+        dev = self.device
+        t = [torch.from_numpy(a).to(dev) for a in (x, tgt, mask, chars, chars2, at)]
+        return t
+
+    def train_loss(self):
+        x, tgt, mask, chars, chars2, at = self.next_batch()
+        y, _ = self.model(x, chars, switch=(at, chars2))
+        n = mask.sum()
+        return mdn.nll(y, tgt, self.m, mask) / n, int(n.item())
+
+    def card(self) -> dict:
+        card = super().card()
+        card["data"]["pairs"] = self.pairs
+        return card

@@ -200,3 +200,24 @@ def test_synthesis_step_exports_to_onnx_with_dynamic_text_length(tmp_path):
     assert got["phi"].shape == (1, 8)
     for n in step.output_names:
         assert np.allclose(got[n], want[n], atol=1e-5), n
+
+
+def test_a_window_switch_is_a_prime_then_the_window_placed_on_new_text():
+    """forward(..., switch=(at, chars2)) = the first ``at`` steps on chars, then the window state reset and the
+    rest on chars2 with the LSTM states carried: what ink_stream does after a prime."""
+    torch.manual_seed(5)
+    cfg = HandwritingConfig(layers=3, hidden=8, mixtures=2, window_k=2, vocab_size=6)
+    net = SynthesisNet(cfg).eval()
+    x, _ = _batch(B=2, T=11)
+    chars = torch.cat([_onehot([0, 2, 1, 4], 6), _onehot([3, 3, 5, 0], 6)])
+    chars2 = torch.cat([_onehot([5, 1, 2, 0], 6), _onehot([1, 1, 1, 1], 6)])
+    at = torch.tensor([6, -1])     # line 0 switches before step 6, line 1 never
+    with torch.no_grad():
+        y, st = net(x, chars, switch=(at, chars2))
+        head, mid = net(x[:1, :6], chars[:1])
+        mid = {**mid, "kappa": torch.zeros_like(mid["kappa"]), "w": torch.zeros_like(mid["w"])}
+        tail, _ = net(x[:1, 6:], chars2[:1], state=mid)
+        plain, _ = net(x[1:], chars[1:])
+    assert torch.allclose(y[:1], torch.cat([head, tail], 1), atol=1e-6)
+    assert torch.allclose(y[1:], plain, atol=1e-6)
+    assert not torch.allclose(y[:1, 6:], net(x[:1], chars[:1])[0][:, 6:], atol=1e-3)   # the switch matters

@@ -157,19 +157,28 @@ def _worker_pids(launcher: int) -> dict[int, int]:
     return out
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker processes in /proc")
-def test_a_killed_process_ends_the_job_in_one_line_and_keeps_the_checkpoint(corpus, tmp_path):
-    run = tmp_path / "run"
+def _two_process_run(corpus, run):
+    """A 2-process text run (``--nproc 2``) that has written its first checkpoint."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "train", "text", "--corpus", str(corpus), "--out",
                              str(run), "--steps", "1000000", *TEXT_FLAGS, "--eval-every", "5", *COMMON,
                              "--nproc", "2"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while not (run.is_dir() and ckpt.list_checkpoints(run)):
+        if proc.poll() is not None:
+            pytest.fail(proc.stderr.read())
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no checkpoint in time")
+        time.sleep(0.2)
+    return proc
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker processes in /proc")
+def test_a_killed_process_ends_the_job_in_one_line_and_keeps_the_checkpoint(corpus, tmp_path):
+    run = tmp_path / "run"
+    proc = _two_process_run(corpus, run)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not (run.is_dir() and ckpt.list_checkpoints(run)):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "no checkpoint in time"
-            time.sleep(0.2)
         pids = _worker_pids(proc.pid)
         assert set(pids) == {0, 1}
         os.kill(pids[1], signal.SIGKILL)
@@ -190,16 +199,8 @@ def test_a_killed_process_ends_the_job_in_one_line_and_keeps_the_checkpoint(corp
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker processes in /proc")
 def test_ctrl_c_stops_every_process_at_the_same_step(corpus, tmp_path):
     run = tmp_path / "run"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "train", "text", "--corpus", str(corpus), "--out",
-                             str(run), "--steps", "1000000", *TEXT_FLAGS, "--eval-every", "5", *COMMON,
-                             "--nproc", "2"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    proc = _two_process_run(corpus, run)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not (run.is_dir() and ckpt.list_checkpoints(run)):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "no checkpoint in time"
-            time.sleep(0.2)
         proc.send_signal(signal.SIGINT)          # what Ctrl-C in the terminal does: torch's launcher passes it on
         _, err = proc.communicate(timeout=TIMEOUT)
     finally:

@@ -227,3 +227,60 @@ def test_cli_training_is_reproducible_for_a_seed(tmp_path, run_cli):
         weights.append(model.state_dict())
     same = lambda x, y: all(torch.equal(x[k], y[k]) for k in x)  # noqa: E731
     assert same(weights[0], weights[1]) and not same(weights[0], weights[2])
+
+
+def test_paired_lines_are_scored_as_a_primed_line_is():
+    """A paired batch row's loss on its second line is the primed NLL ``engine.core.ink_score`` gives (the
+    prime teacher-forced, the window placed, the line a word space right of the prime)."""
+    from engine.core.ink_score import GAP_X_HEIGHTS, score_line
+    from engine.models import mdn
+    from engine.models.torch_stepper import TorchStepper
+    from engine.training.ink_task import PairedInkTask
+
+    torch.manual_seed(0)
+    task = PairedInkTask(toy_dataset(toy_texts(24)), "synthesis", dict(layers=2, hidden=8, mixtures=2, window_k=2),
+                         batch=6, buckets=1, pairs=1.0, seed=3)
+    task.model.eval()
+    x, tgt, mask, chars, chars2, at = task.next_batch()
+    assert (at >= 0).all()                         # pairs=1: every line follows another of its writer
+    with torch.no_grad():
+        y, _ = task.model(x, chars, switch=(at, chars2))
+    # recompute row 0 through the numpy scorer: prime = the first line, then the second
+    a = int(at[0])
+    n = int(mask[0].sum())
+    pts = task.norm.denormalise(tgt[0, :n].numpy())
+    prime, line = pts[:a], pts[a:].copy()
+    prime_text = task.vocab.decode([int(i) for i in chars[0].argmax(-1)[:int(chars[0].sum())]])
+    line_text = task.vocab.decode([int(i) for i in chars2[0].argmax(-1)[:int(chars2[0].sum())]])[1:]
+    nll = score_line(TorchStepper(task.model.step_module()), line, text=line_text, vocab=task.vocab, norm=task.norm,
+                     prime_stroke3=prime, prime_text=prime_text, gap=GAP_X_HEIGHTS * task.ink_scale.x_height)
+    with torch.no_grad():
+        row = y[:1, a:n]
+        want = float(mdn.nll(row, tgt[:1, a:n], task.m, mask[:1, a:n]))
+    assert float(np.sum(nll)) == pytest.approx(want, rel=1e-4, abs=1e-3)
+    # the writers match, and a paired model trains (loss finite, gradients reach the window)
+    task.model.train()
+    loss, units = task.train_loss()
+    loss.backward()
+    assert torch.isfinite(loss) and units > 0 and task.model.window.weight.grad.abs().sum() > 0
+
+
+def test_cli_pairs_train_priming_and_resume_keeps_it(tmp_path, run_cli, capsys):
+    from engine.cli.ink import build_ink_trainer
+    from engine.cli.main import build_parser
+    from engine.training.ink_task import PairedInkTask
+
+    data = toy_dataset(toy_texts(24), val_every=4).save(tmp_path / "ds")
+    out = tmp_path / "run"
+    assert run_cli("train", "ink", "--data", data, "--out", out, "--preset", "tiny", "--steps", 2, "--pairs", 0.5,
+                   "--eval-every", 2, "--quiet") == 0
+    card = json.loads((out / ckpt.resolve(out).relative_to(out) / "card.json").read_text())
+    assert card["settings"]["pairs"] == 0.5 and card["data"]["pairs"] == 0.5
+    args = build_parser().parse_args(["train", "ink", "--data", str(data), "--out", str(out), "--resume",
+                                      "--steps", "3"])
+    trainer = build_ink_trainer(args)
+    assert isinstance(trainer.task, PairedInkTask) and trainer.task.pairs == 0.5
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        run_cli("train", "ink", "--data", data, "--out", tmp_path / "r2", "--pairs", 2)
+    assert exc.value.code == 2 and "--pairs" in capsys.readouterr().err
