@@ -237,20 +237,22 @@ def one_report(dist: DistContext | None, stage: str):
 
 # ---- the --nproc launcher ---------------------------------------------------------------------------------
 
-def strip_nproc(argv: list[str]) -> list[str]:
-    """``argv`` without ``--nproc N`` / ``--nproc=N``."""
+def without_flag(argv: list[str], flag: str) -> list[str]:
+    """``argv`` without ``flag VALUE`` / ``flag=VALUE``."""
     out, skip = [], False
     for a in argv:
         if skip:
             skip = False
-            continue
-        if a == "--nproc":
+        elif a == flag:
             skip = True
-            continue
-        if a.startswith("--nproc="):
-            continue
-        out.append(a)
+        elif not a.startswith(flag + "="):
+            out.append(a)
     return out
+
+
+def strip_nproc(argv: list[str]) -> list[str]:
+    """``argv`` without ``--nproc N`` / ``--nproc=N``."""
+    return without_flag(argv, "--nproc")
 
 
 def _signal_name(code: int) -> str:

@@ -216,14 +216,18 @@ class InkTask:
             # (bench/RESULTS-handwriting.md); "on" asks for it anyway
             self.model.compile_step(self.compile_step == "on")
 
-    def next_static_batch(self):
-        """(bucket, [x, tgt, mask, chars]): every batch of a bucket has the same shapes (for CUDA graphs)."""
+    def _next_planned(self) -> tuple[int, np.ndarray]:
+        """The plan's next (bucket, global batch's line indices), starting a new epoch's plan when one ends."""
         if self.pos >= len(self.plan):
             self.epoch += 1
             self.pos = 0
             self.plan = self._plan(self.epoch)
-        b, idx = self.plan[self.pos]
         self.pos += 1
+        return self.plan[self.pos - 1]
+
+    def next_static_batch(self):
+        """(bucket, [x, tgt, mask, chars]): every batch of a bucket has the same shapes (for CUDA graphs)."""
+        b, idx = self._next_planned()
         idx = idx[self.first:self.first + self.local]   # this process's share of the global batch
         t_pad, u_pad = self.bucket_shapes[b]
         return b, list(self._tensors([self.train_lines[i] for i in idx], t_pad, u_pad))
@@ -244,17 +248,22 @@ class InkTask:
     def reset_state(self) -> None:
         pass  # whole lines: no state carried between batches
 
-    def evaluate(self) -> dict:
-        order = sorted(range(len(self.val_lines)), key=lambda i: len(self.val_lines[i][0]))
+    def nll(self, lines) -> tuple[float, int]:
+        """(summed NLL, points) of ``lines`` (normalised points, ids), teacher-forced in batches of similar
+        length."""
+        order = sorted(range(len(lines)), key=lambda i: len(lines[i][0]))
         total, points = 0.0, 0
         for s in range(0, len(order), self.batch):
-            lines = [self.val_lines[i] for i in order[s:s + self.batch]]
-            t_pad = max(len(p) for p, _ in lines)
-            u_pad = max((len(ids) for _, ids in lines), default=1) if self.synthesis else 0
-            x, tgt, mask, chars = self._tensors(lines, t_pad, max(u_pad, 1) if self.synthesis else 0)
-            y = self._outputs(x, chars)
-            total += float(mdn.nll(y, tgt, self.m, mask))
+            chunk = [lines[i] for i in order[s:s + self.batch]]
+            t_pad = max(len(p) for p, _ in chunk)
+            u_pad = max((len(ids) for _, ids in chunk), default=1) if self.synthesis else 0
+            x, tgt, mask, chars = self._tensors(chunk, t_pad, max(u_pad, 1) if self.synthesis else 0)
+            total += float(mdn.nll(self._outputs(x, chars), tgt, self.m, mask))
             points += int(mask.sum().item())
+        return total, points
+
+    def evaluate(self) -> dict:
+        total, points = self.nll(self.val_lines)
         n_lines = len(self.val_lines)
         return {"val_loss": total / points, "nats_per_line": total / n_lines, "nats_per_point": total / points,
                 "val_lines": n_lines, "val_points": points}
@@ -336,13 +345,8 @@ class PairedInkTask(InkTask):
         return both, len(a), a_ids, np.concatenate([self.lead, b_ids])
 
     def next_batch(self):
-        if self.pos >= len(self.plan):
-            self.epoch += 1
-            self.pos = 0
-            self.plan = self._plan(self.epoch)
-        _, idx = self.plan[self.pos]
-        rng = np.random.default_rng([self.seed, 0x9A1B, self.epoch, self.pos])   # the same for every process
-        self.pos += 1
+        _, idx = self._next_planned()
+        rng = np.random.default_rng([self.seed, 0x9A1B, self.epoch, self.pos - 1])   # the same for every process
         rows = []   # (points, switch step or -1, ids before, ids after)
         for i in idx:
             i = int(i)
@@ -357,27 +361,14 @@ class PairedInkTask(InkTask):
                 p, ids = self.train_lines[i]
                 rows.append((p, -1, ids, ids))
         rows = rows[self.first:self.first + self.local]      # this process's share of the global batch
-        B, V = len(rows), len(self.vocab)
         t_pad = int(math.ceil(max(len(r[0]) for r in rows) / 8) * 8)
         u_pad = max(max(len(r[2]), len(r[3])) for r in rows)
-        x = np.zeros((B, t_pad, 3), dtype=np.float32)
-        tgt = np.zeros((B, t_pad, 3), dtype=np.float32)
-        mask = np.zeros((B, t_pad), dtype=np.float32)
-        chars = np.zeros((B, u_pad, V), dtype=np.float32)
-        chars2 = np.zeros((B, u_pad, V), dtype=np.float32)
-        at = np.full(B, -1, dtype=np.int64)
-        for k, (p, sw, ids, ids2) in enumerate(rows):
-            n = len(p)
-            x[k, 0] = START_ROW
-            x[k, 1:n] = p[:-1]
-            tgt[k, :n] = p
-            mask[k, :n] = 1.0
-            chars[k, np.arange(len(ids)), ids] = 1.0
+        x, tgt, mask, chars = self._tensors([(p, ids) for p, _, ids, _ in rows], t_pad, u_pad)
+        chars2 = np.zeros((len(rows), u_pad, len(self.vocab)), dtype=np.float32)
+        for k, (_, _, _, ids2) in enumerate(rows):
             chars2[k, np.arange(len(ids2)), ids2] = 1.0
-            at[k] = sw
-        dev = self.device
-        t = [torch.from_numpy(a).to(dev) for a in (x, tgt, mask, chars, chars2, at)]
-        return t
+        at = np.array([sw for _, sw, _, _ in rows], dtype=np.int64)
+        return [x, tgt, mask, chars, *(torch.from_numpy(a).to(self.device) for a in (chars2, at))]
 
     def train_loss(self):
         x, tgt, mask, chars, chars2, at = self.next_batch()

@@ -358,17 +358,6 @@ class PersonalInkTask(InkTask):
         return loss, int(n.item())
 
     # ---- evaluation -------------------------------------------------------------------------------
-    def _nll(self, lines) -> float:
-        total, points = 0.0, 0
-        for s in range(0, len(lines), self.batch):
-            chunk = lines[s:s + self.batch]
-            t_pad = max(len(p) for p, _ in chunk)
-            u_pad = max(max(len(ids) for _, ids in chunk), 1)
-            x, tgt, mask, chars = self._tensors(chunk, t_pad, u_pad)
-            total += float(mdn.nll(self._outputs(x, chars), tgt, self.m, mask))
-            points += int(mask.sum().item())
-        return total / max(points, 1)
-
     def evaluate(self) -> dict:
         metrics = super().evaluate()            # the held-out personal lines
         nll = metrics["val_loss"]
@@ -378,7 +367,8 @@ class PersonalInkTask(InkTask):
                        legible_checked=leg["checked"], length_ratios=leg["ratios"],
                        val_loss=nll + LEGIBILITY_WEIGHT * (1.0 - leg["legible"]))
         if self.rehearsal_val:
-            metrics["rehearsal_nll"] = self._nll(self.rehearsal_val)
+            total, points = self.nll(self.rehearsal_val)
+            metrics["rehearsal_nll"] = total / max(points, 1)
         if self.reference:
             with torch.no_grad():
                 metrics["anchor"] = float(anchor_penalty(self.model, self.reference, self.anchor))

@@ -293,7 +293,7 @@ def _train_processes(ctx: WorkerContext, argv: list[str], args) -> dict:
     import time
 
     from engine.core.errors import ScribeError
-    from engine.training.distributed import check_launchable
+    from engine.training.distributed import check_launchable, without_flag
 
     check_launchable()
     events = getattr(args, "events", None)
@@ -301,7 +301,7 @@ def _train_processes(ctx: WorkerContext, argv: list[str], args) -> dict:
     if not events or events == "-":
         tmp = tempfile.TemporaryDirectory(prefix="scribe-events-")
         events = os.path.join(tmp.name, "events.jsonl")
-        argv = _without_flag(argv, "--events") + ["--events", events]
+        argv = without_flag(argv, "--events") + ["--events", events]
     offset = os.path.getsize(events) if os.path.exists(events) else 0   # a resumed run appends to its file
     cmd = [sys.executable, "-m", "engine.cli", *argv, "--quiet"]
     ctx.emit("status", text=f"starting {args.nproc} training processes")
@@ -377,18 +377,6 @@ def _ctrl_c_when_parent_dies() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGINT))   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-
-
-def _without_flag(argv: list[str], flag: str) -> list[str]:
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == flag:
-            skip = True
-        elif not a.startswith(flag + "="):
-            out.append(a)
-    return out
 
 
 def _set_sample_options(task, sample: dict) -> None:
