@@ -231,7 +231,7 @@ def build_ink_trainer(args):
 def _personal(args) -> bool:
     """Whether ``args`` (resolved settings) ask for the personal recipe: a folder of InkML lines, or any of
     its settings given."""
-    from engine.training.personal import is_inkml_folder
+    from engine.data.personal_lines import is_inkml_folder
 
     return bool(is_inkml_folder(args.data) or args.freeze != "none" or args.anchor or args.rehearse
                 or args.augment or args.hold_out)
@@ -240,8 +240,9 @@ def _personal(args) -> bool:
 def _personal_trainer(args, model, card, vocab, norm, source, warnings: list[str]):
     """The Trainer for fine-tuning on one person's lines (``engine.training.personal``)."""
     from engine.core.errors import ScribeError
+    from engine.data.personal_lines import FEW_LINES, read_personal_lines
     from engine.data.prime import InkScale
-    from engine.training.personal import FEW_LINES, PersonalInkTask, read_personal_lines
+    from engine.training.personal import PersonalInkTask
     from engine.training.trainer import Trainer, seed_everything
 
     if model is None:

@@ -29,18 +29,14 @@ longer walks through the text). This recipe keeps what the base model knows abou
   the share that failed, so the best checkpoint (the one exported) is the best legible one, and
   early stopping (``patience``) ends a run that stops improving or loses the text.
 
-The person's lines come from a folder of InkML files (the app's "My handwriting" collection) or an ink
-dataset, and each is brought to the base model's size and point rate the way a prime is
-(``engine.data.prime.prepare_prime`` with the base model's ``InkScale``). Their text is fitted to the
-model's characters (``engine.core.translit``); a line that cannot be used is left out with its reason.
+The person's lines are read by ``engine.data.personal_lines`` (torch-free, so the app checks them the same
+way before it starts a run).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -48,9 +44,9 @@ import torch
 from engine.core.errors import DataError
 from engine.core.ink_stream import DEFAULT_FINISH_STROKE, ink_sample, prepare_line
 from engine.core.translit import fit_text
-from engine.data.ink import Ink
-from engine.data.ink_dataset import InkDataset, InkLine
-from engine.data.prime import InkScale, prepare_prime, resample_in_time, stroke3_to_points, strokes_to_stroke3
+from engine.data.ink_dataset import InkDataset
+from engine.data.personal_lines import PersonalLines
+from engine.data.prime import InkScale, resample_in_time, stroke3_to_points, strokes_to_stroke3
 from engine.models import mdn
 from engine.training.ink_task import InkTask
 
@@ -64,90 +60,6 @@ REHEARSAL_LINES = 96             # synthetic lines drawn once per run (+ REHEARS
 REHEARSAL_VAL = 8
 REHEARSAL_HZ = 30.0              # the point rate the bundled model was trained at ('scribe synth --hz 30')
 MAX_STYLES = 12                  # the person's lines kept as the package's priming styles
-MIN_LINES = 2                    # one to train on, one to validate with
-FEW_LINES = 5                    # fewer than this: a warning (the app asks for at least this many)
-
-
-# ---- the person's lines ----------------------------------------------------------------------------
-
-def is_inkml_folder(path) -> bool:
-    """A folder of InkML files (the app's collection), not an ink dataset."""
-    p = Path(path)
-    return p.is_dir() and not (p / "meta.json").exists() and any(p.glob("*.inkml"))
-
-
-@dataclass
-class PersonalLines:
-    """A person's usable lines in a model's units (``stroke3`` prepared like a prime) and what was left out."""
-
-    lines: list[InkLine]
-    skipped: list[tuple[str, str]] = field(default_factory=list)    # (line or file name, reason)
-    source: str = ""
-
-
-def _raw_inks(path) -> tuple[list[tuple[str, Ink]], list[tuple[str, str]], str]:
-    p = Path(path)
-    out, skipped = [], []
-    if is_inkml_folder(p):
-        import engine.data.xmlsafe as xmlsafe
-        from engine.data.inkml import read_inkml
-
-        for f in sorted(p.glob("*.inkml")):
-            try:
-                inks = read_inkml(f)
-            except xmlsafe.FILE_ERRORS as exc:
-                skipped.append((f.name, xmlsafe.reason(exc)))
-                continue
-            for j, ink in enumerate(inks):
-                out.append((f.name if len(inks) == 1 else f"{f.name}#{j + 1}", ink))
-        return out, skipped, f"{len(out)} handwritten lines from {p.name}"
-    ds = InkDataset.load(p)   # DataError naming the folder when it is neither
-    for i in range(len(ds)):
-        line = ds.line(i)
-        out.append((line.id or str(i), Ink.from_stroke3(line.points, text=line.text, writer=line.writer)))
-    return out, skipped, ds.source or p.name
-
-
-def read_personal_lines(path, scale: InkScale, vocab, *, seed: int = 1337, hold_out: int | None = None,
-                        writer: str = "me") -> PersonalLines:
-    """The lines of a folder of InkML files or an ink dataset, brought to a model's scale (``scale``) and
-    point rate; ``hold_out`` of them (default: 1 of fewer than 8 lines, else 2; chosen by ``seed``) are
-    marked "val". A dataset's own splits are not used: a person's few lines are split here."""
-    if not Path(path).exists():
-        raise DataError(f"{path} does not exist")
-    raw, skipped, source = _raw_inks(path)
-    lines: list[InkLine] = []
-    for name, ink in raw:
-        text = " ".join((ink.text or "").split())
-        if not text:
-            skipped.append((name, "the line has no text"))
-            continue
-        fitted = fit_text(text, vocab, drop=False)
-        if fitted.dropped:
-            skipped.append((name, "characters the model cannot write: " + " ".join(repr(c) for c in fitted.dropped)))
-            continue
-        try:
-            s3 = prepare_prime(ink, scale, max_points=10 ** 9)
-        except DataError as exc:
-            why = str(exc)
-            if "too short" in why:
-                why = "too short to tell its size"
-            elif "no points" in why:
-                why = "the line has no ink"
-            skipped.append((name, why))
-            continue
-        lines.append(InkLine(prepare_line(s3), fitted.text, writer, "train", name, {}))
-    if not lines:
-        why = "; ".join(f"{n}: {r}" for n, r in skipped[:4]) or "no lines"
-        raise DataError(f"none of the lines in {path} can be used ({why})")
-    if len(lines) < MIN_LINES:
-        raise DataError(f"{path} has only {len(lines)} usable line; the personal recipe needs at least "
-                        f"{MIN_LINES} (one is held out to check the model)")
-    n_val = hold_out if hold_out is not None else (1 if len(lines) < 8 else 2)
-    n_val = max(1, min(int(n_val), len(lines) - 1))
-    for i in np.random.default_rng([seed, 0x9E75]).permutation(len(lines))[:n_val]:
-        lines[int(i)].split = "val"
-    return PersonalLines(lines, skipped, source)
 
 
 # ---- augmentation ----------------------------------------------------------------------------------

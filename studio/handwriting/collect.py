@@ -484,10 +484,10 @@ class CollectPage(QWidget):
 
     def usable_lines(self, base: ModelEntry) -> tuple[int, list[str]]:
         """(how many lines of the collection a personal model of ``base`` can learn from, why the others
-        cannot), checked the way training reads them (``engine.training.personal``), without torch."""
-        from engine.core.translit import fit_text
+        cannot), checked the way training reads them (``engine.data.personal_lines``), without torch."""
         from engine.data.inkml import read_inkml
-        from engine.data.prime import InkScale, prepare_prime
+        from engine.data.personal_lines import prepare_personal_line
+        from engine.data.prime import InkScale
         from engine.training.presets import INK_PRESETS
 
         max_points = INK_PRESETS["personal"]["max_points"]
@@ -496,20 +496,12 @@ class CollectPage(QWidget):
         usable, problems = 0, []
         for e in self.collection.list():
             try:
-                ink = read_inkml(e.path)[0]
-                fitted = fit_text(e.text, vocab, drop=False)
-                if fitted.dropped:
-                    problems.append(f"“{e.text}” has characters the model cannot write "
-                                    f"({' '.join(fitted.dropped)})")
-                    continue
-                n = len(prepare_prime(ink, scale, max_points=10 ** 9))
-                if n > max_points:
-                    problems.append(f"“{e.text}” is too long for the model ({n} points, at most {max_points})")
-                    continue
+                s3, _ = prepare_personal_line(read_inkml(e.path)[0], e.text, scale, vocab)
             except (ScribeError, OSError, ValueError, IndexError) as exc:
-                why = "it has no ink" if "no points" in str(exc) else \
-                      "it is too short" if "too short" in str(exc) else str(exc)
-                problems.append(f"“{e.text}” cannot be used: {why}")
+                problems.append(f"“{e.text}” cannot be used: {exc}")
+                continue
+            if len(s3) > max_points:
+                problems.append(f"“{e.text}” is too long for the model ({len(s3)} points, at most {max_points})")
                 continue
             usable += 1
         return usable, problems

@@ -35,8 +35,9 @@ def write_collection(folder: Path, texts=TEXTS, seed: int = 3) -> Path:
 def personal_task(tiny: Path, folder: Path, **kw):
     from engine.core.norm import NormStats
     from engine.core.vocab import Vocab
+    from engine.data.personal_lines import read_personal_lines
     from engine.training.from_package import load_package_model
-    from engine.training.personal import PersonalInkTask, read_personal_lines
+    from engine.training.personal import PersonalInkTask
 
     model, card = load_package_model(tiny)
     vocab, norm = Vocab.from_json(card["vocab"]), NormStats.from_json(card["norm"])
@@ -146,8 +147,8 @@ def test_augmentation_is_light_and_keeps_the_line(tiny):
 
 def test_unusable_lines_are_left_out_with_their_reason(tiny, tmp_path):
     from engine.core.vocab import Vocab
+    from engine.data.personal_lines import read_personal_lines
     from engine.runtime import load_package
-    from engine.training.personal import read_personal_lines
 
     col = write_collection(tmp_path / "col", TEXTS[:3])
     write_inkml(col / "0010-unknown.inkml", [Ink(render_line("hello world", seed=9, hz=30).strokes, "hello 漢字")])

@@ -147,7 +147,7 @@ def test_what_a_model_of_your_hand_needs(qtbot, window, studio_home, tiny_base, 
     page.refresh()
     assert not page.make_model()
     msg = page.message.text()
-    assert "Only 3 of your 5 lines" in msg and "cannot write (漢 字)" in msg and "too short" in msg
+    assert "Only 3 of your 5 lines" in msg and "cannot write: '漢' '字'" in msg and "too short" in msg
     # the model to start from follows the Handwriting tab, when it can be trained further
     select_model(window, "ink-synthesis", studio_home)
     assert page.base_model().path.name == "tiny-ink"
