@@ -172,9 +172,10 @@ def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: i
     prime (index or None), points, nll (sum, model units), data_nll (sum, data units)); ``skipped`` counts
     the lines left out by reason (keys of ``SKIP_REASONS``); ``unknown`` the characters that made lines
     unwritable."""
-    from engine.core.ink_score import log_jacobian, score_line
+    from engine.core.ink_score import GAP_X_HEIGHTS, log_jacobian, score_line
 
     prep = _Prepared(ds, scorer.scale, as_is)
+    gap = GAP_X_HEIGHTS * scorer.scale.x_height
     records, skipped, unknown = [], Counter(), Counter()
     for i in indices:
         if limit is not None and len(records) >= limit:
@@ -202,7 +203,8 @@ def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: i
             if partner is None:
                 skipped["no_prime"] += 1
                 continue
-            kw = dict(prime_stroke3=prep.prime(partner), prime_text=ds.lines_meta[partner].get("text") or None)
+            kw = dict(prime_stroke3=prep.prime(partner), prime_text=ds.lines_meta[partner].get("text") or None,
+                      gap=gap)
         nll = score_line(scorer.stepper, s3, text=text if scorer.synthesis else "", vocab=scorer.vocab,
                          norm=scorer.norm, **kw)
         total = float(nll.sum())

@@ -10,10 +10,9 @@ loss of ``engine.models.mdn`` in numpy). Unprimed, the sum equals the trainer's 
 
 Primed (``prime_stroke3``): the prime is teacher-forced first, along the path ``ink_stream`` takes (the
 window reads the prime's transcript, then is placed at ``WINDOW_LEAD`` + the line's text before the
-prime's last point, which is fed as ``START_ROW``: ``ink_stream.prime_inputs``); only the line's points are
-scored. The line starts as every line does: its first point, the origin, is a zero step after the start row
-(a jump to "a word space right of the prime" cost ~16 nats, more than the prime gained over the whole line,
-and was no part of the hand: bench/RESULTS-handwriting.md 2d).
+prime's last point); only the line's points are scored. Its first point, a line's origin, is then the jump
+from the end of the prime to where the line starts: a word space (``gap``) right of the prime, at the
+height the prime started (:func:`after_prime`), as if the line were the next word.
 
 Units: the figures are in the model's normalised units. For the data's own units add
 :func:`log_jacobian` per point (the normalisation and any scaling of the ink).
@@ -34,7 +33,6 @@ from engine.core.ink_stream import (
     one_hot,
     place_window_at,
     prepare_line,
-    prime_inputs,
     window_plan,
 )
 
@@ -85,13 +83,25 @@ def log_jacobian(norm, scale: float = 1.0) -> float:
     return float(np.log(norm.std[0]) + np.log(norm.std[1]) - 2.0 * math.log(scale))
 
 
+GAP_X_HEIGHTS = 0.6   # the word space between a prime and a line after it, in x-heights (scoring and training)
+
+
+def after_prime(prime_stroke3, gap: float) -> np.ndarray:
+    """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts: ``gap``
+    right of the prime's rightmost point, at the height of the prime's first point."""
+    a = np.asarray(prime_stroke3, dtype=np.float64).reshape(-1, 3)
+    xy = np.cumsum(a[:, :2], axis=0)
+    return np.array([xy[:, 0].max() + gap - xy[-1, 0], xy[0, 1] - xy[-1, 1]], dtype=np.float64)
+
+
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
-               prime_text: str | None = None) -> np.ndarray:
+               prime_text: str | None = None, gap: float = 0.0) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
 
     text: the line's transcript (synthesis steppers; ScribeError if missing or not writable). prime_stroke3 /
-    prime_text: teacher-force another line first (see the module docstring)."""
+    prime_text: teacher-force another line first (see the module docstring); ``gap``: the word space (raw
+    units) between the prime and the line."""
     from engine.core.stepper import state_names
 
     synthesis = "chars" in stepper.input_names
@@ -106,6 +116,8 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     for what, a in (("line", line), ("priming ink", prime)):
         if a is not None and not np.all(np.isfinite(a)):
             raise ScribeError(f"the {what} has non-finite coordinates")
+    if prime is not None:
+        line[0, :2] = after_prime(prime, gap)
     placed = None
     feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
     feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
@@ -131,7 +143,7 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
 
     y = advance(START_ROW)
     if prime is not None:
-        forced = prime_inputs(normalised(prime), placed is not None)
+        forced = normalised(prime)
         for i, row in enumerate(forced):
             if i == len(forced) - 1 and placed is not None:
                 place_window_at(stepper, feeds, placed, vocab)

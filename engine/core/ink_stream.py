@@ -114,20 +114,6 @@ def window_plan(text: str, vocab, prime_text: str | None = None, primed: bool = 
     return text, None, 0
 
 
-def prime_inputs(forced: np.ndarray, new_line: bool) -> np.ndarray:
-    """The rows a prime feeds (normalised points): its points, and with ``new_line`` (the window is placed on
-    new text) the last one replaced by ``START_ROW``, so the new text starts as every line starts, from the
-    origin after a pen-up start row, with the LSTM state keeping the prime's hand. (Fed the prime's last
-    point instead, the models could not tell a new line from a word space: its zero first step cost ~15 nats
-    where a line's start costs -9; bench/RESULTS-handwriting.md 2d.) Training pairs do the same
-    (``engine.training.ink_task.PairedInkTask``)."""
-    if not new_line or len(forced) == 0:
-        return forced
-    out = np.array(forced, dtype=np.float32, copy=True)
-    out[-1] = START_ROW
-    return out
-
-
 def place_window_at(stepper, feeds: dict, placed: str, vocab) -> None:
     """Reset the window state in ``feeds`` to its start-of-line value and let it read ``placed`` (the LSTM
     state, i.e. the style, is kept)."""
@@ -208,7 +194,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
         forced = prepare_line(prime)
         forced = norm.normalise(forced) if norm is not None else forced
         last = len(forced) - 1
-        for i, (raw_row, row) in enumerate(zip(prime, prime_inputs(forced, synthesis and placed is not None))):
+        for i, (raw_row, row) in enumerate(zip(prime, forced)):
             if include_prime:
                 yield raw_row.copy()
             if i == last and synthesis and placed is not None:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from engine.core.errors import DataError
+from engine.core.ink_score import GAP_X_HEIGHTS, after_prime
 from engine.core.ink_stream import START_ROW, WINDOW_LEAD, ink_sample, prepare_line
 from engine.core.norm import NormStats, stats_from_lines
 from engine.core.vocab import Vocab
@@ -310,8 +311,7 @@ class PairedInkTask(InkTask):
     another line of the same writer, joined the way ``engine.core.ink_stream`` primes and
     ``engine.core.ink_score`` scores a primed line: the first line is teacher-forced with its own text, then
     (before its last point) the window state is reset and reads ``WINDOW_LEAD`` + the line's text, and the
-    line starts as every line does: the first line's last point is fed as ``START_ROW``
-    (``ink_stream.prime_inputs``) and the second line's origin is a zero step. Both lines' points are trained
+    line starts a word space right of the first (``ink_score.after_prime``). Both lines' points are trained
     on. Single-line models never see the state a prime leaves behind; with pairs they learn to carry the
     writer's hand across it. Batches are padded to their own length (no CUDA graphs)."""
 
@@ -328,6 +328,7 @@ class PairedInkTask(InkTask):
                 by_writer.setdefault(w, []).append(i)
         self.same_writer = [by_writer.get(w, []) if w else [] for w in self.train_writers]
         self.lead = np.asarray(self.vocab.encode(WINDOW_LEAD), dtype=np.int64)
+        self.gap = GAP_X_HEIGHTS * self.ink_scale.x_height
 
     @property
     def next_static_batch(self):   # batches differ in length: the trainer's CUDA-graph path does not apply
@@ -336,8 +337,12 @@ class PairedInkTask(InkTask):
     def pair(self, prime: int, line: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         """(points (normalised), switch step, prime text ids, line text ids) of line ``line`` after ``prime``."""
         a_norm, a_ids = self.train_lines[prime]
-        b_norm, b_ids = self.train_lines[line]    # its first point is the origin: a zero step after the prime
-        return np.concatenate([a_norm, b_norm]), len(a_norm), a_ids, np.concatenate([self.lead, b_ids])
+        b_norm, b_ids = self.train_lines[line]
+        a, b = self.norm.denormalise(a_norm), self.norm.denormalise(b_norm)
+        b = b.copy()
+        b[0, :2] = after_prime(a, self.gap)
+        both = self.norm.normalise(np.concatenate([a, b]).astype(np.float32))
+        return both, len(a), a_ids, np.concatenate([self.lead, b_ids])
 
     def next_batch(self):
         _, idx = self._next_planned()
@@ -363,8 +368,6 @@ class PairedInkTask(InkTask):
         for k, (_, _, _, ids2) in enumerate(rows):
             chars2[k, np.arange(len(ids2)), ids2] = 1.0
         at = np.array([sw for _, sw, _, _ in rows], dtype=np.int64)
-        for k in np.flatnonzero(at >= 0):      # the second line starts as a primed line does (prime_inputs)
-            x[k, int(at[k])] = torch.as_tensor(START_ROW, device=x.device)
         return [x, tgt, mask, chars, *(torch.from_numpy(a).to(self.device) for a in (chars2, at))]
 
     def train_loss(self):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.core.ink_score import LOG_SIGMA_MIN, RHO_MAX, log_jacobian, mdn_log_prob, score_line
+from engine.core.ink_score import LOG_SIGMA_MIN, RHO_MAX, after_prime, log_jacobian, mdn_log_prob, score_line
 from engine.core.ink_stream import START_ROW, ink_stream, prepare_line
 from engine.core.norm import NormStats
 from engine.models import mdn
@@ -100,7 +100,7 @@ def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
     a, b = Recorder(TorchStepper(model.step_module())), Recorder(TorchStepper(model.step_module()))
     kw = dict(vocab=list(CHARS), norm=NORM, prime_stroke3=prime, prime_text="hold")
     next(ink_stream(a, text="below", seed=0, **kw))
-    nll = score_line(b, line, text="below", **kw)
+    nll = score_line(b, line, text="below", gap=4.0, **kw)
     n = 1 + len(prime)          # START_ROW and the prime; ink_stream has fed its first sample too by now
     assert len(a.fed) == n + 1 and len(b.fed) == n + len(line) - 1
     for fa, fb in zip(a.fed[:n], b.fed[:n]):
@@ -109,14 +109,12 @@ def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
             np.testing.assert_array_equal(fa[k], fb[k])
     # the window was placed at " below" before the prime's last point
     assert b.fed[len(prime)]["chars"].shape[1] == len(" below") and b.fed[len(prime) - 1]["chars"].shape[1] == 4
-    # the line starts as every line does: the prime's last point is fed as the start row, then its first point
-    # is a zero step, whatever the line's own first offset was
-    np.testing.assert_array_equal(b.fed[len(prime)]["x"][0], START_ROW)
-    assert not np.array_equal(b.fed[len(prime) - 1]["x"][0], START_ROW)
-    assert np.any(line[0, :2] != 0)
-    fed_first = NormStats.from_json(NORM).denormalise(b.fed[len(prime) + 1]["x"])[0]
-    np.testing.assert_allclose(fed_first[:2], 0.0, atol=1e-5)
-    assert fed_first[2] == line[0, 2]
+    # the line's first point is the jump to a word space right of the prime, at the prime's starting height
+    jump = after_prime(prepare_line(prime), 4.0)
+    xy = np.cumsum(prepare_line(prime)[:, :2].astype(np.float64), 0)
+    assert xy[-1, 0] + jump[0] == pytest.approx(xy[:, 0].max() + 4.0) and xy[-1, 1] + jump[1] == pytest.approx(0)
+    fed_jump = NormStats.from_json(NORM).denormalise(b.fed[len(prime) + 1]["x"])[0, :2]
+    np.testing.assert_allclose(fed_jump, jump, rtol=1e-5, atol=1e-4)
     # only the line's points are scored, and the prime changes them
     unprimed = score_line(b, line, text="below", vocab=list(CHARS), norm=NORM)
     assert nll.shape == unprimed.shape == (20,) and not np.allclose(nll[1:], unprimed[1:])
