@@ -339,6 +339,7 @@ def test_every_numeric_flag_has_a_bounded_type():
 
 @FAST
 @given(st.text(max_size=40), st.sampled_from([int, float]), st.booleans(), st.booleans())
+@example("6\n", int, False, False)     # found by hypothesis: the out-of-range message carried the newline
 def test_number_type_is_total(text, base, lo_open, hi_open):
     from engine.cli.common import Number
 

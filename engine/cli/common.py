@@ -51,7 +51,7 @@ class Number:
         lo_bad = self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo))
         hi_bad = self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi))
         if lo_bad or hi_bad:
-            raise argparse.ArgumentTypeError(f"{text} is out of range: give {self.describe()}")
+            raise argparse.ArgumentTypeError(f"{s} is out of range: give {self.describe()}")
         return v
 
 
