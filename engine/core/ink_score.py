@@ -30,6 +30,7 @@ from engine.core.ink_stream import (
     _as_norm,
     _as_vocab,
     check_text,
+    focus,
     one_hot,
     place_window_at,
     prepare_line,
@@ -95,13 +96,14 @@ def after_prime(prime_stroke3, gap: float) -> np.ndarray:
 
 
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
-               prime_text: str | None = None, gap: float = 0.0) -> np.ndarray:
+               prime_text: str | None = None, gap: float = 0.0, foci: list | None = None) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
 
     text: the line's transcript (synthesis steppers; ScribeError if missing or not writable). prime_stroke3 /
     prime_text: teacher-force another line first (see the module docstring); ``gap``: the word space (raw
-    units) between the prime and the line."""
+    units) between the prime and the line. foci: a list that gets, for each point (synthesis steppers), the
+    index in ``text`` of the character the attention is on when the point is predicted."""
     from engine.core.stepper import state_names
 
     synthesis = "chars" in stepper.input_names
@@ -127,15 +129,19 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
         if not text:
             raise ScribeError("a synthesis model needs the line's transcript to score it")
         check_text(text, vocab)
-        full, placed, _ = window_plan(text, vocab, prime_text, prime is not None)
+        full, placed, new_at = window_plan(text, vocab, prime_text, prime is not None)
         feeds["chars"] = one_hot(full, vocab)
     states = state_names(stepper)
+
+    watched: list[int] = []
 
     def advance(row) -> np.ndarray:
         feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
         res = stepper.step(feeds)
         for n in states:
             feeds[n] = res[f"{n}_out"]
+        if foci is not None and synthesis:
+            watched.append(focus(res["phi"]) - new_at)
         return np.asarray(res["y"], dtype=np.float64).reshape(-1)
 
     def normalised(a: np.ndarray) -> np.ndarray:
@@ -149,9 +155,12 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
                 place_window_at(stepper, feeds, placed, vocab)
             y = advance(row)
     target = normalised(line)
+    start = len(watched) - 1      # the focus that goes with the line's first point
     ys = np.empty((len(target), y.size), dtype=np.float64)
     for i, row in enumerate(target):
         ys[i] = y
         if i < len(target) - 1:
             y = advance(row)
+    if foci is not None and synthesis:
+        foci.extend(min(max(f, 0), len(text) - 1) for f in watched[start:])
     return -mdn_log_prob(ys, target)

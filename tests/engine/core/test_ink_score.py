@@ -135,3 +135,32 @@ def test_bad_input():
         score_line(st, random_line(5), text="xyz", vocab=list(CHARS), norm=NORM)
     with pytest.raises(ScribeError, match="no points"):
         score_line(st, np.zeros((0, 3)), text="hello", vocab=list(CHARS), norm=NORM)
+
+
+def test_foci_follow_the_attention_and_change_nothing():
+    """foci[i] is the attention's focus in the step whose output predicts point i (the last step before it)."""
+    class PhiRecorder:
+        def __init__(self, inner):
+            self.inner, self.phis = inner, []
+            self.input_names, self.output_names = inner.input_names, inner.output_names
+
+        def initial_state(self):
+            return self.inner.initial_state()
+
+        def step(self, feeds):
+            res = self.inner.step(feeds)
+            self.phis.append(np.asarray(res["phi"]).reshape(-1))
+            return res
+
+    model = tiny("ink-synthesis", seed=5)
+    prime, line = random_line(12, seed=7), random_line(20, seed=8)
+    for kw, lead in (({}, 0), (dict(prime_stroke3=prime, prime_text="hold", gap=4.0), 1)):
+        foci: list[int] = []
+        rec = PhiRecorder(TorchStepper(model.step_module()))
+        nll = score_line(rec, line, text="below", vocab=list(CHARS), norm=NORM, foci=foci, **kw)
+        plain = score_line(TorchStepper(model.step_module()), line, text="below", vocab=list(CHARS), norm=NORM, **kw)
+        np.testing.assert_array_equal(nll, plain)
+        # steps: START_ROW, the prime, then every line point but the last; the line's points use the last len(line)
+        steps = rec.phis[len(rec.phis) - len(line):]
+        want = [min(max(int(np.argmax(p[:-1])) - lead, 0), len("below") - 1) for p in steps]
+        assert len(foci) == len(nll) == 20 and foci == want

@@ -1,0 +1,97 @@
+"""Where a prime helps or costs: primed minus unprimed NLL per point along the line (tenths of the line, the
+first point apart) and, after the first fifth, on letters the prime's text contains against letters it does
+not (the attention's focus says which letter a point belongs to). Scored as ``scribe eval ink --primed`` scores
+(engine.cli.evaluate: each line after the next line of its writer; engine.core.ink_score.score_line).
+
+    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \\
+        --as-is --split val --limit 120
+    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data IAM7
+    # IAM7: `scribe import iam ../shared/fixtures/iam-ondb-writers --out IAM7` (never commit it)
+
+Figures and what they showed: bench/RESULTS-handwriting.md 2e.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.cli.evaluate import _Prepared, load_ink_scorer, prime_partner, select_lines  # noqa: E402
+from engine.core.ink_score import GAP_X_HEIGHTS, score_line  # noqa: E402
+from engine.data.ink_dataset import InkDataset  # noqa: E402
+
+
+def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, limit: int | None = None) -> dict:
+    ds = InkDataset.load(data)
+    sc = load_ink_scorer(model)
+    prep = _Prepared(ds, sc.scale, as_is)
+    gap = GAP_X_HEIGHTS * sc.scale.x_height
+    tenths, counts = np.zeros(10), np.zeros(10)
+    first = []
+    letters = {"in prime": [0.0, 0], "not in prime": [0.0, 0]}
+    total_u = total_p = 0.0
+    points = lines = 0
+    for i in select_lines(ds, split):
+        if limit is not None and lines >= limit:
+            break
+        text = ds.lines_meta[i].get("text") or ""
+        if not text or sc.vocab.unknown(text) or prep.line(i) is None:
+            continue
+        j = prime_partner(ds, i, lambda k: prep.prime(k) is not None)
+        if j is None:
+            continue
+        prime_text = ds.lines_meta[j].get("text") or ""
+        s3 = prep.line(i)[0]
+        u = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm)
+        foci: list[int] = []
+        p = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm, prime_stroke3=prep.prime(j),
+                       prime_text=prime_text, gap=gap, foci=foci)
+        d = p - u
+        first.append((u[0], p[0]))
+        at = np.arange(1, len(d)) * 10 // len(d)
+        np.add.at(tenths, at, d[1:])
+        np.add.at(counts, at, 1)
+        seen = set(prime_text.lower())
+        for t in range(len(d) // 5, len(d)):
+            c = text[foci[t]]
+            if c.isalpha():
+                g = letters["in prime" if c.lower() in seen else "not in prime"]
+                g[0] += d[t]
+                g[1] += 1
+        total_u, total_p = total_u + u.sum(), total_p + p.sum()
+        points += len(d)
+        lines += 1
+    f = np.asarray(first) if first else np.zeros((0, 2))
+    return {"model": model, "data": data, "lines": lines, "points": points,
+            "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1)},
+            "first_point": {"unprimed": float(f[:, 0].mean()) if len(f) else None,
+                            "primed": float(f[:, 1].mean()) if len(f) else None},
+            "tenths_primed_minus_unprimed": [round(float(x), 4) for x in tenths / np.maximum(counts, 1)],
+            "letters_after_first_fifth": {k: {"primed_minus_unprimed": v[0] / max(v[1], 1), "points": v[1]}
+                                          for k, v in letters.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True, help="an ink dataset with writers and transcriptions")
+    ap.add_argument("--split", default="all", choices=["all", "train", "val", "test"])
+    ap.add_argument("--as-is", action="store_true", help="lines already in the model's units (its own corpus)")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit)
+    text = json.dumps(res, indent=1)
+    if args.json:
+        Path(args.json).write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
