@@ -80,10 +80,10 @@ def test_score_equals_the_trainers_loss(kind):
 
 
 class Recorder:
-    """A stepper that records what it is fed."""
+    """A stepper that records what it is fed and the attention (phi) it outputs."""
 
     def __init__(self, inner):
-        self.inner, self.fed = inner, []
+        self.inner, self.fed, self.phis = inner, [], []
         self.input_names, self.output_names = inner.input_names, inner.output_names
 
     def initial_state(self):
@@ -91,7 +91,9 @@ class Recorder:
 
     def step(self, feeds):
         self.fed.append({k: np.array(v, copy=True) for k, v in feeds.items()})
-        return self.inner.step(feeds)
+        res = self.inner.step(feeds)
+        self.phis.append(np.asarray(res.get("phi", np.zeros(0))).reshape(-1))
+        return res
 
 
 def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
@@ -139,24 +141,11 @@ def test_bad_input():
 
 def test_foci_follow_the_attention_and_change_nothing():
     """foci[i] is the attention's focus in the step whose output predicts point i (the last step before it)."""
-    class PhiRecorder:
-        def __init__(self, inner):
-            self.inner, self.phis = inner, []
-            self.input_names, self.output_names = inner.input_names, inner.output_names
-
-        def initial_state(self):
-            return self.inner.initial_state()
-
-        def step(self, feeds):
-            res = self.inner.step(feeds)
-            self.phis.append(np.asarray(res["phi"]).reshape(-1))
-            return res
-
     model = tiny("ink-synthesis", seed=5)
     prime, line = random_line(12, seed=7), random_line(20, seed=8)
     for kw, lead in (({}, 0), (dict(prime_stroke3=prime, prime_text="hold", gap=4.0), 1)):
         foci: list[int] = []
-        rec = PhiRecorder(TorchStepper(model.step_module()))
+        rec = Recorder(TorchStepper(model.step_module()))
         nll = score_line(rec, line, text="below", vocab=list(CHARS), norm=NORM, foci=foci, **kw)
         plain = score_line(TorchStepper(model.step_module()), line, text="below", vocab=list(CHARS), norm=NORM, **kw)
         np.testing.assert_array_equal(nll, plain)
