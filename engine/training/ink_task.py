@@ -41,6 +41,7 @@ def _kind(kind: str) -> str:
 
 class InkTask:
     unit = "points"
+    static_batches = True   # next_static_batch: every batch of a bucket has the same shapes (CUDA graphs)
 
     def __init__(self, dataset: InkDataset, kind: str = "synthesis", model_cfg: dict | None = None,
                  batch: int = 32, buckets: int = 4, max_points: int = 1200, eval_lines: int = 256,
@@ -82,9 +83,9 @@ class InkTask:
                                 "(train a prediction model instead)")
         else:
             self.vocab = vocab
-        self.train_lines = self._select(train_idx, max_points)
-        self.train_writers = [str(dataset.lines_meta[i].get("writer", "")) for i in self._selected]
-        self.val_lines = self._select(val_idx, max_points)[:eval_lines]
+        self.train_lines, kept = self._select(train_idx, max_points)
+        self.train_writers = [str(dataset.lines_meta[i].get("writer", "")) for i in kept]
+        self.val_lines = self._select(val_idx, max_points)[0][:eval_lines]
         if not self.train_lines:
             raise DataError(f"no usable training lines (skipped: {self.skipped})")
         if not self.val_lines:
@@ -118,9 +119,9 @@ class InkTask:
         self.plan = self._plan(self.epoch)
 
     # ---- data preparation ----------------------------------------------------------------------
-    def _select(self, idx, max_points: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        out = []
-        self._selected: list[int] = []       # the dataset index of each line kept (the last call's)
+    def _select(self, idx, max_points: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int]]:
+        """(the usable lines of ``idx`` as (points, ids), the dataset index of each)."""
+        out, kept = [], []
         for i in idx:
             line = self.dataset.line(int(i))
             if len(line.points) < 2:
@@ -139,8 +140,8 @@ class InkTask:
                     continue
                 ids = np.asarray(self.vocab.encode(line.text), dtype=np.int64)
             out.append((prepare_line(line.points), ids))
-            self._selected.append(int(i))
-        return out
+            kept.append(int(i))
+        return out, kept
 
     def _pick_sample_text(self, text: str | None) -> str:
         if not self.synthesis:
@@ -330,24 +331,21 @@ class PairedInkTask(InkTask):
         self.lead = np.asarray(self.vocab.encode(WINDOW_LEAD), dtype=np.int64)
         self.gap = GAP_X_HEIGHTS * self.ink_scale.x_height
 
-    @property
-    def next_static_batch(self):   # batches differ in length: the trainer's CUDA-graph path does not apply
-        raise AttributeError("next_static_batch")
+    static_batches = False   # batches differ in length: the trainer's CUDA-graph path does not apply
 
     def pair(self, prime: int, line: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         """(points (normalised), switch step, prime text ids, line text ids) of line ``line`` after ``prime``."""
         a_norm, a_ids = self.train_lines[prime]
         b_norm, b_ids = self.train_lines[line]
-        a, b = self.norm.denormalise(a_norm), self.norm.denormalise(b_norm)
-        b = b.copy()
-        b[0, :2] = after_prime(a, self.gap)
-        both = self.norm.normalise(np.concatenate([a, b]).astype(np.float32))
-        return both, len(a), a_ids, np.concatenate([self.lead, b_ids])
+        jump = np.array([[*after_prime(self.norm.denormalise(a_norm), self.gap), 0.0]])
+        b = b_norm.copy()
+        b[0, :2] = self.norm.normalise(jump)[0, :2]     # only the line's first point (its origin) moves
+        return np.concatenate([a_norm, b]), len(a_norm), a_ids, np.concatenate([self.lead, b_ids])
 
     def next_batch(self):
         _, idx = self._next_planned()
         rng = np.random.default_rng([self.seed, 0x9A1B, self.epoch, self.pos - 1])   # the same for every process
-        rows = []   # (points, switch step or -1, ids before, ids after)
+        primes = []   # the line each row of the global batch follows, or None (drawn for all: any process count)
         for i in idx:
             i = int(i)
             mates = self.same_writer[i]
@@ -355,12 +353,15 @@ class PairedInkTask(InkTask):
             j = int(mates[rng.integers(len(mates))]) if paired else i
             if paired and j == i:
                 j = int(mates[(mates.index(i) + 1) % len(mates)])
-            if paired and len(self.train_lines[j][0]) + len(self.train_lines[i][0]) <= 2 * self.max_points:
+            fits = paired and len(self.train_lines[j][0]) + len(self.train_lines[i][0]) <= 2 * self.max_points
+            primes.append((i, j if fits else None))
+        rows = []   # (points, switch step or -1, ids before, ids after): this process's share only
+        for i, j in primes[self.first:self.first + self.local]:
+            if j is not None:
                 rows.append(self.pair(j, i))
             else:
                 p, ids = self.train_lines[i]
                 rows.append((p, -1, ids, ids))
-        rows = rows[self.first:self.first + self.local]      # this process's share of the global batch
         t_pad = int(math.ceil(max(len(r[0]) for r in rows) / 8) * 8)
         u_pad = max(max(len(r[2]), len(r[3])) for r in rows)
         x, tgt, mask, chars = self._tensors([(p, ids) for p, _, ids, _ in rows], t_pad, u_pad)

@@ -225,10 +225,7 @@ class PersonalInkTask(InkTask):
         self.reference = {n: p.detach().clone() for n, p in self.model.named_parameters()
                           if p.requires_grad} if self.anchor > 0 else {}
 
-    # the trainer replays "static" batches from CUDA graphs when a task has them; these batches are not static
-    @property
-    def next_static_batch(self):
-        raise AttributeError("next_static_batch")
+    static_batches = False   # mixed personal and rehearsed lines: no fixed batch shapes for CUDA graphs
 
     def to(self, device) -> None:
         super().to(device)

@@ -10,6 +10,7 @@ non-finite-step guard (it reads the loss and norm, then decides whether to step)
 
 The task provides::
 
+    static_batches = True                               # what the trainer checks
     def next_static_batch() -> (key, [tensors])       # key names the shape; tensors on the device
     def static_loss(*tensors) -> (loss, n_units)        # both tensors; no host sync inside
 

@@ -216,7 +216,7 @@ class Trainer:
         self._graph_note = None
         if cfg.cuda_graphs not in ("auto", "on", "off"):
             raise TrainingError(f"cuda_graphs must be auto, on or off, not {cfg.cuda_graphs!r}")
-        wants_graphs = cfg.cuda_graphs != "off" and hasattr(task, "next_static_batch") and \
+        wants_graphs = cfg.cuda_graphs != "off" and getattr(task, "static_batches", False) and \
             (self.device.type == "cuda" or cfg.cuda_graphs == "on")
         if wants_graphs and dist is not None:
             wants_graphs = False
