@@ -19,7 +19,11 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
     #   bench/handwriting_eval.py --model runs/hands-ink --data runs/synth-hands ... --json runs/hands-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
-writes new text in that writer's slant, size and spacing.
+writes new text in that writer's hand, slant, size and spacing. Each is the line of its writer that shows the
+small letters and after which the model finds the writer's other lines most likely (pick_styles); to pick them
+again for the bundled model without its run folder:
+
+    python packaging/default_models.py --restyle --ink-data runs/synth-hands
 """
 
 from __future__ import annotations
@@ -46,29 +50,70 @@ STYLES = [("print", 0, "Print, upright"), ("print", 3, "Print, small"), ("italic
           ("script", 0, "Joined script"), ("cursive", 0, "Cursive")]
 
 
-def pick_styles(ink_data: Path, min_chars: int = 18, max_chars: int = 34) -> list[dict]:
+def shows_lowercase(text: str, min_letters: int = 12, share: float = 0.8) -> bool:
+    """A line that shows a hand's small letters: at least ``min_letters`` letters, ``share`` of them lowercase
+    (a line of capitals and figures tells a model little about how the writer writes the text people type)."""
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= min_letters and sum(c.islower() for c in letters) >= share * len(letters)
+
+
+def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, max_chars: int = 34,
+                candidates: int = 16, targets: int = 8) -> list[dict]:
+    """One priming line per entry of STYLES: of the writer's training lines that fit (``min_chars`` to
+    ``max_chars`` long, showing their lowercase letters), the one after which ``model`` (a package or run)
+    finds ``targets`` other lines of the writer most likely (``engine.core.ink_score.rank_primes``, among the
+    first ``candidates``); without a model, the first that fits. Figures: bench/RESULTS-handwriting.md 2f."""
     from engine.data.ink_dataset import InkDataset
 
     ds = InkDataset.load(ink_data)
+    scorer = None
+    if model is not None:
+        from engine.cli.evaluate import load_ink_scorer
+
+        scorer = load_ink_scorer(str(model))
     by_hand: dict[str, list[str]] = {}
     for m in ds.lines_meta:
         writers = by_hand.setdefault(m.get("hand", "cursive"), [])
         if m.get("writer") not in writers:
             writers.append(m.get("writer"))
+
+    def stroke3(i: int) -> np.ndarray:
+        pts = np.asarray(ds.line(i).points, dtype=np.float32).copy()
+        pts[0, :2] = 0.0  # start at the origin
+        return pts
+
     styles = []
     for hand, k, name in STYLES:
         writers = by_hand.get(hand) or []
         if k >= len(writers):
             continue
-        for i, m in enumerate(ds.lines_meta):
-            if m.get("writer") == writers[k] and m.get("split") == "train" and \
-                    min_chars <= len(m["text"]) <= max_chars and m["text"].strip() == m["text"]:
-                line = ds.line(i)
-                pts = np.asarray(line.points, dtype=np.float32).copy()
-                pts[0, :2] = 0.0  # start at the origin
-                styles.append({"name": name, "text": line.text, "stroke3": pts})
-                break
+        own = [i for i, m in enumerate(ds.lines_meta) if m.get("writer") == writers[k] and m.get("split") == "train"]
+        fits = [i for i in own if min_chars <= len(ds.lines_meta[i]["text"]) <= max_chars
+                and ds.lines_meta[i]["text"].strip() == ds.lines_meta[i]["text"]
+                and shows_lowercase(ds.lines_meta[i]["text"])][:candidates]
+        if not fits:
+            continue
+        best = fits[0]
+        others = [i for i in own if i not in fits][:targets]
+        if scorer is not None and others:
+            from engine.core.ink_score import GAP_X_HEIGHTS, rank_primes
+
+            ranked = rank_primes(scorer.stepper, [(stroke3(i), ds.lines_meta[i]["text"]) for i in fits],
+                                 [(stroke3(i), ds.lines_meta[i]["text"]) for i in others],
+                                 vocab=scorer.vocab, norm=scorer.norm, gap=GAP_X_HEIGHTS * scorer.scale.x_height)
+            best = fits[ranked[0][1]]
+            print(f"{name}: {ds.lines_meta[best]['text']!r} ({ranked[0][0]:.3f} nats/point on {len(others)} other "
+                  f"lines of {writers[k]}; the worst of {len(fits)}: {ranked[-1][0]:.3f})")
+        styles.append({"name": name, "text": ds.lines_meta[best]["text"], "stroke3": stroke3(best)})
     return styles
+
+
+def restyle(package: Path, ink_data: Path) -> None:
+    """Pick a package's priming styles again (pick_styles, ranked by the package itself) and rewrite its card."""
+    styles = pick_styles(ink_data, model=package)
+    _annotate(package, styles=[{"name": s["name"], "text": s["text"], "stroke3": s["stroke3"].round(3).tolist()}
+                               for s in styles])
+    print("restyled", package)
 
 
 def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) -> None:
@@ -102,7 +147,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
         export_package(ink_run, out, name="Handwriting, many hands (synthesis LSTM)")
         extra = {}
         if ink_data:
-            styles = pick_styles(ink_data)
+            styles = pick_styles(ink_data, model=out)
             extra["styles"] = [{"name": s["name"], "text": s["text"],
                                 "stroke3": s["stroke3"].round(3).tolist()} for s in styles]
         ev = Path(str(ink_run) + "-eval.json")  # bench/handwriting_eval.py --json RUN-eval.json
@@ -131,7 +176,14 @@ def main() -> None:
     ap.add_argument("--text-run", type=Path)
     ap.add_argument("--ink-run", type=Path)
     ap.add_argument("--ink-data", type=Path)
+    ap.add_argument("--restyle", action="store_true",
+                    help="only pick the bundled handwriting model's priming styles again (needs --ink-data)")
     args = ap.parse_args()
+    if args.restyle:
+        if not args.ink_data:
+            ap.error("--restyle needs --ink-data (the corpus the model was trained on)")
+        restyle(MODELS / "handwriting-script", args.ink_data)
+        return
     build(args.text_run, args.ink_run, args.ink_data)
 
 

@@ -164,3 +164,17 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     if foci is not None and synthesis:
         foci.extend(min(max(f, 0), len(text) - 1) for f in watched[start:])
     return -mdn_log_prob(ys, target)
+
+
+def rank_primes(stepper, candidates, targets, *, vocab=None, norm=None, gap: float = 0.0) -> list[tuple[float, int]]:
+    """Which of a writer's lines tells the model most about the writer: for each candidate prime
+    (stroke-3, text), the mean primed NLL per point of the writer's other lines ``targets`` (stroke-3, text)
+    scored after it (:func:`score_line`). Returns ``(nats per point, candidate index)`` pairs, best first."""
+    if not targets:
+        raise ScribeError("ranking primes needs at least one line to score after them")
+    ranked = []
+    for k, (prime, prime_text) in enumerate(candidates):
+        per_line = [score_line(stepper, s3, text=text, vocab=vocab, norm=norm, prime_stroke3=prime,
+                               prime_text=prime_text, gap=gap).mean() for s3, text in targets]
+        ranked.append((float(np.mean(per_line)), k))
+    return sorted(ranked)

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.core.ink_score import LOG_SIGMA_MIN, RHO_MAX, after_prime, log_jacobian, mdn_log_prob, score_line
+from engine.core.errors import ScribeError
+from engine.core.ink_score import (
+    LOG_SIGMA_MIN,
+    RHO_MAX,
+    after_prime,
+    log_jacobian,
+    mdn_log_prob,
+    rank_primes,
+    score_line,
+)
 from engine.core.ink_stream import START_ROW, ink_stream, prepare_line
 from engine.core.norm import NormStats
 from engine.models import mdn
@@ -128,7 +137,6 @@ def test_log_jacobian():
 
 
 def test_bad_input():
-    from engine.core.errors import ScribeError
 
     st = TorchStepper(tiny("ink-synthesis").step_module())
     with pytest.raises(ScribeError, match="transcript"):
@@ -153,3 +161,20 @@ def test_foci_follow_the_attention_and_change_nothing():
         steps = rec.phis[len(rec.phis) - len(line):]
         want = [min(max(int(np.argmax(p[:-1])) - lead, 0), len("below") - 1) for p in steps]
         assert len(foci) == len(nll) == 20 and foci == want
+
+
+def test_rank_primes_orders_candidates_by_the_primed_nll_of_the_other_lines():
+    net = tiny("ink-synthesis", seed=4)
+    step = TorchStepper(net.step_module())
+    norm = NormStats.from_json(NORM)
+    cands = [(random_line(n, seed=s), t) for n, s, t in ((14, 1, "hello"), (3, 2, "a"), (20, 3, "world wide"))]
+    targets = [(random_line(12, seed=7), "hold"), (random_line(9, seed=8), "crew")]
+    ranked = rank_primes(step, cands, targets, vocab=CHARS, norm=norm, gap=4.0)
+    want = sorted((float(np.mean([score_line(step, s3, text=t, vocab=CHARS, norm=norm, prime_stroke3=p,
+                                             prime_text=pt, gap=4.0).mean() for s3, t in targets])), k)
+                  for k, (p, pt) in enumerate(cands))
+    assert [k for _, k in ranked] == [k for _, k in want]
+    np.testing.assert_allclose([v for v, _ in ranked], [v for v, _ in want])
+    assert len({round(v, 6) for v, _ in ranked}) == 3      # the primes do change the scores
+    with pytest.raises(ScribeError, match="at least one line"):
+        rank_primes(step, cands, [], vocab=CHARS, norm=norm)
