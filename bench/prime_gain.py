@@ -2,6 +2,8 @@
 first point apart) and, after the first fifth, on letters the prime's text contains against letters it does
 not (the attention's focus says which letter a point belongs to). Scored as ``scribe eval ink --primed`` scores
 (engine.cli.evaluate: each line after the next line of its writer; engine.core.ink_score.score_line).
+Also what reading the text is worth: the unprimed NLL with the attention window out of reach of the text
+(``window_off``: every kappa starts far behind it, so the window reads nothing) against the NLL as trained.
 
     .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \\
         --as-is --split val --limit 120
@@ -27,6 +29,22 @@ from engine.core.ink_score import GAP_X_HEIGHTS, score_line  # noqa: E402
 from engine.data.ink_dataset import InkDataset  # noqa: E402
 
 
+class WindowOff:
+    """A synthesis stepper whose attention never reaches the text: kappa starts ``behind`` characters back."""
+
+    def __init__(self, stepper, behind: float = 1e3):
+        self.stepper, self.behind = stepper, behind
+        self.input_names, self.output_names = stepper.input_names, stepper.output_names
+
+    def initial_state(self) -> dict:
+        state = dict(self.stepper.initial_state())
+        state["kappa"] = np.full_like(np.asarray(state["kappa"], dtype=np.float32), -self.behind)
+        return state
+
+    def step(self, feeds: dict) -> dict:
+        return self.stepper.step(feeds)
+
+
 def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, limit: int | None = None) -> dict:
     ds = InkDataset.load(data)
     sc = load_ink_scorer(model)
@@ -35,7 +53,8 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     tenths, counts = np.zeros(10), np.zeros(10)
     first = []
     letters = {"in prime": [0.0, 0], "not in prime": [0.0, 0]}
-    total_u = total_p = 0.0
+    total_u = total_p = total_off = 0.0
+    off = WindowOff(sc.stepper)
     points = lines = 0
     for i in select_lines(ds, split):
         if limit is not None and lines >= limit:
@@ -49,6 +68,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         prime_text = ds.lines_meta[j].get("text") or ""
         s3 = prep.line(i)[0]
         u = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm)
+        total_off += score_line(off, s3, text=text, vocab=sc.vocab, norm=sc.norm).sum()
         foci: list[int] = []
         p = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm, prime_stroke3=prep.prime(j),
                        prime_text=prime_text, gap=gap, foci=foci)
@@ -69,7 +89,8 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         lines += 1
     f = np.asarray(first) if first else np.zeros((0, 2))
     return {"model": model, "data": data, "lines": lines, "points": points,
-            "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1)},
+            "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1),
+                               "unprimed_window_off": total_off / max(points, 1)},
             "first_point": {"unprimed": float(f[:, 0].mean()) if len(f) else None,
                             "primed": float(f[:, 1].mean()) if len(f) else None},
             "tenths_primed_minus_unprimed": [round(float(x), 4) for x in tenths / np.maximum(counts, 1)],
