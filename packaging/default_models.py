@@ -108,11 +108,14 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
     return styles
 
 
+def card_styles(styles: list[dict]) -> list[dict]:
+    """pick_styles' styles as the card stores them."""
+    return [{"name": s["name"], "text": s["text"], "stroke3": s["stroke3"].round(3).tolist()} for s in styles]
+
+
 def restyle(package: Path, ink_data: Path) -> None:
     """Pick a package's priming styles again (pick_styles, ranked by the package itself) and rewrite its card."""
-    styles = pick_styles(ink_data, model=package)
-    _annotate(package, styles=[{"name": s["name"], "text": s["text"], "stroke3": s["stroke3"].round(3).tolist()}
-                               for s in styles])
+    _annotate(package, styles=card_styles(pick_styles(ink_data, model=package)))
     print("restyled", package)
 
 
@@ -147,9 +150,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
         export_package(ink_run, out, name="Handwriting, many hands (synthesis LSTM)")
         extra = {}
         if ink_data:
-            styles = pick_styles(ink_data, model=out)
-            extra["styles"] = [{"name": s["name"], "text": s["text"],
-                                "stroke3": s["stroke3"].round(3).tolist()} for s in styles]
+            extra["styles"] = card_styles(pick_styles(ink_data, model=out))
         ev = Path(str(ink_run) + "-eval.json")  # bench/handwriting_eval.py --json RUN-eval.json
         if ev.is_file():
             e = json.loads(ev.read_text(encoding="utf-8"))
