@@ -17,7 +17,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
     DynamicQuantizeLSTM for a reference graph). The output layer and the attention window stay float32:
     they are small, and their precision shows directly in the samples (MDN parameters, attention).
     ``reduce_range``: 7-bit weights, because the int8 products saturate on x86 CPUs without VNNI (AVX2 only):
-    there the package drifted 2-8x further from the float one (tests/engine/export/test_export_ink.py)."""
+    there the package drifted several times further from the float one (figures: bench/RESULTS-runtime.md)."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
