@@ -124,7 +124,7 @@ def run_card(run: Path) -> dict:
 
 def score(scorer, ds, held: list[int], prime_i: int | None) -> tuple[float, int]:
     """(sum NLL, points) of the held-out lines, unprimed or primed with line ``prime_i``."""
-    from engine.core.ink_score import GAP_X_HEIGHTS, score_line
+    from engine.core.ink_score import score_line
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
 
@@ -132,7 +132,7 @@ def score(scorer, ds, held: list[int], prime_i: int | None) -> tuple[float, int]
     if prime_i is not None:
         pm = ds.lines_meta[prime_i]
         kw = dict(prime_stroke3=prepare_prime(Ink.from_stroke3(ds.line(prime_i).points), scorer.scale),
-                  prime_text=pm["text"], gap=GAP_X_HEIGHTS * scorer.scale.x_height)
+                  prime_text=pm["text"], gap=scorer.scale.prime_gap)
     total, points = 0.0, 0
     for i in held:
         s3 = prepare_prime(Ink.from_stroke3(ds.line(i).points), scorer.scale, max_points=10 ** 9)

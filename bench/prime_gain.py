@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.cli.evaluate import _Prepared, load_ink_scorer, prime_partner, select_lines  # noqa: E402
-from engine.core.ink_score import GAP_X_HEIGHTS, score_line  # noqa: E402
+from engine.core.ink_score import score_line  # noqa: E402
 from engine.data.ink_dataset import InkDataset  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     ds = InkDataset.load(data)
     sc = load_ink_scorer(model)
     prep = _Prepared(ds, sc.scale, as_is)
-    gap = GAP_X_HEIGHTS * sc.scale.x_height
+    gap = sc.scale.prime_gap
     tenths, counts = np.zeros(10), np.zeros(10)
     first = []
     letters = {"in prime": [0.0, 0], "not in prime": [0.0, 0]}

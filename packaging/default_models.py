@@ -63,6 +63,8 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
     ``max_chars`` long, showing their lowercase letters), the one after which ``model`` (a package or run)
     finds ``targets`` other lines of the writer most likely (``engine.core.ink_score.rank_primes``, among the
     first ``candidates``); without a model, the first that fits. Figures: bench/RESULTS-handwriting.md 2f."""
+    from engine.core.ink_score import rank_primes
+    from engine.core.ink_stream import prepare_line
     from engine.data.ink_dataset import InkDataset
 
     ds = InkDataset.load(ink_data)
@@ -78,9 +80,7 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
             writers.append(m.get("writer"))
 
     def stroke3(i: int) -> np.ndarray:
-        pts = np.asarray(ds.line(i).points, dtype=np.float32).copy()
-        pts[0, :2] = 0.0  # start at the origin
-        return pts
+        return prepare_line(ds.line(i).points)   # starts at the origin
 
     styles = []
     for hand, k, name in STYLES:
@@ -96,11 +96,9 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
         best = fits[0]
         others = [i for i in own if i not in fits][:targets]
         if scorer is not None and others:
-            from engine.core.ink_score import GAP_X_HEIGHTS, rank_primes
-
             ranked = rank_primes(scorer.stepper, [(stroke3(i), ds.lines_meta[i]["text"]) for i in fits],
                                  [(stroke3(i), ds.lines_meta[i]["text"]) for i in others],
-                                 vocab=scorer.vocab, norm=scorer.norm, gap=GAP_X_HEIGHTS * scorer.scale.x_height)
+                                 vocab=scorer.vocab, norm=scorer.norm, gap=scorer.scale.prime_gap)
             best = fits[ranked[0][1]]
             print(f"{name}: {ds.lines_meta[best]['text']!r} ({ranked[0][0]:.3f} nats/point on {len(others)} other "
                   f"lines of {writers[k]}; the worst of {len(fits)}: {ranked[-1][0]:.3f})")

@@ -172,10 +172,10 @@ def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: i
     prime (index or None), points, nll (sum, model units), data_nll (sum, data units)); ``skipped`` counts
     the lines left out by reason (keys of ``SKIP_REASONS``); ``unknown`` the characters that made lines
     unwritable."""
-    from engine.core.ink_score import GAP_X_HEIGHTS, log_jacobian, score_line
+    from engine.core.ink_score import log_jacobian, score_line
 
     prep = _Prepared(ds, scorer.scale, as_is)
-    gap = GAP_X_HEIGHTS * scorer.scale.x_height
+    gap = scorer.scale.prime_gap
     records, skipped, unknown = [], Counter(), Counter()
     for i in indices:
         if limit is not None and len(records) >= limit:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.core.ink_score import GAP_X_HEIGHTS
 from engine.data.ink import Ink, Stroke
 
 DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
@@ -95,6 +96,11 @@ class InkScale:
 
     x_height: float = DEFAULT_X_HEIGHT
     spacing: float | None = None        # None: keep the prime's own points
+
+    @property
+    def prime_gap(self) -> float:
+        """The word space between a prime and the line written after it, in raw units (scoring, training pairs)."""
+        return GAP_X_HEIGHTS * self.x_height
 
     def to_json(self) -> dict:
         return {"x_height": round(float(self.x_height), 4),

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from engine.core.errors import DataError
-from engine.core.ink_score import GAP_X_HEIGHTS, after_prime
+from engine.core.ink_score import after_prime
 from engine.core.ink_stream import START_ROW, WINDOW_LEAD, ink_sample, prepare_line
 from engine.core.norm import NormStats, stats_from_lines
 from engine.core.vocab import Vocab
@@ -329,7 +329,7 @@ class PairedInkTask(InkTask):
                 by_writer.setdefault(w, []).append(i)
         self.same_writer = [by_writer.get(w, []) if w else [] for w in self.train_writers]
         self.lead = np.asarray(self.vocab.encode(WINDOW_LEAD), dtype=np.int64)
-        self.gap = GAP_X_HEIGHTS * self.ink_scale.x_height
+        self.gap = self.ink_scale.prime_gap
 
     static_batches = False   # batches differ in length: the trainer's CUDA-graph path does not apply
 

@@ -137,7 +137,6 @@ def test_log_jacobian():
 
 
 def test_bad_input():
-
     st = TorchStepper(tiny("ink-synthesis").step_module())
     with pytest.raises(ScribeError, match="transcript"):
         score_line(st, random_line(5), vocab=list(CHARS), norm=NORM)
