@@ -1,6 +1,7 @@
 """Handwriting generation as a numpy loop over a *stepper* (torch or ONNX; see ``engine.core.stepper``). No torch.
 
-:func:`ink_stream` yields pen points (dx, dy, pen_up) in RAW units (y down), one per model step:
+:func:`ink_stream` yields pen points (dx, dy, pen_up) in RAW units (y down), one per model step (a dropped
+stroke aside, below):
 
 - biased sampling (``engine.core.sampling.sample_mdn``: sigma = exp(sigma_hat - b), pi = softmax(pi_hat (1 + b)),
   the pen bit unbiased);
@@ -10,7 +11,10 @@
   is reset to its start-of-line value and the window reads only ``" " + text`` (a word boundary, then the
   new text), while the LSTM state keeps the style. So the output begins with the new text and never writes the prime's, however
   far behind the attention ended the prime or however wrong its transcript (``place_window=False`` gives the
-  old behaviour: the window reads ``prime_text + " " + text`` throughout);
+  old behaviour: the window reads ``prime_text + " " + text`` throughout). A stroke begun while the window is
+  still on the word boundary and drawn mostly there is the prime's writing going on (a late t-bar, a tick),
+  not the new text: it is dropped, its offsets carried to the next point (``drop_lead_strokes``; figures in
+  bench/RESULTS-handwriting.md 2f);
 - the stop rule (synthesis): stop once phi(t, U+1) > phi(t, u) for every real character u, i.e. the
   attention has moved past the text (letting the stroke in progress finish: stop at its pen-up, at most
   ``finish_stroke`` points later); plus a step cap (``steps_per_char`` x characters) so a sample
@@ -128,7 +132,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                prime_text: str | None = None, seed: int | None = None, max_steps: int | None = None,
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
                finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
-               place_window: bool = True) -> Iterator[np.ndarray]:
+               place_window: bool = True, drop_lead_strokes: bool = True) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -142,7 +146,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     the attention is on when the first new point is drawn: 0 = its first character, -1 = the space before
     it, lower = the prime's text (a leak), higher = new text skipped),
     ``foci`` (the same for every new point) and ``new_text_at`` (where the new text starts in what the
-    window reads). place_window: see above.
+    window reads). place_window: see above. drop_lead_strokes: see the module docstring (False
+    yields every sampled point).
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -209,9 +214,15 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     ending = False          # the attention has moved past the text: finish the current stroke, then stop
     end_at = cap            # the step by which the stroke being finished must end
     foci = [] if (synthesis and stats is not None) else None
+    # after a placed prime the window first reads the word boundary (WINDOW_LEAD): a stroke begun while it is
+    # still there and drawn mostly there is the prime's ink going on (a late t-bar, a tick), not the new
+    # text's, so it is held back and dropped (its offsets carried to the next point); a stroke that goes on
+    # into the new text is kept whole
+    on_lead = drop_lead_strokes and placed is not None and new_at > 0
+    held: list[tuple[np.ndarray, int]] = []     # (raw point, focus) of the stroke begun on the lead
+    carry = np.zeros(2, dtype=np.float32)       # offsets of the dropped strokes
     for i in range(cap):
-        if foci is not None:
-            foci.append(focus(res["phi"]) - new_at)
+        f = focus(res["phi"]) - new_at if synthesis else 0
         pt = sample_mdn(res["y"][0], rng, bias)
         steps += 1
         last = i == cap - 1
@@ -225,7 +236,22 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                     stopped, last = "stop-rule", True
         if last:
             pt[2] = 1.0
-        yield to_raw(pt)
+        held.append((to_raw(pt), f))
+        if on_lead and not last and (f < 0 or len(held) > 1):
+            if pt[2] < 0.5:
+                continue                      # the stroke goes on: decide at its end
+            if 2 * sum(g < 0 for _, g in held) > len(held):
+                carry += np.sum([r[:2] for r, _ in held], axis=0)
+                held.clear()
+                continue
+        on_lead = False
+        for r, g in held:
+            r[:2] += carry
+            carry[:] = 0.0
+            if foci is not None:
+                foci.append(g)
+            yield r
+        held.clear()
         if last:
             break
     if stats is not None:

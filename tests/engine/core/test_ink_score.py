@@ -110,7 +110,7 @@ def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
     prime, line = random_line(12, seed=7), random_line(20, seed=8)
     a, b = Recorder(TorchStepper(model.step_module())), Recorder(TorchStepper(model.step_module()))
     kw = dict(vocab=list(CHARS), norm=NORM, prime_stroke3=prime, prime_text="hold")
-    next(ink_stream(a, text="below", seed=0, **kw))
+    next(ink_stream(a, text="below", seed=0, drop_lead_strokes=False, **kw))
     nll = score_line(b, line, text="below", gap=4.0, **kw)
     n = 1 + len(prime)          # START_ROW and the prime; ink_stream has fed its first sample too by now
     assert len(a.fed) == n + 1 and len(b.fed) == n + len(line) - 1

@@ -175,7 +175,7 @@ def test_window_placement_after_the_prime():
     prime = line_stroke3("dog a", jitter=0.2, rng=np.random.default_rng(1))
     stats = {}
     out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=5,
-                     bias=0.3, stats=stats)
+                     bias=0.3, stats=stats, drop_lead_strokes=False)
     x = np.concatenate([START_ROW[None], NORM.normalise(prepare_line(prime))])
     with torch.no_grad():
         _, state = net(torch.from_numpy(x[:-1])[None], torch.from_numpy(one_hot("dog a", VOCAB)))
@@ -191,6 +191,52 @@ def test_window_placement_after_the_prime():
     ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=5,
                bias=0.3, stats=old, place_window=False)
     assert old["new_text_at"] == len("dog a ")
+
+
+class LeadStepper:
+    """A fake synthesis stepper whose window (kappa, reset by placement) moves one character every 4 steps and
+    whose pen lifts at the window steps in ``lifts``; every step moves 1 unit right."""
+
+    input_names = ["x", "chars", "kappa", "w"]
+    output_names = ["y", "phi", "kappa_out", "w_out"]
+
+    def __init__(self, lifts):
+        self.lifts = lifts
+
+    def initial_state(self):
+        return {"kappa": np.zeros((1, 1), np.float32), "w": np.zeros((1, 1), np.float32)}
+
+    def step(self, feeds):
+        k = feeds["kappa"] + 1
+        u = np.arange(feeds["chars"].shape[1] + 1)
+        phi = np.exp(-((u - k[0, 0] / 4) ** 2))[None].astype(np.float32)
+        y = np.zeros((1, 19), np.float32)
+        y[0, 0] = 20.0 if int(k[0, 0]) in self.lifts else -20.0
+        y[0, 4:7] = 1.0                                                   # mu_x
+        y[0, 1 + 3 * 3:1 + 5 * 3] = -5.0                                  # tiny sigmas
+        return {"y": y, "phi": phi, "kappa_out": k, "w_out": feeds["w"]}
+
+
+def test_a_stroke_drawn_on_the_word_boundary_after_a_prime_is_dropped():
+    """After the prime the window reads " " + text: sampled points 1-2 are drawn with the attention on that
+    space (the focus moves to the text at the 3rd). A stroke ending there is the prime's ink going on: dropped,
+    its offsets carried, so every later point is where it would have been."""
+    prime = line_stroke3("ab ab")
+    kw = dict(text="ab", vocab=VOCAB, prime_stroke3=prime, prime_text="ab ab", seed=0, steps_per_char=20)
+    stats, raw_stats = {}, {}
+    pts = ink_sample(LeadStepper(lifts={2, 6, 9, 11}), stats=stats, **kw)
+    raw = ink_sample(LeadStepper(lifts={2, 6, 9, 11}), stats=raw_stats, drop_lead_strokes=False, **kw)
+    assert stats["steps"] == raw_stats["steps"] and stats["first_focus"] == -1 and stats["stopped"] == "stop-rule"
+    assert raw[1, 2] == 1.0 and raw_stats["foci"][:3] == [-1, -1, 0]
+    assert len(pts) == len(raw) - 2 and min(stats["foci"]) == 0 and len(stats["foci"]) == len(pts)
+    np.testing.assert_allclose(pts[0, :2], raw[:3, :2].sum(0), atol=1e-3)              # carried
+    np.testing.assert_array_equal(pts[1:], raw[3:])
+    # a stroke begun on the boundary that goes on into the text is the new text's first letter: kept whole
+    whole = ink_sample(LeadStepper(lifts={5, 9, 11}), **kw)
+    np.testing.assert_array_equal(whole, ink_sample(LeadStepper(lifts={5, 9, 11}), drop_lead_strokes=False, **kw))
+    # unprimed, nothing is held back
+    st = {}
+    assert len(ink_sample(LeadStepper(lifts={2, 11}), text="ab", vocab=VOCAB, seed=0, stats=st)) == st["steps"]
 
 
 def test_placement_does_not_depend_on_the_transcript():
