@@ -57,12 +57,40 @@ def shows_lowercase(text: str, min_letters: int = 12, share: float = 0.8) -> boo
     return len(letters) >= min_letters and sum(c.islower() for c in letters) >= share * len(letters)
 
 
+def sample_cer(package: Path, prime: np.ndarray, prime_text: str, seeds: int = 2, sentences: int = 4) -> float:
+    """Median character error rate of Tesseract's reading of the package writing bench sentences primed with
+    ``prime`` (bias 0.75, the app's default; bench/handwriting_real_writers.py renders and reads them)."""
+    import statistics
+    import sys
+    import tempfile
+
+    from engine.runtime import load_package
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from handwriting_real_writers import SENTENCES, legibility
+
+    pkg = load_package(package)
+    cers = []
+    with tempfile.TemporaryDirectory() as work:
+        for seed in range(seeds):
+            for text in SENTENCES[:sentences]:
+                s3 = np.stack(list(pkg.generate_ink(text, bias=0.75, prime_stroke3=prime, prime_text=prime_text,
+                                                    seed=seed)))
+                cers.append(legibility(s3, text, pkg.ink_scale.x_height, work)[0])
+    return statistics.median(cers)
+
+
 def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, max_chars: int = 34,
-                candidates: int = 16, targets: int = 8) -> list[dict]:
+                candidates: int = 16, targets: int = 8, read: int = 5, near: float = 0.05) -> list[dict]:
     """One priming line per entry of STYLES: of the writer's training lines that fit (``min_chars`` to
-    ``max_chars`` long, showing their lowercase letters), the one after which ``model`` (a package or run)
-    finds ``targets`` other lines of the writer most likely (``engine.core.ink_score.rank_primes``, among the
-    first ``candidates``); without a model, the first that fits. Figures: bench/RESULTS-handwriting.md 2f."""
+    ``max_chars`` long, showing their lowercase letters; the first ``candidates``), the (at most ``read``) after
+    which ``model`` (a package or run) finds ``targets`` other lines of the writer most likely, within ``near``
+    nats/point of the best (``engine.core.ink_score.rank_primes``), and of those the one whose samples Tesseract
+    reads best
+    (:func:`sample_cer`; a package and Tesseract needed, else the most likely is kept); without a model, the
+    first that fits. Figures: bench/RESULTS-handwriting.md 2f."""
+    import shutil
+
     from engine.core.ink_score import rank_primes
     from engine.core.ink_stream import prepare_line
     from engine.data.ink_dataset import InkDataset
@@ -100,8 +128,16 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
                                  [(stroke3(i), ds.lines_meta[i]["text"]) for i in others],
                                  vocab=scorer.vocab, norm=scorer.norm, gap=scorer.scale.prime_gap)
             best = fits[ranked[0][1]]
-            print(f"{name}: {ds.lines_meta[best]['text']!r} ({ranked[0][0]:.3f} nats/point on {len(others)} other "
-                  f"lines of {writers[k]}; the worst of {len(fits)}: {ranked[-1][0]:.3f})")
+            print(f"{name}: {len(fits)} lines of {writers[k]}, primed NLL of {len(others)} other lines "
+                  f"{ranked[0][0]:.3f} to {ranked[-1][0]:.3f} nats/point")
+            if read > 1 and shutil.which("tesseract") and (Path(model) / "model.onnx").exists():
+                close = [(nll, c) for nll, c in ranked[:read] if nll <= ranked[0][0] + near]
+                cer = {fits[c]: sample_cer(Path(model), stroke3(fits[c]), ds.lines_meta[fits[c]]["text"])
+                       for _, c in close}
+                for nll, c in close:
+                    print(f"  {nll:.3f} nats/point, CER {cer[fits[c]]:.3f}: {ds.lines_meta[fits[c]]['text']!r}")
+                best = min(cer, key=cer.get)     # ties: the more likely (dicts keep the ranking's order)
+            print(f"  picked {ds.lines_meta[best]['text']!r}")
         styles.append({"name": name, "text": ds.lines_meta[best]["text"], "stroke3": stroke3(best)})
     return styles
 
