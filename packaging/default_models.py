@@ -57,19 +57,17 @@ def shows_lowercase(text: str, min_letters: int = 12, share: float = 0.8) -> boo
     return len(letters) >= min_letters and sum(c.islower() for c in letters) >= share * len(letters)
 
 
-def sample_cer(package: Path, prime: np.ndarray, prime_text: str, seeds: int = 2, sentences: int = 4) -> float:
+def sample_cer(pkg, prime: np.ndarray, prime_text: str, seeds: int = 2, sentences: int = 4) -> float:
     """Median character error rate of Tesseract's reading of the package writing bench sentences primed with
-    ``prime`` (bias 0.75, the app's default; bench/handwriting_real_writers.py renders and reads them)."""
+    ``prime`` (``pkg``: a loaded package; bias 0.75, the app's default; bench/handwriting_real_writers.py
+    renders and reads them)."""
     import statistics
     import sys
     import tempfile
 
-    from engine.runtime import load_package
-
     sys.path.insert(0, str(ROOT / "bench"))
     from handwriting_real_writers import SENTENCES, legibility
 
-    pkg = load_package(package)
     cers = []
     with tempfile.TemporaryDirectory() as work:
         for seed in range(seeds):
@@ -86,9 +84,8 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
     ``max_chars`` long, showing their lowercase letters; the first ``candidates``), the (at most ``read``) after
     which ``model`` (a package or run) finds ``targets`` other lines of the writer most likely, within ``near``
     nats/point of the best (``engine.core.ink_score.rank_primes``), and of those the one whose samples Tesseract
-    reads best
-    (:func:`sample_cer`; a package and Tesseract needed, else the most likely is kept); without a model, the
-    first that fits. Figures: bench/RESULTS-handwriting.md 2f."""
+    reads best (:func:`sample_cer`; a package and Tesseract needed, else the most likely is kept); without a
+    model, the first that fits. Figures: bench/RESULTS-handwriting.md 2f."""
     import shutil
 
     from engine.core.ink_score import rank_primes
@@ -101,6 +98,11 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
         from engine.cli.evaluate import load_ink_scorer
 
         scorer = load_ink_scorer(str(model))
+    pkg = None      # a package to read samples of (OCR)
+    if model is not None and read > 1 and shutil.which("tesseract") and (Path(model) / "model.onnx").exists():
+        from engine.runtime import load_package
+
+        pkg = load_package(model)
     by_hand: dict[str, list[str]] = {}
     for m in ds.lines_meta:
         writers = by_hand.setdefault(m.get("hand", "cursive"), [])
@@ -130,10 +132,9 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
             best = fits[ranked[0][1]]
             print(f"{name}: {len(fits)} lines of {writers[k]}, primed NLL of {len(others)} other lines "
                   f"{ranked[0][0]:.3f} to {ranked[-1][0]:.3f} nats/point")
-            if read > 1 and shutil.which("tesseract") and (Path(model) / "model.onnx").exists():
+            if pkg is not None:
                 close = [(nll, c) for nll, c in ranked[:read] if nll <= ranked[0][0] + near]
-                cer = {fits[c]: sample_cer(Path(model), stroke3(fits[c]), ds.lines_meta[fits[c]]["text"])
-                       for _, c in close}
+                cer = {fits[c]: sample_cer(pkg, stroke3(fits[c]), ds.lines_meta[fits[c]]["text"]) for _, c in close}
                 for nll, c in close:
                     print(f"  {nll:.3f} nats/point, CER {cer[fits[c]]:.3f}: {ds.lines_meta[fits[c]]['text']!r}")
                 best = min(cer, key=cer.get)     # ties: the more likely (dicts keep the ranking's order)

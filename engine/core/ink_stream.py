@@ -222,7 +222,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     held: list[tuple[np.ndarray, int]] = []     # (raw point, focus) of the stroke begun on the lead
     carry = np.zeros(2, dtype=np.float32)       # offsets of the dropped strokes
     for i in range(cap):
-        f = focus(res["phi"]) - new_at if synthesis else 0
+        f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None) else 0
         pt = sample_mdn(res["y"][0], rng, bias)
         steps += 1
         last = i == cap - 1
