@@ -4,9 +4,14 @@ not (the attention's focus says which letter a point belongs to). Scored as ``sc
 (engine.cli.evaluate: each line after the next line of its writer; engine.core.ink_score.score_line).
 Also what reading the text is worth: the unprimed NLL with the attention window out of reach of the text
 (``window_off``: every kappa starts far behind it, so the window reads nothing) against the NLL as trained.
+``--retime AMP`` first re-times every line with a smooth random change of pen speed (log-speed amplitude AMP,
+over one to three letters; the same shapes, other point spacing): how much a model's reading of the text
+depends on the pen keeping the pace of its training data.
 
     .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \\
         --as-is --split val --limit 120
+    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \
+        --as-is --split val --limit 120 --retime 0.3
     .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data IAM7
     # IAM7: `scribe import iam ../shared/fixtures/iam-ondb-writers --out IAM7` (never commit it)
 
@@ -45,7 +50,29 @@ class WindowOff:
         return self.stepper.step(feeds)
 
 
-def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, limit: int | None = None) -> dict:
+def retime(s3: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
+    """The same pen path sampled at a smoothly varying speed: log-speed is a sum of three sinusoids over 6-20
+    points (amplitude ~``amp``), the line keeps its number of points and each pen lift stays at the sample
+    nearest its time."""
+    xy = np.cumsum(s3[:, :2].astype(np.float64), axis=0)
+    n = len(xy)
+    if n < 3 or amp <= 0:
+        return s3
+    t = np.arange(n, dtype=np.float64)
+    lam, ph, a = rng.uniform(6, 20, (3, 1)), rng.uniform(0, 2 * np.pi, (3, 1)), rng.normal(0, 1, (3, 1))
+    v = np.exp((a * np.sin(2 * np.pi * t[None] / lam + ph)).sum(0) * amp / np.sqrt(3))
+    tau = np.concatenate([[0.0], np.cumsum(v[:-1])])
+    tau *= (n - 1) / tau[-1]
+    out = np.zeros_like(s3)
+    out[0, :2] = s3[0, :2]
+    out[1:, 0] = np.diff(np.interp(tau, t, xy[:, 0]))
+    out[1:, 1] = np.diff(np.interp(tau, t, xy[:, 1]))
+    out[np.clip(np.searchsorted(tau, np.flatnonzero(s3[:, 2] > 0.5)), 0, n - 1), 2] = 1
+    return out
+
+
+def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, limit: int | None = None,
+               retime_amp: float = 0.0, seed: int = 0) -> dict:
     ds = InkDataset.load(data)
     sc = load_ink_scorer(model)
     prep = _Prepared(ds, sc.scale, as_is)
@@ -55,6 +82,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     letters = {"in prime": [0.0, 0], "not in prime": [0.0, 0]}
     total_u = total_p = total_off = 0.0
     off = WindowOff(sc.stepper)
+    rng = np.random.default_rng(seed)
     points = lines = 0
     for i in select_lines(ds, split):
         if limit is not None and lines >= limit:
@@ -66,11 +94,12 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         if j is None:
             continue
         prime_text = ds.lines_meta[j].get("text") or ""
-        s3 = prep.line(i)[0]
+        s3 = retime(prep.line(i)[0], rng, retime_amp)
         u = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm)
         total_off += score_line(off, s3, text=text, vocab=sc.vocab, norm=sc.norm).sum()
         foci: list[int] = []
-        p = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm, prime_stroke3=prep.prime(j),
+        p = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
+                       prime_stroke3=retime(prep.prime(j), rng, retime_amp),
                        prime_text=prime_text, gap=gap, foci=foci)
         d = p - u
         first.append((u[0], p[0]))
@@ -88,7 +117,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         points += len(d)
         lines += 1
     f = np.asarray(first) if first else np.zeros((0, 2))
-    return {"model": model, "data": data, "lines": lines, "points": points,
+    return {"model": model, "data": data, "retime": retime_amp, "lines": lines, "points": points,
             "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1),
                                "unprimed_window_off": total_off / max(points, 1)},
             "first_point": {"unprimed": float(f[:, 0].mean()) if len(f) else None,
@@ -105,9 +134,12 @@ def main() -> None:
     ap.add_argument("--split", default="all", choices=["all", "train", "val", "test"])
     ap.add_argument("--as-is", action="store_true", help="lines already in the model's units (its own corpus)")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--retime", type=float, default=0.0, metavar="AMP",
+                    help="re-time each line with a smooth random pen-speed change of this log amplitude first")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the re-timing")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit)
+    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit, args.retime, args.seed)
     text = json.dumps(res, indent=1)
     if args.json:
         Path(args.json).write_text(text, encoding="utf-8")

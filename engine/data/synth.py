@@ -33,8 +33,10 @@ How a line is made:
    smaller fresh displacement field (``glyph_var``, ``slant_var``, ``letter_var``), plus smooth jitter along
    the line (``jitter``). Lines by the same writer share all of this (that is the style priming picks up).
 3. The pen moves fast on straight parts and slows in curves (a 2/3-power-law-like profile) and at stroke
-   ends; points are sampled at 70 Hz, which gives IAM-like densities (~24 points per letter over the default
-   mix: ~26 for script and cursive, ~23 print, ~20 italic).
+   ends, and its speed drifts up and down along the line over a letter or a few (``speed_var``, fresh on
+   every line; a real pen is never as regular as the curvature alone would make it); points are sampled
+   at 70 Hz, which gives IAM-like densities (~24 points per letter over the default mix: ~26 for script
+   and cursive, ~23 print, ~20 italic).
 
 ``make_writers(n, seed, hands)`` draws the writers per family in proportion to ``hands`` (default
 ``DEFAULT_HANDS``: print 0.35, italic 0.15, script 0.2, cursive 0.3). Datasets record each line's writer id
@@ -368,6 +370,7 @@ class WriterStyle:
     lift: float = 0.0               # print / italic: fraction of letters written with a lift inside them
     late_marks: float = 0.0         # fraction of words whose i/j dots and t/f/x bars come after the word
     rounding: float = 0.0           # corner rounding (font units)
+    speed_var: float = 0.0          # smooth random change of pen speed along every line (log-speed amplitude)
 
     @classmethod
     def random(cls, rng: np.random.Generator, name: str, hand: str | None = None) -> "WriterStyle":
@@ -404,6 +407,7 @@ class WriterStyle:
             w.ascender, w.descender, w.rounding = u(1.0, 1.5), u(1.0, 1.5), u(1.0, 2.0)
             w.join, w.lift = u(0.35, 0.85), u(0.0, 0.25)
             w.speed = u(0.7, 1.05)
+        w.speed_var = u(0.15, 0.45)
         return w
 
     def to_json(self) -> dict:
@@ -668,13 +672,15 @@ def _round_corners(P: np.ndarray, sid: np.ndarray, radius: float) -> np.ndarray:
     return P
 
 
-def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, keep_turns: bool = True):
+def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, keep_turns: bool = True,
+               pace: np.ndarray | None = None):
     """Move the pen along dense strokes and sample it at ``hz``, all strokes at once.
 
     The pen is fast on straight parts, slower in curves (speed ~ (1 + r*curvature)^-0.4, slowest at cusps)
     and accelerates / brakes near stroke ends; between strokes it is lifted for a time that grows with the
     distance. With ``keep_turns`` the turning points of the path are sampled too, so shapes survive low
-    rates. Returns (x, y, t, stroke id) of the samples."""
+    rates. ``pace`` (one factor per point) changes the speed further: a hand is never as regular as the
+    curvature alone would make it. Returns (x, y, t, stroke id) of the samples."""
     n = len(P)
     d = np.diff(P, axis=0)
     ds = np.hypot(d[:, 0], d[:, 1])
@@ -694,6 +700,8 @@ def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, 
     L = np.repeat(cum[ends] - cum[starts], np.diff(np.append(starts, n)))
     v = v0 * (1.0 + 0.5 * xh * curv) ** -0.4
     v *= np.minimum(1.0, 0.35 + 0.65 * np.minimum(s0, L - s0) / (0.3 * xh))
+    if pace is not None:
+        v *= pace
     # time: along strokes ds / v, across pen-ups a lift time growing with the distance
     dt = np.where(same, seg / np.maximum(0.5 * (v[:-1] + v[1:]), 1e-6), 0.06 + ds / (1.4 * v0))
     tc = np.concatenate([[0.0], np.cumsum(dt)])
@@ -744,8 +752,12 @@ def _render_flat(text: str, w: WriterStyle, rng: np.random.Generator, hz: float)
     phase = rng.uniform(0, 2 * np.pi)
     P[:, 1] += w.drift * np.sin(2 * np.pi * P[:, 0] / w.drift_wavelength + phase) + w.tilt * P[:, 0]
     P *= w.x_height / _XHEIGHT
+    # the pen speeds up and slows down along the line, over a letter or a few: without it the spacing of the
+    # points tells a model trained here the letters so exactly that real (irregular) pens read as wrong
+    # letters (bench/RESULTS-handwriting.md 2g)
+    pace = np.exp(_smooth_noise(s, rng, w.speed_var, (6.0, 13.0, 30.0))) if w.speed_var > 0 else None
     # ~20 x-heights per second on straight parts at speed 1
-    return text, _time_line(P, sid, 20.0 * w.x_height * w.speed, hz, w.x_height)
+    return text, _time_line(P, sid, 20.0 * w.x_height * w.speed, hz, w.x_height, pace=pace)
 
 
 def render_line(text: str, writer: WriterStyle | None = None, rng: np.random.Generator | None = None,

@@ -308,3 +308,25 @@ def test_synth_cli_hands(run_cli, tmp_path, capsys):
     capsys.readouterr()
     assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--hands", "gothic") == 2
     assert "--hands" in capsys.readouterr().err
+
+
+def test_pen_speed_varies_along_the_line_on_the_same_path():
+    text = "a quiet morning in the hills"
+    w = dataclasses.replace(WriterStyle(x_height=24.0), speed_var=0.0)
+    even, paced = render_line(text, w, seed=5), render_line(text, dataclasses.replace(w, speed_var=0.4), seed=5)
+
+    def log_speed(ink):
+        v = [np.hypot(np.diff(s.x), np.diff(s.y)) / np.diff(s.t) for s in ink.strokes if len(s) > 2]
+        return np.log(np.maximum(np.concatenate(v), 1e-6))
+
+    def pts(ink):
+        return np.concatenate([np.stack([s.x, s.y], 1) for s in ink.strokes])
+
+    # the same letters, the same number of pen strokes, every paced sample on the even line's path ...
+    assert len(paced.strokes) == len(even.strokes)
+    P, E = pts(paced), pts(render_line(text, w, seed=5, hz=500.0))      # (the even path, densely sampled)
+    gap = np.sqrt(((P[:, None, :] - E[None, :, :]) ** 2).sum(-1)).min(1)
+    assert np.percentile(gap, 95) < 0.05 * 24.0
+    # ... but written at a speed that changes along the line
+    assert np.std(log_speed(paced)) > np.std(log_speed(even)) + 0.05
+    assert WriterStyle.random(np.random.default_rng(0), "w").speed_var > 0
