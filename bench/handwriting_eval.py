@@ -3,6 +3,8 @@
 Runaway rate: the fraction of prompts whose sample does NOT stop by the stop rule within 1.5x the
 expected length (expected = the training data's points per character x the prompt's characters).
 Prompts: validation-split transcriptions of the dataset (never trained on), then synthetic lines.
+For scale, ``data_over_factor_rate``: the share of those prompts' own (written) lines that are longer than the
+same threshold; a corpus whose pen speed varies has some, and a model that writes like it will too.
 
     .venv/bin/python bench/handwriting_eval.py --model runs/default-ink --data runs/synth-ink-30hz \
         --prompts 100 --bias 0.5 --png docs/handwriting-samples.png
@@ -54,8 +56,10 @@ def main() -> None:
           f"{metrics['val_loss']:.4f} nats/point ({time.time() - t0:.0f} s)", flush=True)
 
     ppc = float(card.get("points_per_char") or task.points_per_char)
-    texts = [ds.lines_meta[i]["text"] for i in ds.indices("val")]
-    texts = [t for t in texts if t and not vocab.unknown(t)][:a.prompts]
+    val = [i for i in ds.indices("val") if ds.lines_meta[i]["text"] and not vocab.unknown(ds.lines_meta[i]["text"])]
+    val = val[:a.prompts]
+    texts = [ds.lines_meta[i]["text"] for i in val]
+    data_over = sum(len(ds.line(i).points) > a.factor * ppc * len(ds.lines_meta[i]["text"]) for i in val)
     stepper = TorchStepper(model.step_module())
     runaway, stopped_rule, lengths, rows = 0, 0, [], []
     t0 = time.time()
@@ -71,10 +75,11 @@ def main() -> None:
             rows.append((pts, f"bias {a.bias}: {text}  ({len(pts)} pts, {stats['stopped']})"))
     n = len(texts)
     res = {"model": a.model, "data": a.data, "bias": a.bias, "prompts": n, **metrics,
-           "runaway_rate": runaway / n, "stop_rule_rate": stopped_rule / n,
+           "runaway_rate": runaway / n, "stop_rule_rate": stopped_rule / n, "data_over_factor_rate": data_over / n,
            "length_ratio_median": float(np.median(lengths)), "length_ratio_p95": float(np.percentile(lengths, 95)),
            "sampling_s": time.time() - t0}
-    print(f"runaway rate {runaway}/{n} = {100 * runaway / n:.1f}% (stop rule fired in {stopped_rule}/{n}); "
+    print(f"runaway rate {runaway}/{n} = {100 * runaway / n:.1f}% (stop rule fired in {stopped_rule}/{n}; the prompts' "
+          f"own lines over {a.factor}x: {data_over}/{n}); "
           f"sample length / expected: median {res['length_ratio_median']:.2f}, p95 {res['length_ratio_p95']:.2f} "
           f"({res['sampling_s']:.0f} s)")
     if a.png and rows:

@@ -752,9 +752,9 @@ def _render_flat(text: str, w: WriterStyle, rng: np.random.Generator, hz: float)
     phase = rng.uniform(0, 2 * np.pi)
     P[:, 1] += w.drift * np.sin(2 * np.pi * P[:, 0] / w.drift_wavelength + phase) + w.tilt * P[:, 0]
     P *= w.x_height / _XHEIGHT
-    # the pen speeds up and slows down along the line, over a letter or a few: without it the spacing of the
-    # points tells a model trained here the letters so exactly that real (irregular) pens read as wrong
-    # letters (bench/RESULTS-handwriting.md 2g)
+    # the pen speeds up and slows down along the line, over a letter or a few: without it a model trained here
+    # predicts the spacing of the points as exactly as the letters' shapes, and a real (irregular) pen costs it
+    # dearly (bench/RESULTS-handwriting.md 2g)
     pace = np.exp(_smooth_noise(s, rng, w.speed_var, (6.0, 13.0, 30.0))) if w.speed_var > 0 else None
     # ~20 x-heights per second on straight parts at speed 1
     return text, _time_line(P, sid, 20.0 * w.x_height * w.speed, hz, w.x_height, pace=pace)
