@@ -4,13 +4,15 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
 
     # text: char LM on the bundled tinyshakespeare corpus
     scribe train text --preset default-text --out runs/default-text
-    # handwriting: synthesis net on a synthetic corpus of many hands (print, italic, script, cursive), fine-tuned
-    # from the previous bundled model (a cursive-only one, see git history and bench/RESULTS-handwriting.md)
+    # handwriting: synthesis net on a synthetic corpus of many hands (print, italic, script, cursive) whose pen
+    # speed drifts along every line, fine-tuned (with line pairs, for priming) from the previous bundled model
+    # (git aeea3a0: the first many-hands model, itself from the cursive-only one of 99e4736; see
+    # bench/RESULTS-handwriting.md 2c and 2g)
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
-        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --out runs/synth-hands
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-hands
     scribe train ink --data runs/synth-hands --init-from assets/models/handwriting-script --preset default-ink \
-        --minutes 60 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink
-    scribe train ink --data runs/synth-hands --resume --minutes 80 --threads 1 --out runs/hands-ink  # 20 min more
+        --pairs 0.5 --minutes 45 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink
+    scribe train ink --data runs/synth-hands --resume --minutes 85 --threads 1 --out runs/hands-ink  # 40 min more
     # package both (export with parity check, add priming styles from the training writers)
     python packaging/default_models.py --text-run runs/default-text --ink-run runs/hands-ink \
         --ink-data runs/synth-hands
@@ -38,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "assets" / "models"
 
 INK_RECIPE = " && ".join([
-    "(the previous bundled model: the cursive-only recipe in git history, commit 99e4736)",
+    "(the previous bundled model: git aeea3a0, from the recipes of 99e4736 and bench/RESULTS-handwriting.md 2c)",
     "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
-    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --out runs/synth-hands",
+    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-hands",
     "scribe train ink --data runs/synth-hands --init-from assets/models/handwriting-script --preset default-ink "
-    "--minutes 60 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink",
-    "scribe train ink --data runs/synth-hands --resume --minutes 80 --threads 1 --out runs/hands-ink"])
+    "--pairs 0.5 --minutes 45 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink",
+    "scribe train ink --data runs/synth-hands --resume --minutes 85 --threads 1 --out runs/hands-ink"])
 
 # (hand family, which writer of that family in corpus order, style name): one style per family of the corpus
 STYLES = [("print", 0, "Print, upright"), ("print", 3, "Print, small"), ("italic", 0, "Italic"),
@@ -190,7 +192,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
         if ev.is_file():
             e = json.loads(ev.read_text(encoding="utf-8"))
             extra["benchmark"] = {k: e[k] for k in ("nats_per_line", "nats_per_point", "val_lines", "runaway_rate",
-                                                    "prompts", "bias", "stop_rule_rate") if k in e}
+                                                    "prompts", "bias", "stop_rule_rate", "data_over_factor_rate") if k in e}
         extra["size_bytes"] = (out / "model.onnx").stat().st_size
         _annotate(out, recipe=INK_RECIPE,
                   data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT: futural, rowmans, scripts, "
