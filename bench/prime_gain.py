@@ -5,12 +5,12 @@ not (the attention's focus says which letter a point belongs to). Scored as ``sc
 Also what reading the text is worth: the unprimed NLL with the attention window out of reach of the text
 (``window_off``: every kappa starts far behind it, so the window reads nothing) against the NLL as trained.
 ``--retime AMP`` first re-times every line with a smooth random change of pen speed (log-speed amplitude AMP,
-over one to three letters; the same shapes, other point spacing): how much a model's reading of the text
+over a letter or two; the same shapes, other point spacing): how much a model's reading of the text
 depends on the pen keeping the pace of its training data.
 
     .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \\
         --as-is --split val --limit 120
-    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \
+    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \\
         --as-is --split val --limit 120 --retime 0.3
     .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data IAM7
     # IAM7: `scribe import iam ../shared/fixtures/iam-ondb-writers --out IAM7` (never commit it)
