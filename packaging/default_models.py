@@ -67,7 +67,8 @@ def sample_cer(pkg, prime: np.ndarray, prime_text: str, seeds: int = 2, sentence
     import sys
     import tempfile
 
-    sys.path.insert(0, str(ROOT / "bench"))
+    if str(ROOT / "bench") not in sys.path:         # (called for every candidate line)
+        sys.path.insert(0, str(ROOT / "bench"))
     from handwriting_real_writers import SENTENCES, legibility
 
     cers = []

@@ -320,7 +320,7 @@ def test_pen_speed_varies_along_the_line_on_the_same_path():
         return np.log(np.maximum(np.concatenate(v), 1e-6))
 
     def pts(ink):
-        return np.concatenate([np.stack([s.x, s.y], 1) for s in ink.strokes])
+        return np.concatenate([s.xy() for s in ink.strokes])
 
     # the same letters, the same number of pen strokes, every paced sample on the even line's path ...
     assert len(paced.strokes) == len(even.strokes)
