@@ -34,8 +34,9 @@ How a line is made:
    the line (``jitter``). Lines by the same writer share all of this (that is the style priming picks up).
 3. The pen moves fast on straight parts and slows in curves (a 2/3-power-law-like profile) and at stroke
    ends, and its speed drifts up and down along the line over a letter or a few (``speed_var``, fresh on
-   every line; a real pen is never as regular as the curvature alone would make it); points are sampled
-   at 70 Hz, which gives IAM-like densities (~24 points per letter over the default mix: ~26 for script
+   every line; a real pen is never as regular as the curvature alone would make it), flutters from one
+   sample to the next (``flutter``) and rests a moment where it lands and at sharp turns (``pause``); points
+   are sampled at 70 Hz, which gives IAM-like densities (~24 points per letter over the default mix: ~26 for script
    and cursive, ~23 print, ~20 italic).
 
 ``make_writers(n, seed, hands)`` draws the writers per family in proportion to ``hands`` (default
@@ -61,7 +62,7 @@ from __future__ import annotations
 import math
 import string
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -371,6 +372,8 @@ class WriterStyle:
     late_marks: float = 0.0         # fraction of words whose i/j dots and t/f/x bars come after the word
     rounding: float = 0.0           # corner rounding (font units)
     speed_var: float = 0.0          # smooth random change of pen speed along every line (log-speed amplitude)
+    flutter: float = 0.0            # quick random change of pen speed, over about one sample (log-speed amplitude)
+    pause: float = 0.0              # chance that the pen rests a moment where a stroke starts or turns sharply
 
     @classmethod
     def random(cls, rng: np.random.Generator, name: str, hand: str | None = None) -> "WriterStyle":
@@ -407,7 +410,7 @@ class WriterStyle:
             w.ascender, w.descender, w.rounding = u(1.0, 1.5), u(1.0, 1.5), u(1.0, 2.0)
             w.join, w.lift = u(0.35, 0.85), u(0.0, 0.25)
             w.speed = u(0.7, 1.05)
-        w.speed_var = u(0.15, 0.45)
+        w.speed_var, w.flutter, w.pause = u(0.15, 0.6), u(0.1, 0.45), u(0.05, 0.35)
         return w
 
     def to_json(self) -> dict:
@@ -445,12 +448,18 @@ def parse_hands(spec=None) -> dict[str, float]:
     return {h: out[h] / total for h in HANDS if out.get(h, 0.0) > 0}
 
 
-def make_writers(n: int, seed: int = 0, hands=None) -> list[WriterStyle]:
+SHAPE_FIELDS = ("deform", "letter_var", "slant_var", "glyph_var", "jitter")   # what ``shape_var`` scales
+
+
+def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0) -> list[WriterStyle]:
     """``n`` reproducible writer styles (the same seed and hands give the same writers). The families are
     drawn in proportion to ``hands`` (see :func:`parse_hands`; default DEFAULT_HANDS): their counts are
-    n * weight rounded by largest remainder, in a seeded random order."""
+    n * weight rounded by largest remainder, in a seeded random order. ``shape_var`` scales how far each
+    writer's letters stray from the font (:data:`SHAPE_FIELDS`), the writers being otherwise the same."""
     if n < 1:
         raise DataError(f"need at least one writer, got {n}")
+    if not 0.0 <= shape_var <= 4.0:
+        raise DataError(f"shape variation must be within 0-4, got {shape_var}")
     mix = parse_hands(hands)
     names = list(mix)
     want = np.array([mix[h] * n for h in names])
@@ -460,7 +469,10 @@ def make_writers(n: int, seed: int = 0, hands=None) -> list[WriterStyle]:
     rng = np.random.default_rng([seed, 0x5717E])
     order = [h for h, c in zip(names, count) for _ in range(c)]
     order = [order[j] for j in rng.permutation(n)]
-    return [WriterStyle.random(rng, f"synth-{i:03d}", h) for i, h in enumerate(order)]
+    writers = [WriterStyle.random(rng, f"synth-{i:03d}", h) for i, h in enumerate(order)]
+    if shape_var != 1.0:
+        writers = [replace(w, **{f: getattr(w, f) * shape_var for f in SHAPE_FIELDS}) for w in writers]
+    return writers
 
 
 # ------------------------------------------------------------------------------------------ a line
@@ -673,14 +685,16 @@ def _round_corners(P: np.ndarray, sid: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, keep_turns: bool = True,
-               pace: np.ndarray | None = None):
+               pace: np.ndarray | None = None, pause: float = 0.0, rng: np.random.Generator | None = None):
     """Move the pen along dense strokes and sample it at ``hz``, all strokes at once.
 
     The pen is fast on straight parts, slower in curves (speed ~ (1 + r*curvature)^-0.4, slowest at cusps)
     and accelerates / brakes near stroke ends; between strokes it is lifted for a time that grows with the
     distance. With ``keep_turns`` the turning points of the path are sampled too, so shapes survive low
     rates. ``pace`` (one factor per point) changes the speed further: a hand is never as regular as the
-    curvature alone would make it. Returns (x, y, t, stroke id) of the samples."""
+    curvature alone would make it. ``pause``: the chance that the pen rests (creeps over one dense step for
+    0.3-2 sample periods) where a stroke starts and where the path turns sharply, as real pens do when they
+    land and at cusps (needs ``rng``). Returns (x, y, t, stroke id) of the samples."""
     n = len(P)
     d = np.diff(P, axis=0)
     ds = np.hypot(d[:, 0], d[:, 1])
@@ -704,6 +718,13 @@ def _time_line(P: np.ndarray, sid: np.ndarray, v0: float, hz: float, xh: float, 
         v *= pace
     # time: along strokes ds / v, across pen-ups a lift time growing with the distance
     dt = np.where(same, seg / np.maximum(0.5 * (v[:-1] + v[1:]), 1e-6), 0.06 + ds / (1.4 * v0))
+    if pause > 0 and rng is not None:
+        at = np.zeros(n - 1, dtype=bool)
+        at[starts[starts < n - 1]] = True                   # a stroke's first step
+        at[1:] |= inner & (turn > 1.2)                      # the step out of a sharp turn
+        at &= same
+        rest = at & (rng.random(n - 1) < pause)
+        dt[rest] += rng.uniform(0.3, 2.0, int(rest.sum())) / hz
     tc = np.concatenate([[0.0], np.cumsum(dt)])
     T0, T1 = tc[starts], tc[ends]
     m = np.maximum(np.round((T1 - T0) * hz).astype(np.int64), 0) + 1      # samples per stroke
@@ -755,9 +776,14 @@ def _render_flat(text: str, w: WriterStyle, rng: np.random.Generator, hz: float)
     # the pen speeds up and slows down along the line, over a letter or a few: without it a model trained here
     # predicts the spacing of the points as exactly as the letters' shapes, and a real (irregular) pen costs it
     # dearly (bench/RESULTS-handwriting.md 2g)
-    pace = np.exp(_smooth_noise(s, rng, w.speed_var, (6.0, 13.0, 30.0))) if w.speed_var > 0 else None
+    # and it flutters from one sample to the next and rests where it lands and at cusps (real pens do, far
+    # more than the curvature alone says; bench/RESULTS-handwriting.md 2h)
+    log_pace = _smooth_noise(s, rng, w.speed_var, (6.0, 13.0, 30.0)) if w.speed_var > 0 else 0.0
+    if w.flutter > 0:
+        log_pace = log_pace + _smooth_noise(s, rng, w.flutter, (2.5, 4.0))
+    pace = np.exp(log_pace) if w.speed_var > 0 or w.flutter > 0 else None
     # ~20 x-heights per second on straight parts at speed 1
-    return text, _time_line(P, sid, 20.0 * w.x_height * w.speed, hz, w.x_height, pace=pace)
+    return text, _time_line(P, sid, 20.0 * w.x_height * w.speed, hz, w.x_height, pace=pace, pause=w.pause, rng=rng)
 
 
 def render_line(text: str, writer: WriterStyle | None = None, rng: np.random.Generator | None = None,
@@ -877,7 +903,7 @@ def _source(ws: list[WriterStyle]) -> str:
 
 
 def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed: int = 0, jobs: int = 1,
-                  progress=None, hz: float = SAMPLE_HZ, hands=None) -> InkDataset:
+                  progress=None, hz: float = SAMPLE_HZ, hands=None, shape_var: float = 1.0) -> InkDataset:
     """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line).
 
     ``writers`` is a number of writers (drawn by :func:`make_writers` with the family mix ``hands``) or the
@@ -886,7 +912,7 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
     sequences (30 Hz: ~11 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
-    ws = make_writers(writers, seed, hands) if isinstance(writers, int) else list(writers)
+    ws = make_writers(writers, seed, hands, shape_var) if isinstance(writers, int) else list(writers)
     for w in ws:
         _hand_font(w)
     lines = [" ".join(l.split()) for l in lines]
@@ -922,8 +948,9 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
 
 def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 20, seed: int = 0,
                  mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
-                 progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0, hands=None) -> InkDataset:
+                 progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0, hands=None,
+                 shape_var: float = 1.0) -> InkDataset:
     """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`) by ``writers``
-    writers of the hand-family mix ``hands`` (see :func:`make_writers`)."""
+    writers of the hand-family mix ``hands`` and shape variation ``shape_var`` (see :func:`make_writers`)."""
     return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix, caps), writers, seed, jobs,
-                         progress, hz, hands)
+                         progress, hz, hands, shape_var)

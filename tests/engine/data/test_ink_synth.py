@@ -11,6 +11,7 @@ from engine.data.synth import (
     DEFAULT_HANDS,
     HANDS,
     REQUIRED_CHARS,
+    SHAPE_FIELDS,
     WriterStyle,
     corpus_lines,
     make_writers,
@@ -330,3 +331,60 @@ def test_pen_speed_varies_along_the_line_on_the_same_path():
     # ... but written at a speed that changes along the line
     assert np.std(log_speed(paced)) > np.std(log_speed(even)) + 0.05
     assert WriterStyle.random(np.random.default_rng(0), "w").speed_var > 0
+
+
+def test_the_pen_rests_where_it_lands_and_flutters_on_the_same_path():
+    text = "a quiet morning in the hills"
+    w = WriterStyle(x_height=24.0)
+    calm = render_line(text, w, seed=5, hz=30.0)        # the corpus's rate (packaging/default_models.py)
+    resting = render_line(text, dataclasses.replace(w, pause=1.0), seed=5, hz=30.0)
+    fluttering = render_line(text, dataclasses.replace(w, flutter=0.4), seed=5, hz=30.0)
+
+    def steps(ink):
+        return [np.hypot(np.diff(s.x), np.diff(s.y)) for s in ink.strokes if len(s) > 2]
+
+    med = np.median(np.concatenate(steps(calm)))
+    first = {k: np.array([d[0] for d in steps(ink)]) for k, ink in (("calm", calm), ("resting", resting))}
+    # a resting pen creeps before it moves off: most strokes of the resting writer start with a tiny step
+    assert np.mean(first["resting"] < 0.3 * med) > 0.6
+    assert np.mean(first["calm"] < 0.3 * med) < 0.3
+    # every writer keeps the same strokes; the fluttering pen's step lengths change more from one point to the
+    # next (the lag-1 autocorrelation of log step length falls a little: a smooth profile keeps neighbours alike)
+    assert len(resting.strokes) == len(fluttering.strokes) == len(calm.strokes)
+
+    def lag1(ink):
+        x = np.log(np.maximum(np.concatenate(steps(ink)), 1e-3))
+        x = x - x.mean()
+        return float(np.mean(x[1:] * x[:-1]) / np.var(x))
+
+    fall = [lag1(render_line(text, w, seed=k, hz=30.0))
+            - lag1(render_line(text, dataclasses.replace(w, flutter=0.4), seed=k, hz=30.0)) for k in range(6)]
+    assert np.mean(fall) > 0.015 and min(fall) >= 0.0
+    drawn = WriterStyle.random(np.random.default_rng(0), "w")
+    assert drawn.pause > 0 and drawn.flutter > 0
+
+
+def test_shape_variation_scales_only_how_far_the_letters_stray(run_cli, tmp_path, capsys):
+    base, wild, plain = make_writers(6, seed=3), make_writers(6, seed=3, shape_var=2.0), make_writers(6, seed=3,
+                                                                                                    shape_var=0.0)
+    for b, w, p in zip(base, wild, plain):
+        assert {f: getattr(w, f) for f in SHAPE_FIELDS} == {f: 2.0 * getattr(b, f) for f in SHAPE_FIELDS}
+        assert all(getattr(p, f) == 0.0 for f in SHAPE_FIELDS)
+        others = [f for f in b.to_json() if f not in SHAPE_FIELDS]
+        assert [getattr(w, f) for f in others] == [getattr(b, f) for f in others]
+    # the same writer's letters: further from the font's own shapes as the variation grows
+    text = "minimum"
+    font = np.concatenate([s.xy() for s in render_line(text, plain[0], seed=1).strokes])
+    spread = []
+    for ws in (base, wild):
+        pts = np.concatenate([s.xy() for s in render_line(text, ws[0], seed=1).strokes])
+        spread.append(np.median(np.sqrt(((pts[:, None] - font[None]) ** 2).sum(-1)).min(1)))
+    assert spread[1] > 1.3 * spread[0]
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Now is the winter of our discontent made glorious summer.\n" * 3)
+    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "w", "--shape-var", 1.5) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as bad:
+        run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--shape-var", 9)
+    assert bad.value.code == 2 and not (tmp_path / "bad").exists()
+    assert "--shape-var" in capsys.readouterr().err
