@@ -1,10 +1,14 @@
 """Quality figures of a trained synthesis model: validation nats per line / per point and the runaway rate.
 
 Runaway rate: the fraction of prompts whose sample does NOT stop by the stop rule within 1.5x the
-expected length (expected = the training data's points per character x the prompt's characters).
+expected length of its text. Expected = what the training data spends on such a text: points per space,
+lower-case letter, capital, digit and other mark, fitted by least squares over the dataset's training lines
+(:func:`expected_points`), since a line of capitals takes more points than one of small letters.
+``runaway_rate_flat`` is the older, cruder rule (the data's mean points per character x the prompt's
+characters), kept for comparison with earlier figures.
 Prompts: validation-split transcriptions of the dataset (never trained on), then synthetic lines.
-For scale, ``data_over_factor_rate``: the share of those prompts' own (written) lines that are longer than the
-same threshold; a corpus whose pen speed varies has some, and a model that writes like it will too.
+For scale, ``data_over_factor_rate`` (and ``_flat``): the share of those prompts' own (written) lines that are
+longer than the same threshold; a corpus whose pen speed varies has some, and a model that writes like it will too.
 
     .venv/bin/python bench/handwriting_eval.py --model runs/default-ink --data runs/synth-ink-30hz \
         --prompts 100 --bias 0.5 --png docs/handwriting-samples.png
@@ -17,6 +21,30 @@ import json
 import time
 
 import numpy as np
+
+CHAR_CLASSES = ("space", "lower", "upper", "digit", "other")
+
+
+def char_counts(text: str) -> np.ndarray:
+    """How many characters of each of :data:`CHAR_CLASSES` ``text`` has."""
+    return np.array([sum(c == " " for c in text), sum(c.islower() for c in text), sum(c.isupper() for c in text),
+                     sum(c.isdigit() for c in text), sum(not (c.isalnum() or c == " ") for c in text)], dtype=float)
+
+
+def expected_points(ds, limit: int = 5000):
+    """A function text -> the points the dataset's writers spend on it: least squares of the points of up to
+    ``limit`` training lines on their character-class counts (negative costs dropped and refitted)."""
+    idx = [i for i in ds.indices("train") if ds.lines_meta[i]["text"]][:limit]
+    X = np.stack([char_counts(ds.lines_meta[i]["text"]) for i in idx])
+    y = np.array([len(ds.line(i).points) for i in idx], dtype=float)
+    keep = np.ones(X.shape[1], dtype=bool)
+    for _ in range(X.shape[1]):
+        coef = np.zeros(X.shape[1])
+        coef[keep] = np.linalg.lstsq(X[:, keep], y, rcond=None)[0]
+        if (coef >= 0).all():
+            break
+        keep &= coef > 0
+    return lambda text: float(char_counts(text) @ coef), dict(zip(CHAR_CLASSES, np.round(coef, 2).tolist()))
 
 
 def main() -> None:
@@ -59,16 +87,20 @@ def main() -> None:
     val = [i for i in ds.indices("val") if ds.lines_meta[i]["text"] and not vocab.unknown(ds.lines_meta[i]["text"])]
     val = val[:a.prompts]
     texts = [ds.lines_meta[i]["text"] for i in val]
-    data_over = sum(len(ds.line(i).points) > a.factor * ppc * len(ds.lines_meta[i]["text"]) for i in val)
+    expect, per_class = expected_points(ds)
+    print("expected points per", ", ".join(f"{k} {v}" for k, v in per_class.items()))
+    data_over = sum(len(ds.line(i).points) > a.factor * expect(ds.lines_meta[i]["text"]) for i in val)
+    data_over_flat = sum(len(ds.line(i).points) > a.factor * ppc * len(ds.lines_meta[i]["text"]) for i in val)
     stepper = TorchStepper(model.step_module())
-    runaway, stopped_rule, lengths, rows = 0, 0, [], []
+    runaway, runaway_flat, stopped_rule, lengths, rows = 0, 0, 0, [], []
     t0 = time.time()
     for i, text in enumerate(texts):
         stats: dict = {}
         pts = ink_sample(stepper, text=text, vocab=vocab, norm=norm, bias=a.bias, seed=a.seed + i, stats=stats)
-        expected = ppc * len(text)
-        ok = stats["stopped"] == "stop-rule" and len(pts) <= a.factor * expected
-        runaway += not ok
+        expected = expect(text)
+        stopped = stats["stopped"] == "stop-rule"
+        runaway += not (stopped and len(pts) <= a.factor * expected)
+        runaway_flat += not (stopped and len(pts) <= a.factor * ppc * len(text))
         stopped_rule += stats["stopped"] == "stop-rule"
         lengths.append(len(pts) / expected)
         if i < a.show:
@@ -76,10 +108,12 @@ def main() -> None:
     n = len(texts)
     res = {"model": a.model, "data": a.data, "bias": a.bias, "prompts": n, **metrics,
            "runaway_rate": runaway / n, "stop_rule_rate": stopped_rule / n, "data_over_factor_rate": data_over / n,
+           "runaway_rate_flat": runaway_flat / n, "data_over_factor_rate_flat": data_over_flat / n,
+           "expected_points_per": per_class,
            "length_ratio_median": float(np.median(lengths)), "length_ratio_p95": float(np.percentile(lengths, 95)),
            "sampling_s": time.time() - t0}
     print(f"runaway rate {runaway}/{n} = {100 * runaway / n:.1f}% (stop rule fired in {stopped_rule}/{n}; the prompts' "
-          f"own lines over {a.factor}x: {data_over}/{n}); "
+          f"own lines over {a.factor}x: {data_over}/{n}; by the flat rule {runaway_flat}/{n} and {data_over_flat}/{n}); "
           f"sample length / expected: median {res['length_ratio_median']:.2f}, p95 {res['length_ratio_p95']:.2f} "
           f"({res['sampling_s']:.0f} s)")
     if a.png and rows:

@@ -193,7 +193,8 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
         if ev.is_file():
             e = json.loads(ev.read_text(encoding="utf-8"))
             extra["benchmark"] = {k: e[k] for k in ("nats_per_line", "nats_per_point", "val_lines", "runaway_rate",
-                                                    "prompts", "bias", "stop_rule_rate", "data_over_factor_rate") if k in e}
+                                                    "prompts", "bias", "stop_rule_rate", "data_over_factor_rate",
+                                                    "runaway_rate_flat") if k in e}
         extra["size_bytes"] = (out / "model.onnx").stat().st_size
         _annotate(out, recipe=INK_RECIPE,
                   data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT: futural, rowmans, scripts, "
