@@ -5,14 +5,19 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
     # text: char LM on the bundled tinyshakespeare corpus
     scribe train text --preset default-text --out runs/default-text
     # handwriting: synthesis net on a synthetic corpus of many hands (print, italic, script, cursive) whose pen
-    # speed drifts along every line, fine-tuned (with line pairs, for priming) from the previous bundled model
-    # (git aeea3a0: the first many-hands model, itself from the cursive-only one of 99e4736; see
-    # bench/RESULTS-handwriting.md 2c and 2g)
+    # drifts in speed, flutters and rests (bench/RESULTS-handwriting.md 2g, 2h), fine-tuned with line pairs (for
+    # priming) in two stages from the previous bundled model (git 97dd6e5; its own recipe is in that commit's
+    # card): first on the corpus as drawn, then on one whose letters stray further from the fonts (--shape-var)
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
-        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-hands
-    scribe train ink --data runs/synth-hands --init-from assets/models/handwriting-script --preset default-ink \
-        --pairs 0.5 --minutes 45 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink
-    scribe train ink --data runs/synth-hands --resume --minutes 85 --threads 1 --out runs/hands-ink  # 40 min more
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-rests
+    scribe train ink --data runs/synth-rests --init-from assets/models/handwriting-script --preset default-ink \
+        --pairs 0.5 --minutes 42 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/rests-ink
+    scribe export runs/rests-ink --out runs/rests-pkg
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --shape-var 1.8 --out runs/synth-hands
+    scribe train ink --data runs/synth-hands --init-from runs/rests-pkg --preset default-ink \
+        --pairs 0.5 --minutes 40 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 8 --out runs/hands-ink
+    # (each training ran beside another on a 2-core machine: 399 and 365 steps)
     # package both (export with parity check, add priming styles from the training writers)
     python packaging/default_models.py --text-run runs/default-text --ink-run runs/hands-ink \
         --ink-data runs/synth-hands
@@ -40,12 +45,16 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "assets" / "models"
 
 INK_RECIPE = " && ".join([
-    "(the previous bundled model: git aeea3a0, from the recipes of 99e4736 and bench/RESULTS-handwriting.md 2c)",
+    "(the previous bundled model: git 97dd6e5, whose card has its recipe; bench/RESULTS-handwriting.md 2h)",
     "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
-    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-hands",
-    "scribe train ink --data runs/synth-hands --init-from assets/models/handwriting-script --preset default-ink "
-    "--pairs 0.5 --minutes 45 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/hands-ink",
-    "scribe train ink --data runs/synth-hands --resume --minutes 85 --threads 1 --out runs/hands-ink"])
+    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-rests",
+    "scribe train ink --data runs/synth-rests --init-from assets/models/handwriting-script --preset default-ink "
+    "--pairs 0.5 --minutes 42 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 7 --out runs/rests-ink",
+    "scribe export runs/rests-ink --out runs/rests-pkg",
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --shape-var 1.8 --out runs/synth-hands",
+    "scribe train ink --data runs/synth-hands --init-from runs/rests-pkg --preset default-ink "
+    "--pairs 0.5 --minutes 40 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 8 --out runs/hands-ink"])
 
 # (hand family, which writer of that family in corpus order, style name): one style per family of the corpus
 STYLES = [("print", 0, "Print, upright"), ("print", 3, "Print, small"), ("italic", 0, "Italic"),
