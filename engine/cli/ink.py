@@ -291,7 +291,7 @@ def load_ink_generator(model_path: str):
 
     import engine.training.checkpoint as ckpt
     from engine.core.errors import ScribeError
-    from engine.core.ink_stream import ink_stream
+    from engine.core.ink_stream import MAX_STEP_X_HEIGHTS, ink_stream
     from engine.data.prime import InkScale, prepare_prime
     from engine.models.torch_stepper import TorchStepper
 
@@ -302,12 +302,13 @@ def load_ink_generator(model_path: str):
 
     def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None, prime_ink=None,
                  stats=None):
+        scale = InkScale.from_card(card, card.get("styles"))
         if prime_ink is not None:
-            prime_stroke3 = prepare_prime(prime_ink, InkScale.from_card(card, card.get("styles")))
+            prime_stroke3 = prepare_prime(prime_ink, scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
         return ink_stream(stepper, text=text, vocab=card.get("vocab"), norm=card.get("norm"), bias=bias,
                           prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps,
-                          stats=stats)
+                          stats=stats, max_step=MAX_STEP_X_HEIGHTS * scale.x_height)
 
     generate.vocab = set(card["vocab"]) if card.get("vocab") else None
     return generate, card["kind"]

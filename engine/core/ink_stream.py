@@ -15,6 +15,11 @@ stroke aside, below):
   still on the word boundary and drawn mostly there is the prime's writing going on (a late t-bar, a tick),
   not the new text: it is dropped, its offsets carried to the next point (``drop_lead_strokes``; figures in
   bench/RESULTS-handwriting.md 2f);
+- implausible strokes: a pen-down step longer than ``max_step`` (raw units; the callers that know the model's
+  x-height pass ``MAX_STEP_X_HEIGHTS`` of it, longer than any pen-down step of the training corpora) is a draw
+  from a mixture's wide tail, not writing (a model that hedges on real letter shapes draws one now and then:
+  a giant slash through a word; bench/RESULTS-handwriting.md 2h): it is drawn again, up to
+  ``MAX_STEP_TRIES`` times, then shortened to ``max_step``;
 - the stop rule (synthesis): stop once phi(t, U+1) > phi(t, u) for every real character u, i.e. the
   attention has moved past the text (letting the stroke in progress finish: stop at its pen-up, at most
   ``finish_stroke`` points later); plus a step cap (``steps_per_char`` x characters) so a sample
@@ -36,6 +41,8 @@ START_ROW = np.array([0.0, 0.0, 1.0], dtype=np.float32)  # "pen was up": the fir
 DEFAULT_STEPS_PER_CHAR = 40
 DEFAULT_PREDICTION_STEPS = 700
 DEFAULT_FINISH_STROKE = 40   # after the stop rule fires, points allowed to finish the stroke in progress
+MAX_STEP_X_HEIGHTS = 1.5     # a pen-down step longer than this many x-heights is redrawn (see the docstring)
+MAX_STEP_TRIES = 8
 WINDOW_STATES = ("kappa", "w")  # a synthesis stepper's attention-window state (position, last window)
 # after a prime the window reads this before the new text: a word boundary, as in the middle of a line (with
 # the window reset to the new text's first letter instead, the first letter often came out garbled; see the
@@ -132,7 +139,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                prime_text: str | None = None, seed: int | None = None, max_steps: int | None = None,
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
                finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
-               place_window: bool = True, drop_lead_strokes: bool = True) -> Iterator[np.ndarray]:
+               place_window: bool = True, drop_lead_strokes: bool = True,
+               max_step: float | None = None) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -147,7 +155,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     it, lower = the prime's text (a leak), higher = new text skipped),
     ``foci`` (the same for every new point) and ``new_text_at`` (where the new text starts in what the
     window reads). place_window: see above. drop_lead_strokes: see the module docstring (False
-    yields every sampled point).
+    yields every sampled point). max_step: the longest pen-down step (raw units; None: no bound); ``stats``
+    gets ``redrawn``, how many steps were drawn again.
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -214,6 +223,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     ending = False          # the attention has moved past the text: finish the current stroke, then stop
     end_at = cap            # the step by which the stroke being finished must end
     foci = [] if (synthesis and stats is not None) else None
+    pen_up = prime is None or bool(prime[-1, 2] >= 0.5)     # the pen is up before the first new point
+    redrawn = 0
     # after a placed prime the window first reads the word boundary (WINDOW_LEAD): a stroke begun while it is
     # still there and drawn mostly there is the prime's ink going on (a late t-bar, a tick), not the new
     # text's, so it is held back and dropped (its offsets carried to the next point); a stroke that goes on
@@ -224,6 +235,19 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     for i in range(cap):
         f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None) else 0
         pt = sample_mdn(res["y"][0], rng, bias)
+        if max_step is not None and not pen_up:
+            for _ in range(MAX_STEP_TRIES):
+                if float(np.hypot(*to_raw(pt)[:2])) <= max_step:
+                    break
+                pt = sample_mdn(res["y"][0], rng, bias)
+                redrawn += 1
+            else:
+                raw = to_raw(pt)
+                length = float(np.hypot(*raw[:2]))
+                if length > max_step:
+                    raw[:2] *= max_step / length
+                    pt = (norm.normalise(raw[None])[0] if norm is not None else raw).astype(np.float32)
+        pen_up = bool(pt[2] >= 0.5)
         steps += 1
         last = i == cap - 1
         if ending and (pt[2] >= 0.5 or steps >= end_at):
@@ -255,7 +279,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
         if last:
             break
     if stats is not None:
-        stats.update(steps=steps, stopped=stopped)
+        stats.update(steps=steps, stopped=stopped, redrawn=redrawn)
         if foci is not None:
             stats["foci"] = foci
 

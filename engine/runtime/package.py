@@ -245,17 +245,19 @@ class ModelPackage:
         scale and point rate by ``engine.data.prime``) or with ``prime_stroke3`` already in model units."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
-        from engine.core.ink_stream import ink_stream
+        from engine.core.ink_stream import MAX_STEP_X_HEIGHTS, ink_stream
 
+        scale = self.ink_scale
         if prime_ink is not None:
             from engine.data.prime import prepare_prime
 
-            prime_stroke3 = prepare_prime(prime_ink, self.ink_scale)
+            prime_stroke3 = prepare_prime(prime_ink, scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
         synthesis = self.kind == "ink-synthesis"
         return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],
                           bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if synthesis else None,
-                          seed=seed, max_steps=max_steps, stats=stats)
+                          seed=seed, max_steps=max_steps, stats=stats,
+                          max_step=MAX_STEP_X_HEIGHTS * scale.x_height)
 
     @property
     def ink_scale(self):

@@ -250,3 +250,34 @@ def test_placement_does_not_depend_on_the_transcript():
         out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text=pt, seed=1,
                          stats=stats)
         assert stats["first_focus"] == -1 and len(out) > 0
+
+
+class WideTailStepper(ScriptedStepper):
+    """The pen never lifts; the mixture is a short step (1, 0) and, with weight ``long``, a long one (50, 0)."""
+
+    def __init__(self, long_logit=-1.0, **kw):
+        super().__init__(**kw)
+        self.long_logit = long_logit
+
+    def step(self, feeds):
+        out = super().step(feeds)
+        y = out["y"]
+        y[0, 0] = -20.0                               # the pen stays down
+        y[0, 1:4] = [0.0, self.long_logit, -30.0]     # mixture weights (logits): short, long, unused
+        y[0, 4:7] = [1.0, 50.0, 0.0]                  # mean dx of each component (dy 0)
+        return out
+
+
+def test_a_pen_down_step_longer_than_max_step_is_drawn_again():
+    free = ink_sample(WideTailStepper(per_char=1000), text="ab", vocab=VOCAB, seed=0, max_steps=60)
+    assert np.hypot(free[1:, 0], free[1:, 1]).max() > 40          # the long component is drawn now and then
+    stats = {}
+    bound = ink_sample(WideTailStepper(per_char=1000), text="ab", vocab=VOCAB, seed=0, max_steps=60, max_step=5.0,
+                       stats=stats)
+    steps = np.hypot(bound[1:, 0], bound[1:, 1])                 # the first point follows a lifted pen: free
+    assert steps.max() <= 5.0 + 1e-4 and stats["redrawn"] > 0
+    assert np.allclose(steps, 1.0, atol=0.05)                     # drawn again from the mixture, not cut short
+    # a mixture with nothing shorter than the bound: after MAX_STEP_TRIES draws the step is shortened
+    only_long = ink_sample(WideTailStepper(long_logit=30.0, per_char=1000), text="ab", vocab=VOCAB, seed=0,
+                           max_steps=10, max_step=5.0)
+    assert np.allclose(np.hypot(only_long[1:, 0], only_long[1:, 1]), 5.0, atol=1e-3)
