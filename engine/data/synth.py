@@ -48,12 +48,12 @@ Units: y points down, baseline at y = 0, x-height 20-28 units depending on the w
 Public API::
 
     WriterStyle, HANDS, DEFAULT_HANDS, parse_hands(spec) -> dict[str, float]
-    make_writers(n, seed, hands=None) -> list[WriterStyle]
+    make_writers(n, seed, hands=None, shape_var=1.0) -> list[WriterStyle]
     render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
     corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2, caps=0.0) -> list[str]
-    synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0, hands=None) -> InkDataset
+    synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0, hands=None, shape_var=1.0) -> InkDataset
     synth_corpus(corpus_text, n_lines, writers=20, seed=0, mix=0.2, caps=0.0, min_chars=20, max_chars=50, jobs=1,
-                 progress=None, hz=70.0, hands=None) -> InkDataset
+                 progress=None, hz=70.0, hands=None, shape_var=1.0) -> InkDataset
     supported_chars() -> str ; REQUIRED_CHARS
 """
 
