@@ -300,9 +300,10 @@ def load_ink_generator(model_path: str):
         raise ScribeError(f"{model_path} is a {card['kind']} model; use 'scribe sample text'")
     stepper = TorchStepper(model.step_module())
 
+    scale = InkScale.from_card(card, card.get("styles"))
+
     def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None, prime_ink=None,
                  stats=None):
-        scale = InkScale.from_card(card, card.get("styles"))
         if prime_ink is not None:
             prime_stroke3 = prepare_prime(prime_ink, scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)

@@ -194,6 +194,7 @@ class ModelPackage:
         self.vocab = Vocab.from_json(card["vocab"]) if card.get("vocab") else None  # None: ink-prediction
         self.stepper = stepper
         self._styles: list[dict] | None = None
+        self._ink_scale = None
         self._warm: dict | None = None   # text: the state after the card's context
         self._lock = threading.Lock()
 
@@ -261,10 +262,13 @@ class ModelPackage:
 
     @property
     def ink_scale(self):
-        """The x-height and point spacing of the ink the model was trained on (``engine.data.prime.InkScale``)."""
-        from engine.data.prime import InkScale
+        """The x-height and point spacing of the ink the model was trained on (``engine.data.prime.InkScale``;
+        worked out once: an older card's is measured on its styles)."""
+        if self._ink_scale is None:
+            from engine.data.prime import InkScale
 
-        return InkScale.from_card(self.card, self.styles)
+            self._ink_scale = InkScale.from_card(self.card, self.styles)
+        return self._ink_scale
 
     @property
     def styles(self) -> list[dict]:
