@@ -132,7 +132,7 @@ def score(scorer, ds, held: list[int], prime_i: int | None) -> tuple[float, int]
     if prime_i is not None:
         pm = ds.lines_meta[prime_i]
         kw = dict(prime_stroke3=prepare_prime(Ink.from_stroke3(ds.line(prime_i).points), scorer.scale),
-                  prime_text=pm["text"], gap=scorer.scale.prime_gap)
+                  prime_text=pm["text"], gap=scorer.scale.prime_gap, join=scorer.scale.join)
     total, points = 0.0, 0
     for i in held:
         s3 = prepare_prime(Ink.from_stroke3(ds.line(i).points), scorer.scale, max_points=10 ** 9)

@@ -2,6 +2,10 @@
 first point apart) and, after the first fifth, on letters the prime's text contains against letters it does
 not (the attention's focus says which letter a point belongs to). Scored as ``scribe eval ink --primed`` scores
 (engine.cli.evaluate: each line after the next line of its writer; engine.core.ink_score.score_line).
+``without_first_point``: the same NLLs leaving out each line's first point, its placement (the origin of an
+unprimed line, the join after a prime: engine.core.ink_score.after_prime), which is the scoring's convention
+and not the writer's ink. ``--cross`` also scores every line after a line of ANOTHER writer (the next writer's
+first usable line) and after itself: what the prime's writer is worth, and the most a prime could tell.
 Also what reading the text is worth: the unprimed NLL with the attention window out of reach of the text
 (``window_off``: every kappa starts far behind it, so the window reads nothing) against the NLL as trained.
 ``--retime AMP`` first re-times every line with a smooth random change of pen speed (log-speed amplitude AMP,
@@ -12,7 +16,7 @@ depends on the pen keeping the pace of its training data.
         --as-is --split val --limit 120
     .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data runs/synth-hands \\
         --as-is --split val --limit 120 --retime 0.3
-    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data IAM7
+    .venv/bin/python bench/prime_gain.py --model assets/models/handwriting-script --data IAM7 [--cross]
     # IAM7: `scribe import iam ../shared/fixtures/iam-ondb-writers --out IAM7` (never commit it)
 
 Figures and what they showed: bench/RESULTS-handwriting.md 2e.
@@ -72,7 +76,7 @@ def retime(s3: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
 
 
 def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, limit: int | None = None,
-               retime_amp: float = 0.0, seed: int = 0) -> dict:
+               retime_amp: float = 0.0, seed: int = 0, cross: bool = False) -> dict:
     ds = InkDataset.load(data)
     sc = load_ink_scorer(model)
     prep = _Prepared(ds, sc.scale, as_is)
@@ -84,6 +88,12 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     off = WindowOff(sc.stepper)
     rng = np.random.default_rng(seed)
     points = lines = 0
+    rest = {"unprimed": 0.0, "primed": 0.0, "other_writer": 0.0, "self": 0.0}   # without each line's first point
+    writers = sorted({m.get("writer") or "" for m in ds.lines_meta} - {""})
+
+    def first_usable(w):
+        return next((k for k, m in enumerate(ds.lines_meta) if m.get("writer") == w and m.get("text")
+                     and not sc.vocab.unknown(m["text"]) and prep.prime(k) is not None), None)
     for i in select_lines(ds, split):
         if limit is not None and lines >= limit:
             break
@@ -100,8 +110,19 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         foci: list[int] = []
         p = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
                        prime_stroke3=retime(prep.prime(j), rng, retime_amp),
-                       prime_text=prime_text, gap=gap, foci=foci)
+                       prime_text=prime_text, gap=gap, join=sc.scale.join, foci=foci)
         d = p - u
+        rest["unprimed"] += u[1:].sum()
+        rest["primed"] += p[1:].sum()
+        if cross:
+            w = ds.lines_meta[i]["writer"]
+            other = first_usable(writers[(writers.index(w) + 1) % len(writers)]) if len(writers) > 1 else None
+            for key, k in (("other_writer", other), ("self", i)):
+                if k is not None:
+                    rest[key] += score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
+                                            prime_stroke3=retime(prep.prime(k), rng, retime_amp),
+                                            prime_text=ds.lines_meta[k]["text"], gap=gap,
+                                            join=sc.scale.join)[1:].sum()
         first.append((u[0], p[0]))
         at = np.arange(1, len(d)) * 10 // len(d)
         np.add.at(tenths, at, d[1:])
@@ -120,6 +141,8 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     return {"model": model, "data": data, "retime": retime_amp, "lines": lines, "points": points,
             "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1),
                                "unprimed_window_off": total_off / max(points, 1)},
+            "without_first_point": {k: v / max(points - lines, 1) for k, v in rest.items()
+                                    if cross or k in ("unprimed", "primed")},
             "first_point": {"unprimed": float(f[:, 0].mean()) if len(f) else None,
                             "primed": float(f[:, 1].mean()) if len(f) else None},
             "tenths_primed_minus_unprimed": [round(float(x), 4) for x in tenths / np.maximum(counts, 1)],
@@ -137,9 +160,11 @@ def main() -> None:
     ap.add_argument("--retime", type=float, default=0.0, metavar="AMP",
                     help="re-time each line with a smooth random pen-speed change of this log amplitude first")
     ap.add_argument("--seed", type=int, default=0, help="seed of the re-timing")
+    ap.add_argument("--cross", action="store_true",
+                    help="also score each line after another writer's line and after itself")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit, args.retime, args.seed)
+    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit, args.retime, args.seed, args.cross)
     text = json.dumps(res, indent=1)
     if args.json:
         Path(args.json).write_text(text, encoding="utf-8")

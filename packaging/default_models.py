@@ -140,7 +140,7 @@ def pick_styles(ink_data: Path, model: Path | None = None, min_chars: int = 18, 
         if scorer is not None and others:
             ranked = rank_primes(scorer.stepper, [(stroke3(i), ds.lines_meta[i]["text"]) for i in fits],
                                  [(stroke3(i), ds.lines_meta[i]["text"]) for i in others],
-                                 vocab=scorer.vocab, norm=scorer.norm, gap=scorer.scale.prime_gap)
+                                 vocab=scorer.vocab, norm=scorer.norm, gap=scorer.scale.prime_gap, join=scorer.scale.join)
             best = fits[ranked[0][1]]
             print(f"{name}: {len(fits)} lines of {writers[k]}, primed NLL of {len(others)} other lines "
                   f"{ranked[0][0]:.3f} to {ranked[-1][0]:.3f} nats/point")

@@ -204,7 +204,7 @@ def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: i
                 skipped["no_prime"] += 1
                 continue
             kw = dict(prime_stroke3=prep.prime(partner), prime_text=ds.lines_meta[partner].get("text") or None,
-                      gap=gap)
+                      gap=gap, join=scorer.scale.join)
         nll = score_line(scorer.stepper, s3, text=text if scorer.synthesis else "", vocab=scorer.vocab,
                          norm=scorer.norm, **kw)
         total = float(nll.sum())

@@ -11,8 +11,9 @@ loss of ``engine.models.mdn`` in numpy). Unprimed, the sum equals the trainer's 
 Primed (``prime_stroke3``): the prime is teacher-forced first, along the path ``ink_stream`` takes (the
 window reads the prime's transcript, then is placed at ``WINDOW_LEAD`` + the line's text before the
 prime's last point); only the line's points are scored. Its first point, a line's origin, is then the jump
-from the end of the prime to where the line starts: a word space (``gap``) right of the prime, at the
-height the prime started (:func:`after_prime`), as if the line were the next word.
+from the end of the prime to where the line starts, as if the line were the next word (:func:`after_prime`):
+a word space (``gap``) right of the prime, and, with the ``"baseline"`` join, placed so that the line's
+middle band continues the prime's (the ``"start"`` join of older models: at the height the prime started).
 
 Units: the figures are in the model's normalised units. For the data's own units add
 :func:`log_jacobian` per point (the normalisation and any scaling of the ink).
@@ -87,22 +88,68 @@ def log_jacobian(norm, scale: float = 1.0) -> float:
 GAP_X_HEIGHTS = 0.6   # the word space between a prime and a line after it, in x-heights (scoring and training)
 
 
-def after_prime(prime_stroke3, gap: float) -> np.ndarray:
-    """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts: ``gap``
-    right of the prime's rightmost point, at the height of the prime's first point."""
+# how a line written after a prime is placed (a model's card records its join in ``ink_scale``; see after_prime)
+JOINS = ("baseline", "start")
+MIDLINE_MAX_SLOPE = 0.3   # a steeper fitted slope is the shape of the writing, not the line's (as prime.y_band)
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """A line's slope, robust to ascenders, descenders and stray marks: the median slope between points at
+    least a quarter of the line's width apart (at most 120 points, evenly spread, are paired). 0 when the
+    line is too short or the slope is steeper than ``MIDLINE_MAX_SLOPE``."""
+    if len(x) < 2 or not np.ptp(x) > 0:
+        return 0.0
+    k = np.unique(np.linspace(0, len(x) - 1, min(len(x), 120)).astype(np.int64))
+    dx = x[k][None, :] - x[k][:, None]
+    dy = y[k][None, :] - y[k][:, None]
+    far = dx > 0.25 * np.ptp(x)
+    if not far.any():
+        return 0.0
+    slope = float(np.median(dy[far] / dx[far]))
+    return slope if abs(slope) < MIDLINE_MAX_SLOPE else 0.0
+
+
+def midline(xy: np.ndarray, at_x: float) -> float:
+    """The height of a line's middle at ``at_x`` (points (n, 2), absolute): the median of its points'
+    heights around the line's slope (:func:`_slope`); the median ignores ascenders, descenders and capitals."""
+    x, y = xy[:, 0], xy[:, 1]
+    slope = _slope(x, y)
+    return float(np.median(y - slope * x) + slope * at_x)
+
+
+def after_prime(prime_stroke3, gap: float, line_stroke3=None, join: str = "baseline") -> np.ndarray:
+    """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts:
+    ``gap`` right of the prime's rightmost point and, by ``join``:
+
+    - ``"baseline"`` (``line_stroke3`` given): as the next word of the prime's line would be, the line's
+      middle (:func:`midline`, at its first point) on the prime's middle carried on to there, so the letters
+      after a prime sit on the prime's baseline whatever letter each line starts with;
+    - ``"start"`` (the join of models trained before the baseline join): at the height of the prime's
+      first point (a line that starts with a capital after one that starts with a small letter sits lower)."""
+    if join not in JOINS:
+        raise ScribeError(f"unknown prime join {join!r} (expected one of {', '.join(JOINS)})")
     a = np.asarray(prime_stroke3, dtype=np.float64).reshape(-1, 3)
     xy = np.cumsum(a[:, :2], axis=0)
-    return np.array([xy[:, 0].max() + gap - xy[-1, 0], xy[0, 1] - xy[-1, 1]], dtype=np.float64)
+    x0 = xy[:, 0].max() + gap
+    if join == "baseline" and line_stroke3 is not None:
+        b = np.asarray(line_stroke3, dtype=np.float64).reshape(-1, 3)
+        own = np.cumsum(b[:, :2], axis=0) - b[0, :2]            # the line from its first point
+        y0 = midline(xy, x0) - midline(own, 0.0)
+    else:
+        y0 = xy[0, 1]
+    return np.array([x0 - xy[-1, 0], y0 - xy[-1, 1]], dtype=np.float64)
 
 
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
-               prime_text: str | None = None, gap: float = 0.0, foci: list | None = None) -> np.ndarray:
+               prime_text: str | None = None, gap: float = 0.0, join: str = "baseline",
+               foci: list | None = None) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
 
     text: the line's transcript (synthesis steppers; ScribeError if missing or not writable). prime_stroke3 /
     prime_text: teacher-force another line first (see the module docstring); ``gap``: the word space (raw
-    units) between the prime and the line. foci: a list that gets, for each point (synthesis steppers), the
+    units) between the prime and the line; ``join``: how the line is placed after it (:func:`after_prime`;
+    the model's ``InkScale.join``). foci: a list that gets, for each point (synthesis steppers), the
     index in ``text`` of the character the attention is on when the point is predicted."""
     from engine.core.stepper import state_names
 
@@ -119,7 +166,7 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
         if a is not None and not np.all(np.isfinite(a)):
             raise ScribeError(f"the {what} has non-finite coordinates")
     if prime is not None:
-        line[0, :2] = after_prime(prime, gap)
+        line[0, :2] = after_prime(prime, gap, line, join)
     placed = None
     feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
     feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
@@ -166,7 +213,8 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     return -mdn_log_prob(ys, target)
 
 
-def rank_primes(stepper, candidates, targets, *, vocab=None, norm=None, gap: float = 0.0) -> list[tuple[float, int]]:
+def rank_primes(stepper, candidates, targets, *, vocab=None, norm=None, gap: float = 0.0,
+                join: str = "baseline") -> list[tuple[float, int]]:
     """Which of a writer's lines tells the model most about the writer: for each candidate prime
     (stroke-3, text), the mean primed NLL per point of the writer's other lines ``targets`` (stroke-3, text)
     scored after it (:func:`score_line`). Returns ``(nats per point, candidate index)`` pairs, best first."""
@@ -175,6 +223,6 @@ def rank_primes(stepper, candidates, targets, *, vocab=None, norm=None, gap: flo
     ranked = []
     for k, (prime, prime_text) in enumerate(candidates):
         per_line = [score_line(stepper, s3, text=text, vocab=vocab, norm=norm, prime_stroke3=prime,
-                               prime_text=prime_text, gap=gap).mean() for s3, text in targets]
+                               prime_text=prime_text, gap=gap, join=join).mean() for s3, text in targets]
         ranked.append((float(np.mean(per_line)), k))
     return sorted(ranked)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import DataError
-from engine.core.ink_score import GAP_X_HEIGHTS
+from engine.core.ink_score import GAP_X_HEIGHTS, JOINS
 from engine.data.ink import Ink, Stroke
 
 DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
@@ -92,10 +92,12 @@ def median_step(stroke3) -> float | None:
 
 @dataclass(frozen=True)
 class InkScale:
-    """The ink a model was trained on: its x-height and typical pen-down step, in the model's raw units."""
+    """The ink a model was trained on: its x-height and typical pen-down step, in the model's raw units, and
+    how its training pairs placed a line after a prime (``engine.core.ink_score.after_prime``)."""
 
     x_height: float = DEFAULT_X_HEIGHT
     spacing: float | None = None        # None: keep the prime's own points
+    join: str = "baseline"              # what this code trains; cards without one are "start" (older models)
 
     @property
     def prime_gap(self) -> float:
@@ -104,7 +106,7 @@ class InkScale:
 
     def to_json(self) -> dict:
         return {"x_height": round(float(self.x_height), 4),
-                "spacing": None if self.spacing is None else round(float(self.spacing), 4)}
+                "spacing": None if self.spacing is None else round(float(self.spacing), 4), "join": self.join}
 
     @classmethod
     def from_lines(cls, lines) -> "InkScale":
@@ -122,16 +124,18 @@ class InkScale:
     @classmethod
     def from_card(cls, card: dict | None, styles: list[dict] | None = None) -> "InkScale":
         """From ``card["ink_scale"]``; for cards without it, estimated from the bundled ``styles``
-        (dicts with ``stroke3``) or the card's ``x_height``; else the defaults."""
+        (dicts with ``stroke3``) or the card's ``x_height``; else the defaults. A card that does not name its
+        join (or names one this code does not know) has the ``"start"`` join of the models made before."""
         card = card or {}
         rec = card.get("ink_scale")
         if isinstance(rec, dict):
+            join = rec.get("join") if rec.get("join") in JOINS else "start"
             try:
                 xh = float(rec.get("x_height") or 0)
                 sp = rec.get("spacing")
                 sp = float(sp) if sp is not None else None
                 if np.isfinite(xh) and xh > 0 and (sp is None or (np.isfinite(sp) and sp > 0)):
-                    return cls(xh, sp)
+                    return cls(xh, sp, join)
             except (TypeError, ValueError):
                 pass
         lines = []
@@ -145,7 +149,7 @@ class InkScale:
             xh = float(card.get("x_height") or 0)
         except (TypeError, ValueError):
             xh = 0.0
-        return cls(xh if np.isfinite(xh) and xh > 0 else measured.x_height, measured.spacing)
+        return cls(xh if np.isfinite(xh) and xh > 0 else measured.x_height, measured.spacing, "start")
 
 
 def read_prime_ink(path: str | os.PathLike) -> Ink:

@@ -312,7 +312,8 @@ class PairedInkTask(InkTask):
     another line of the same writer, joined the way ``engine.core.ink_stream`` primes and
     ``engine.core.ink_score`` scores a primed line: the first line is teacher-forced with its own text, then
     (before its last point) the window state is reset and reads ``WINDOW_LEAD`` + the line's text, and the
-    line starts a word space right of the first (``ink_score.after_prime``). Both lines' points are trained
+    line starts a word space right of the first, on its baseline (``ink_score.after_prime``, the task's
+    ``ink_scale.join``, which the card records). Both lines' points are trained
     on. Single-line models never see the state a prime leaves behind; with pairs they learn to carry the
     writer's hand across it. Batches are padded to their own length (no CUDA graphs)."""
 
@@ -337,7 +338,8 @@ class PairedInkTask(InkTask):
         """(points (normalised), switch step, prime text ids, line text ids) of line ``line`` after ``prime``."""
         a_norm, a_ids = self.train_lines[prime]
         b_norm, b_ids = self.train_lines[line]
-        jump = np.array([[*after_prime(self.norm.denormalise(a_norm), self.gap), 0.0]])
+        jump = np.array([[*after_prime(self.norm.denormalise(a_norm), self.gap, self.norm.denormalise(b_norm),
+                                       self.ink_scale.join), 0.0]])
         b = b_norm.copy()
         b[0, :2] = self.norm.normalise(jump)[0, :2]     # only the line's first point (its origin) moves
         return np.concatenate([a_norm, b]), len(a_norm), a_ids, np.concatenate([self.lead, b_ids])

@@ -61,7 +61,7 @@ def test_with_a_model_the_style_is_the_best_ranked_prime(tmp_path):
     nll = {ds.lines_meta[c]["text"]: np.mean([     # score_line moves both lines to the origin itself
         score_line(sc.stepper, ds.line(j).points, text=ds.lines_meta[j]["text"], vocab=sc.vocab, norm=sc.norm,
                    prime_stroke3=ds.line(c).points, prime_text=ds.lines_meta[c]["text"],
-                   gap=sc.scale.prime_gap).mean() for j in others]) for c in fits}
+                   gap=sc.scale.prime_gap, join=sc.scale.join).mean() for j in others]) for c in fits}
     assert len(nll) >= 2 and len(set(np.round(list(nll.values()), 6))) == len(nll)
     assert italic["text"] == min(nll, key=nll.get)
     assert min(nll, key=nll.get) != ds.lines_meta[fits[0]]["text"]   # so the model did choose (seed 5)

@@ -14,6 +14,7 @@ from engine.core.ink_score import (
     after_prime,
     log_jacobian,
     mdn_log_prob,
+    midline,
     rank_primes,
     score_line,
 )
@@ -120,15 +121,43 @@ def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
             np.testing.assert_array_equal(fa[k], fb[k])
     # the window was placed at " below" before the prime's last point
     assert b.fed[len(prime)]["chars"].shape[1] == len(" below") and b.fed[len(prime) - 1]["chars"].shape[1] == 4
-    # the line's first point is the jump to a word space right of the prime, at the prime's starting height
-    jump = after_prime(prepare_line(prime), 4.0)
+    # the line's first point is the jump to a word space right of the prime, its middle on the prime's
+    jump = after_prime(prepare_line(prime), 4.0, prepare_line(line))
     xy = np.cumsum(prepare_line(prime)[:, :2].astype(np.float64), 0)
-    assert xy[-1, 0] + jump[0] == pytest.approx(xy[:, 0].max() + 4.0) and xy[-1, 1] + jump[1] == pytest.approx(0)
+    placed = np.cumsum(prepare_line(line)[:, :2].astype(np.float64), 0) + xy[-1, :2] + jump
+    assert placed[0, 0] == pytest.approx(xy[:, 0].max() + 4.0)
+    assert midline(placed, placed[0, 0]) == pytest.approx(midline(xy, placed[0, 0]), abs=1e-6)
     fed_jump = NormStats.from_json(NORM).denormalise(b.fed[len(prime) + 1]["x"])[0, :2]
     np.testing.assert_allclose(fed_jump, jump, rtol=1e-5, atol=1e-4)
     # only the line's points are scored, and the prime changes them
     unprimed = score_line(b, line, text="below", vocab=list(CHARS), norm=NORM)
     assert nll.shape == unprimed.shape == (20,) and not np.allclose(nll[1:], unprimed[1:])
+
+
+def test_the_baseline_join_puts_the_line_on_the_primes_middle_whatever_letter_it_starts_with():
+    # a prime on a baseline sloping down 0.1 per unit, whose middle band is y = 0.1 x (ascenders above it)
+    x = np.linspace(0, 100, 201)
+    prime_xy = np.stack([x, 0.1 * x + np.where(np.arange(201) % 10 == 0, -30.0, np.sin(x))], 1)
+    prime = np.diff(np.vstack([[0, 0], prime_xy]), axis=0)
+    prime = np.hstack([prime, np.zeros((len(prime), 1))])
+    # the same line, once starting at an ascender's top (40 above its middle) and once at its middle
+    body = np.stack([np.linspace(0, 60, 121), np.sin(np.linspace(0, 60, 121))], 1)
+    middles = []
+    for lead in (-40.0, 0.0):
+        xy = np.vstack([[0.0, lead], body + [1.0, 0.0]])
+        line = np.hstack([np.diff(np.vstack([[0, 0], xy]), axis=0), np.zeros((len(xy), 1))])
+        jump = after_prime(prime, 8.0, line)
+        start = prime_xy[-1] + jump
+        assert start[0] == pytest.approx(108.0)
+        # the line's middle (its first point - lead) lands on the prime's there (0.1 * 108, within the sine
+        # of amplitude 1 both are drawn with), and does not depend on the line's first letter
+        middles.append(start[1] - lead)
+        assert middles[-1] == pytest.approx(10.8, abs=0.6)
+        # the older join ignores the line: at the height the prime started
+        assert (prime_xy[-1] + after_prime(prime, 8.0, line, join="start"))[1] == pytest.approx(prime_xy[0, 1])
+    assert middles[0] == pytest.approx(middles[1], abs=0.05)
+    with pytest.raises(ScribeError, match="unknown prime join"):
+        after_prime(prime, 8.0, line, join="middle")
 
 
 def test_log_jacobian():

@@ -1,5 +1,7 @@
 """engine.data.prime: a person's ink -> stroke-3 at the model's scale and point rate."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -72,14 +74,19 @@ def test_the_guide_bounds_a_drawing_that_ignores_it():
 
 
 def test_ink_scale_from_card_styles_or_defaults():
-    assert InkScale.from_card({"ink_scale": {"x_height": 31, "spacing": 2.5}}) == InkScale(31.0, 2.5)
-    assert InkScale.from_card({}) == InkScale()
-    assert InkScale.from_card({"ink_scale": {"x_height": "nan"}}) == InkScale()
+    # a card that does not name its join is an older model's: the "start" join it was trained with
+    assert InkScale.from_card({"ink_scale": {"x_height": 31, "spacing": 2.5}}) == InkScale(31.0, 2.5, "start")
+    assert InkScale.from_card({"ink_scale": {"x_height": 31, "spacing": 2.5, "join": "baseline"}}).join == "baseline"
+    assert InkScale.from_card({"ink_scale": {"x_height": 31, "join": "sideways"}}).join == "start"
+    assert InkScale.from_card({}) == InkScale(join="start")
+    assert InkScale.from_card({"ink_scale": {"x_height": "nan"}}) == InkScale(join="start")
     styles = [{"stroke3": _line(seed=1).to_stroke3()}]
     est = InkScale.from_card({}, styles)
-    assert est == InkScale.from_lines([styles[0]["stroke3"]]) and est.spacing > 0
+    assert est == replace(InkScale.from_lines([styles[0]["stroke3"]]), join="start") and est.spacing > 0
     assert InkScale.from_card({"x_height": 40}, styles).x_height == 40.0
-    assert InkScale(25.0, 2.0).to_json() == {"x_height": 25.0, "spacing": 2.0}
+    # what this code trains, and so what a new card records
+    assert InkScale(25.0, 2.0).to_json() == {"x_height": 25.0, "spacing": 2.0, "join": "baseline"}
+    assert InkScale.from_card({"ink_scale": InkScale(25.0, 2.0).to_json()}) == InkScale(25.0, 2.0)
 
 
 def test_long_primes_are_cut_at_a_stroke_end():

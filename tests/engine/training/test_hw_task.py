@@ -231,7 +231,7 @@ def test_cli_training_is_reproducible_for_a_seed(tmp_path, run_cli):
 
 def test_paired_lines_are_scored_as_a_primed_line_is():
     """A paired batch row's loss on its second line is the primed NLL ``engine.core.ink_score`` gives (the
-    prime teacher-forced, the window placed, the line a word space right of the prime)."""
+    prime teacher-forced, the window placed, the line a word space right of the prime, on its baseline)."""
     from engine.core.ink_score import score_line
     from engine.models import mdn
     from engine.models.torch_stepper import TorchStepper
@@ -253,7 +253,9 @@ def test_paired_lines_are_scored_as_a_primed_line_is():
     prime_text = task.vocab.decode([int(i) for i in chars[0].argmax(-1)[:int(chars[0].sum())]])
     line_text = task.vocab.decode([int(i) for i in chars2[0].argmax(-1)[:int(chars2[0].sum())]])[1:]
     nll = score_line(TorchStepper(task.model.step_module()), line, text=line_text, vocab=task.vocab, norm=task.norm,
-                     prime_stroke3=prime, prime_text=prime_text, gap=task.ink_scale.prime_gap)
+                     prime_stroke3=prime, prime_text=prime_text, gap=task.ink_scale.prime_gap,
+                     join=task.ink_scale.join)
+    assert task.ink_scale.join == "baseline" and task.card()["ink_scale"]["join"] == "baseline"
     with torch.no_grad():
         row = y[:1, a:n]
         want = float(mdn.nll(row, tgt[:1, a:n], task.m, mask[:1, a:n]))
