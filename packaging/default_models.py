@@ -6,8 +6,9 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
     scribe train text --preset default-text --out runs/default-text
     # handwriting: synthesis net on a synthetic corpus of many hands (print, italic, script, cursive) whose pen
     # drifts in speed, flutters and rests (bench/RESULTS-handwriting.md 2g, 2h), fine-tuned with line pairs (for
-    # priming) in two stages from the previous bundled model (git 97dd6e5; its own recipe is in that commit's
-    # card): first on the corpus as drawn, then on one whose letters stray further from the fonts (--shape-var)
+    # priming) in three stages from the bundled model of git 97dd6e5 (its own recipe is in that commit's
+    # card): first on the corpus as drawn, then on one whose letters stray further from the fonts (--shape-var),
+    # then on that corpus again with pairs joined on the prime's baseline (2i)
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-rests
     scribe train ink --data runs/synth-rests --init-from assets/models/handwriting-script --preset default-ink \
@@ -17,13 +18,16 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --shape-var 1.8 --out runs/synth-hands
     scribe train ink --data runs/synth-hands --init-from runs/rests-pkg --preset default-ink \
         --pairs 0.5 --minutes 40 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 8 --out runs/hands-ink
-    # (each training ran beside another on a 2-core machine: 399 and 365 steps)
+    scribe export runs/hands-ink --out runs/hands-pkg
+    scribe train ink --data runs/synth-hands --init-from runs/hands-pkg --preset default-ink \
+        --pairs 0.5 --steps 380 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 9 --out runs/join-ink
+    # (each training ran beside another on a 2-core machine: 399, 365 and 380 steps)
     # package both (export with parity check, add priming styles from the training writers)
-    python packaging/default_models.py --text-run runs/default-text --ink-run runs/hands-ink \
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/join-ink \
         --ink-data runs/synth-hands
     # card figures come from the benchmark runs, when present:
     #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
-    #   bench/handwriting_eval.py --model runs/hands-ink --data runs/synth-hands ... --json runs/hands-ink-eval.json
+    #   bench/handwriting_eval.py --model runs/join-ink --data runs/synth-hands ... --json runs/join-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's hand, slant, size and spacing. Each is the line of its writer that shows the
@@ -45,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "assets" / "models"
 
 INK_RECIPE = " && ".join([
-    "(the previous bundled model: git 97dd6e5, whose card has its recipe; bench/RESULTS-handwriting.md 2h)",
+    "(the model before these stages: git 97dd6e5, whose card has its recipe; bench/RESULTS-handwriting.md 2h)",
     "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
     "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-rests",
     "scribe train ink --data runs/synth-rests --init-from assets/models/handwriting-script --preset default-ink "
@@ -54,7 +58,11 @@ INK_RECIPE = " && ".join([
     "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
     "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --shape-var 1.8 --out runs/synth-hands",
     "scribe train ink --data runs/synth-hands --init-from runs/rests-pkg --preset default-ink "
-    "--pairs 0.5 --minutes 40 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 8 --out runs/hands-ink"])
+    "--pairs 0.5 --minutes 40 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 8 --out runs/hands-ink",
+    "scribe export runs/hands-ink --out runs/hands-pkg",
+    "(from here on training pairs join a line to its prime on the prime's baseline: bench/RESULTS-handwriting.md 2i)",
+    "scribe train ink --data runs/synth-hands --init-from runs/hands-pkg --preset default-ink "
+    "--pairs 0.5 --steps 380 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 9 --out runs/join-ink"])
 
 # (hand family, which writer of that family in corpus order, style name): one style per family of the corpus
 STYLES = [("print", 0, "Print, upright"), ("print", 3, "Print, small"), ("italic", 0, "Italic"),
