@@ -88,7 +88,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     off = WindowOff(sc.stepper)
     rng = np.random.default_rng(seed)
     points = lines = 0
-    rest = {"unprimed": 0.0, "primed": 0.0, "other_writer": 0.0, "self": 0.0}   # without each line's first point
+    rest = {k: [0.0, 0] for k in ("unprimed", "primed", "other_writer", "self")}  # without each line's first point
     writers = sorted({m.get("writer") or "" for m in ds.lines_meta} - {""})
 
     def first_usable(w):
@@ -112,17 +112,19 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
                        prime_stroke3=retime(prep.prime(j), rng, retime_amp),
                        prime_text=prime_text, gap=gap, join=sc.scale.join, foci=foci)
         d = p - u
-        rest["unprimed"] += u[1:].sum()
-        rest["primed"] += p[1:].sum()
+        for key, v in (("unprimed", u), ("primed", p)):
+            rest[key][0] += v[1:].sum()
+            rest[key][1] += len(v) - 1
         if cross:
             w = ds.lines_meta[i]["writer"]
             other = first_usable(writers[(writers.index(w) + 1) % len(writers)]) if len(writers) > 1 else None
             for key, k in (("other_writer", other), ("self", i)):
                 if k is not None:
-                    rest[key] += score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
-                                            prime_stroke3=retime(prep.prime(k), rng, retime_amp),
-                                            prime_text=ds.lines_meta[k]["text"], gap=gap,
-                                            join=sc.scale.join)[1:].sum()
+                    rest[key][0] += score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
+                                               prime_stroke3=retime(prep.prime(k), rng, retime_amp),
+                                               prime_text=ds.lines_meta[k]["text"], gap=gap,
+                                               join=sc.scale.join)[1:].sum()
+                    rest[key][1] += len(s3) - 1
         first.append((u[0], p[0]))
         at = np.arange(1, len(d)) * 10 // len(d)
         np.add.at(tenths, at, d[1:])
@@ -141,7 +143,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     return {"model": model, "data": data, "retime": retime_amp, "lines": lines, "points": points,
             "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1),
                                "unprimed_window_off": total_off / max(points, 1)},
-            "without_first_point": {k: v / max(points - lines, 1) for k, v in rest.items()
+            "without_first_point": {k: v / max(n, 1) for k, (v, n) in rest.items()
                                     if cross or k in ("unprimed", "primed")},
             "first_point": {"unprimed": float(f[:, 0].mean()) if len(f) else None,
                             "primed": float(f[:, 1].mean()) if len(f) else None},
