@@ -91,9 +91,15 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     rest = {k: [0.0, 0] for k in ("unprimed", "primed", "other_writer", "self")}  # without each line's first point
     writers = sorted({m.get("writer") or "" for m in ds.lines_meta} - {""})
 
-    def first_usable(w):
-        return next((k for k, m in enumerate(ds.lines_meta) if m.get("writer") == w and m.get("text")
-                     and not sc.vocab.unknown(m["text"]) and prep.prime(k) is not None), None)
+    other_prime: dict[str, int | None] = {}    # writer -> the first usable line of the NEXT writer (--cross)
+
+    def other_writers_prime(w: str) -> int | None:
+        if w not in other_prime:
+            o = writers[(writers.index(w) + 1) % len(writers)] if len(writers) > 1 else None
+            other_prime[w] = next((k for k, m in enumerate(ds.lines_meta) if o and m.get("writer") == o
+                                   and m.get("text") and not sc.vocab.unknown(m["text"])
+                                   and prep.prime(k) is not None), None)
+        return other_prime[w]
     for i in select_lines(ds, split):
         if limit is not None and lines >= limit:
             break
@@ -116,9 +122,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
             rest[key][0] += v[1:].sum()
             rest[key][1] += len(v) - 1
         if cross:
-            w = ds.lines_meta[i]["writer"]
-            other = first_usable(writers[(writers.index(w) + 1) % len(writers)]) if len(writers) > 1 else None
-            for key, k in (("other_writer", other), ("self", i)):
+            for key, k in (("other_writer", other_writers_prime(ds.lines_meta[i]["writer"])), ("self", i)):
                 if k is not None:
                     rest[key][0] += score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
                                                prime_stroke3=retime(prep.prime(k), rng, retime_amp),

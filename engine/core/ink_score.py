@@ -90,13 +90,13 @@ GAP_X_HEIGHTS = 0.6   # the word space between a prime and a line after it, in x
 
 # how a line written after a prime is placed (a model's card records its join in ``ink_scale``; see after_prime)
 JOINS = ("baseline", "start")
-MIDLINE_MAX_SLOPE = 0.3   # a steeper fitted slope is the shape of the writing, not the line's (as prime.y_band)
+MAX_LINE_SLOPE = 0.3   # a steeper fitted slope is the shape of the writing, not the line's (also prime.y_band)
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
     """A line's slope, robust to ascenders, descenders and stray marks: the median slope between points at
     least a quarter of the line's width apart (at most 120 points, evenly spread, are paired). 0 when the
-    line is too short or the slope is steeper than ``MIDLINE_MAX_SLOPE``."""
+    line is too short or the slope is steeper than ``MAX_LINE_SLOPE``."""
     if len(x) < 2 or not np.ptp(x) > 0:
         return 0.0
     k = np.unique(np.linspace(0, len(x) - 1, min(len(x), 120)).astype(np.int64))
@@ -106,7 +106,7 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     if not far.any():
         return 0.0
     slope = float(np.median(dy[far] / dx[far]))
-    return slope if abs(slope) < MIDLINE_MAX_SLOPE else 0.0
+    return slope if abs(slope) < MAX_LINE_SLOPE else 0.0
 
 
 def midline(xy: np.ndarray, at_x: float) -> float:
@@ -117,11 +117,11 @@ def midline(xy: np.ndarray, at_x: float) -> float:
     return float(np.median(y - slope * x) + slope * at_x)
 
 
-def after_prime(prime_stroke3, gap: float, line_stroke3=None, join: str = "baseline") -> np.ndarray:
+def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline") -> np.ndarray:
     """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts:
     ``gap`` right of the prime's rightmost point and, by ``join``:
 
-    - ``"baseline"`` (``line_stroke3`` given): as the next word of the prime's line would be, the line's
+    - ``"baseline"``: as the next word of the prime's line would be, the line's
       middle (:func:`midline`, at its first point) on the prime's middle carried on to there, so the letters
       after a prime sit on the prime's baseline whatever letter each line starts with;
     - ``"start"`` (the join of models trained before the baseline join): at the height of the prime's
@@ -131,7 +131,7 @@ def after_prime(prime_stroke3, gap: float, line_stroke3=None, join: str = "basel
     a = np.asarray(prime_stroke3, dtype=np.float64).reshape(-1, 3)
     xy = np.cumsum(a[:, :2], axis=0)
     x0 = xy[:, 0].max() + gap
-    if join == "baseline" and line_stroke3 is not None:
+    if join == "baseline":
         b = np.asarray(line_stroke3, dtype=np.float64).reshape(-1, 3)
         own = np.cumsum(b[:, :2], axis=0) - b[0, :2]            # the line from its first point
         y0 = midline(xy, x0) - midline(own, 0.0)

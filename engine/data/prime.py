@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import DataError
-from engine.core.ink_score import GAP_X_HEIGHTS, JOINS
+from engine.core.ink_score import GAP_X_HEIGHTS, JOINS, MAX_LINE_SLOPE
 from engine.data.ink import Ink, Stroke
 
 DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
@@ -56,7 +56,7 @@ def y_band(xs, ys) -> float | None:
         return None
     if np.ptp(x) > 0:
         slope = np.polyfit(x, y, 1)[0]
-        if abs(slope) < 0.3:  # a baseline drifts; a steeper fit is the shape of the writing, not its slope
+        if abs(slope) < MAX_LINE_SLOPE:  # a baseline drifts; a steeper fit is the writing's shape, not its slope
             y = y - slope * x
     band = float(np.percentile(y, 80) - np.percentile(y, 20))
     return band if band > 0 else None
