@@ -12,8 +12,9 @@ Primed (``prime_stroke3``): the prime is teacher-forced first, along the path ``
 window reads the prime's transcript, then is placed at ``WINDOW_LEAD`` + the line's text before the
 prime's last point); only the line's points are scored. Its first point, a line's origin, is then the jump
 from the end of the prime to where the line starts, as if the line were the next word (:func:`after_prime`):
-a word space (``gap``) right of the prime, and, with the ``"baseline"`` join, placed so that the line's
-middle band continues the prime's (the ``"start"`` join of older models: at the height the prime started).
+a word space (``gap``) right of where the pen stopped (the ``"pen"`` join) or of the prime's rightmost point
+(``"baseline"``), with the line's middle band continuing the prime's (the ``"start"`` join of older models:
+right of the rightmost point, at the height the prime started).
 
 Units: the figures are in the model's normalised units. For the data's own units add
 :func:`log_jacobian` per point (the normalisation and any scaling of the ink).
@@ -89,7 +90,7 @@ GAP_X_HEIGHTS = 0.6   # the word space between a prime and a line after it, in x
 
 
 # how a line written after a prime is placed (a model's card records its join in ``ink_scale``; see after_prime)
-JOINS = ("baseline", "start")
+JOINS = ("pen", "baseline", "start")
 MAX_LINE_SLOPE = 0.3   # a steeper fitted slope is the shape of the writing, not the line's (also prime.y_band)
 
 
@@ -117,21 +118,26 @@ def midline(xy: np.ndarray, at_x: float) -> float:
     return float(np.median(y - slope * x) + slope * at_x)
 
 
-def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline") -> np.ndarray:
-    """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts:
-    ``gap`` right of the prime's rightmost point and, by ``join``:
+def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "pen") -> np.ndarray:
+    """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts,
+    by ``join``:
 
-    - ``"baseline"``: as the next word of the prime's line would be, the line's
-      middle (:func:`midline`, at its first point) on the prime's middle carried on to there, so the letters
-      after a prime sit on the prime's baseline whatever letter each line starts with;
-    - ``"start"`` (the join of models trained before the baseline join): at the height of the prime's
-      first point (a line that starts with a capital after one that starts with a small letter sits lower)."""
+    - ``"pen"``: ``gap`` right of the prime's last point, the line's middle (:func:`midline`, at its first
+      point) on the prime's middle carried on to there. The jump's length is then the same after every prime,
+      so a model need not work out how far left of the prime's end its last stroke (a late i-dot or t-bar)
+      was; the letters after a prime still sit on the prime's baseline whatever letter each line starts with.
+      Where the line lands along x does not show: the app and the sheets place each line by its own ink;
+    - ``"baseline"``: as ``"pen"``, but ``gap`` right of the prime's rightmost point, as the next word of
+      the prime's line would be;
+    - ``"start"`` (the join of models trained before the baseline join): ``gap`` right of the rightmost
+      point, at the height of the prime's first point (a line that starts with a capital after one that
+      starts with a small letter sits lower)."""
     if join not in JOINS:
         raise ScribeError(f"unknown prime join {join!r} (expected one of {', '.join(JOINS)})")
     a = np.asarray(prime_stroke3, dtype=np.float64).reshape(-1, 3)
     xy = np.cumsum(a[:, :2], axis=0)
-    x0 = xy[:, 0].max() + gap
-    if join == "baseline":
+    x0 = (xy[-1, 0] if join == "pen" else xy[:, 0].max()) + gap
+    if join != "start":
         b = np.asarray(line_stroke3, dtype=np.float64).reshape(-1, 3)
         own = np.cumsum(b[:, :2], axis=0) - b[0, :2]            # the line from its first point
         y0 = midline(xy, x0) - midline(own, 0.0)
@@ -141,7 +147,7 @@ def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline")
 
 
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
-               prime_text: str | None = None, gap: float = 0.0, join: str = "baseline",
+               prime_text: str | None = None, gap: float = 0.0, join: str = "pen",
                foci: list | None = None) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
@@ -214,7 +220,7 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
 
 
 def rank_primes(stepper, candidates, targets, *, vocab=None, norm=None, gap: float = 0.0,
-                join: str = "baseline") -> list[tuple[float, int]]:
+                join: str = "pen") -> list[tuple[float, int]]:
     """Which of a writer's lines tells the model most about the writer: for each candidate prime
     (stroke-3, text), the mean primed NLL per point of the writer's other lines ``targets`` (stroke-3, text)
     scored after it (:func:`score_line`). Returns ``(nats per point, candidate index)`` pairs, best first."""

@@ -121,11 +121,12 @@ def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
             np.testing.assert_array_equal(fa[k], fb[k])
     # the window was placed at " below" before the prime's last point
     assert b.fed[len(prime)]["chars"].shape[1] == len(" below") and b.fed[len(prime) - 1]["chars"].shape[1] == 4
-    # the line's first point is the jump to a word space right of the prime, its middle on the prime's
+    # the line's first point is the jump to a word space right of where the prime's pen stopped (score_line's
+    # default join, the "pen" join), its middle on the prime's
     jump = after_prime(prepare_line(prime), 4.0, prepare_line(line))
     xy = np.cumsum(prepare_line(prime)[:, :2].astype(np.float64), 0)
     placed = np.cumsum(prepare_line(line)[:, :2].astype(np.float64), 0) + xy[-1, :2] + jump
-    assert placed[0, 0] == pytest.approx(xy[:, 0].max() + 4.0)
+    assert jump[0] == pytest.approx(4.0)
     assert midline(placed, placed[0, 0]) == pytest.approx(midline(xy, placed[0, 0]), abs=1e-6)
     fed_jump = NormStats.from_json(NORM).denormalise(b.fed[len(prime) + 1]["x"])[0, :2]
     np.testing.assert_allclose(fed_jump, jump, rtol=1e-5, atol=1e-4)
@@ -146,7 +147,7 @@ def test_the_baseline_join_puts_the_line_on_the_primes_middle_whatever_letter_it
     for lead in (-40.0, 0.0):
         xy = np.vstack([[0.0, lead], body + [1.0, 0.0]])
         line = np.hstack([np.diff(np.vstack([[0, 0], xy]), axis=0), np.zeros((len(xy), 1))])
-        jump = after_prime(prime, 8.0, line)
+        jump = after_prime(prime, 8.0, line, join="baseline")
         start = prime_xy[-1] + jump
         assert start[0] == pytest.approx(108.0)
         # the line's middle (its first point - lead) lands on the prime's there (0.1 * 108, within the sine
@@ -158,6 +159,26 @@ def test_the_baseline_join_puts_the_line_on_the_primes_middle_whatever_letter_it
     assert middles[0] == pytest.approx(middles[1], abs=0.05)
     with pytest.raises(ScribeError, match="unknown prime join"):
         after_prime(prime, 8.0, line, join="middle")
+
+
+def test_the_pen_join_jumps_the_same_way_after_a_late_mark_the_baseline_join_does_not():
+    # a flat prime (middle band y = 0) whose last stroke is a t-bar written late, 30 units left of its end
+    x = np.linspace(0, 100, 201)
+    word = np.stack([x, np.sin(x)], 1)
+    bar = np.array([[65.0, -12.0], [75.0, -12.0]])
+    pen = np.r_[np.zeros(200), 1.0, 0.0, 0.0]                 # the pen lifts after the word, the bar is drawn
+    prime_xy = np.vstack([word, bar])
+    prime = np.hstack([np.diff(np.vstack([[0, 0], prime_xy]), axis=0), pen[:, None]])
+    body = np.stack([np.linspace(0, 60, 121), np.sin(np.linspace(0, 60, 121))], 1)
+    line = np.hstack([np.diff(np.vstack([[0, 0], body]), axis=0), np.zeros((len(body), 1))])
+    by_pen, by_edge = after_prime(prime, 8.0, line, join="pen"), after_prime(prime, 8.0, line, join="baseline")
+    # "pen": a word space right of where the pen stopped, whatever the prime's last stroke was
+    assert by_pen[0] == pytest.approx(8.0)
+    # "baseline": right of the prime's rightmost point, so the jump's length depends on the late mark
+    assert by_edge[0] == pytest.approx(100.0 + 8.0 - 75.0)
+    # both put the line's middle on the prime's (y = 0 within the sine both are drawn with): 12 below the bar
+    for jump in (by_pen, by_edge):
+        assert (prime_xy[-1] + jump)[1] == pytest.approx(0.0, abs=0.6)
 
 
 def test_log_jacobian():
