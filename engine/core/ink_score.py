@@ -118,7 +118,7 @@ def midline(xy: np.ndarray, at_x: float) -> float:
     return float(np.median(y - slope * x) + slope * at_x)
 
 
-def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "pen") -> np.ndarray:
+def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline") -> np.ndarray:
     """The (dx, dy) jump (raw units) from a prime's last point to where a line written after it starts,
     by ``join``:
 
@@ -147,7 +147,7 @@ def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "pen") -> n
 
 
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
-               prime_text: str | None = None, gap: float = 0.0, join: str = "pen",
+               prime_text: str | None = None, gap: float = 0.0, join: str = "baseline",
                foci: list | None = None) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
@@ -220,7 +220,7 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
 
 
 def rank_primes(stepper, candidates, targets, *, vocab=None, norm=None, gap: float = 0.0,
-                join: str = "pen") -> list[tuple[float, int]]:
+                join: str = "baseline") -> list[tuple[float, int]]:
     """Which of a writer's lines tells the model most about the writer: for each candidate prime
     (stroke-3, text), the mean primed NLL per point of the writer's other lines ``targets`` (stroke-3, text)
     scored after it (:func:`score_line`). Returns ``(nats per point, candidate index)`` pairs, best first."""

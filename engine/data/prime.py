@@ -97,7 +97,7 @@ class InkScale:
 
     x_height: float = DEFAULT_X_HEIGHT
     spacing: float | None = None        # None: keep the prime's own points
-    join: str = "pen"                   # what this code trains; cards without one are "start" (older models)
+    join: str = "baseline"              # what this code trains; cards without one are "start" (older models)
 
     @property
     def prime_gap(self) -> float:

@@ -121,12 +121,12 @@ def test_primed_scoring_feeds_the_prime_as_ink_stream_does():
             np.testing.assert_array_equal(fa[k], fb[k])
     # the window was placed at " below" before the prime's last point
     assert b.fed[len(prime)]["chars"].shape[1] == len(" below") and b.fed[len(prime) - 1]["chars"].shape[1] == 4
-    # the line's first point is the jump to a word space right of where the prime's pen stopped (score_line's
-    # default join, the "pen" join), its middle on the prime's
+    # the line's first point is the jump to a word space right of the prime (score_line's default join, the
+    # "baseline" join), its middle on the prime's
     jump = after_prime(prepare_line(prime), 4.0, prepare_line(line))
     xy = np.cumsum(prepare_line(prime)[:, :2].astype(np.float64), 0)
     placed = np.cumsum(prepare_line(line)[:, :2].astype(np.float64), 0) + xy[-1, :2] + jump
-    assert jump[0] == pytest.approx(4.0)
+    assert placed[0, 0] == pytest.approx(xy[:, 0].max() + 4.0)
     assert midline(placed, placed[0, 0]) == pytest.approx(midline(xy, placed[0, 0]), abs=1e-6)
     fed_jump = NormStats.from_json(NORM).denormalise(b.fed[len(prime) + 1]["x"])[0, :2]
     np.testing.assert_allclose(fed_jump, jump, rtol=1e-5, atol=1e-4)
@@ -147,7 +147,7 @@ def test_the_baseline_join_puts_the_line_on_the_primes_middle_whatever_letter_it
     for lead in (-40.0, 0.0):
         xy = np.vstack([[0.0, lead], body + [1.0, 0.0]])
         line = np.hstack([np.diff(np.vstack([[0, 0], xy]), axis=0), np.zeros((len(xy), 1))])
-        jump = after_prime(prime, 8.0, line, join="baseline")
+        jump = after_prime(prime, 8.0, line)
         start = prime_xy[-1] + jump
         assert start[0] == pytest.approx(108.0)
         # the line's middle (its first point - lead) lands on the prime's there (0.1 * 108, within the sine

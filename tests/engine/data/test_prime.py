@@ -85,7 +85,7 @@ def test_ink_scale_from_card_styles_or_defaults():
     assert est == replace(InkScale.from_lines([styles[0]["stroke3"]]), join="start") and est.spacing > 0
     assert InkScale.from_card({"x_height": 40}, styles).x_height == 40.0
     # what this code trains, and so what a new card records
-    assert InkScale(25.0, 2.0).to_json() == {"x_height": 25.0, "spacing": 2.0, "join": "pen"}
+    assert InkScale(25.0, 2.0).to_json() == {"x_height": 25.0, "spacing": 2.0, "join": "baseline"}
     assert InkScale.from_card({"ink_scale": InkScale(25.0, 2.0).to_json()}) == InkScale(25.0, 2.0)
 
 

@@ -255,7 +255,7 @@ def test_paired_lines_are_scored_as_a_primed_line_is():
     nll = score_line(TorchStepper(task.model.step_module()), line, text=line_text, vocab=task.vocab, norm=task.norm,
                      prime_stroke3=prime, prime_text=prime_text, gap=task.ink_scale.prime_gap,
                      join=task.ink_scale.join)
-    assert task.ink_scale.join == "pen" and task.card()["ink_scale"]["join"] == "pen"
+    assert task.ink_scale.join == "baseline" and task.card()["ink_scale"]["join"] == "baseline"
     with torch.no_grad():
         row = y[:1, a:n]
         want = float(mdn.nll(row, tgt[:1, a:n], task.m, mask[:1, a:n]))
