@@ -25,6 +25,7 @@ Figures and what they showed: bench/RESULTS-handwriting.md 2e.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -91,15 +92,12 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     rest = {k: [0.0, 0] for k in ("unprimed", "primed", "other_writer", "self")}  # without each line's first point
     writers = sorted({m.get("writer") or "" for m in ds.lines_meta} - {""})
 
-    other_prime: dict[str, int | None] = {}    # writer -> the first usable line of the NEXT writer (--cross)
-
+    @functools.cache
     def other_writers_prime(w: str) -> int | None:
-        if w not in other_prime:
-            o = writers[(writers.index(w) + 1) % len(writers)] if len(writers) > 1 else None
-            other_prime[w] = next((k for k, m in enumerate(ds.lines_meta) if o and m.get("writer") == o
-                                   and m.get("text") and not sc.vocab.unknown(m["text"])
-                                   and prep.prime(k) is not None), None)
-        return other_prime[w]
+        """The first usable line of the NEXT writer (--cross)."""
+        o = writers[(writers.index(w) + 1) % len(writers)] if len(writers) > 1 else None
+        return next((k for k, m in enumerate(ds.lines_meta) if o and m.get("writer") == o and m.get("text")
+                     and not sc.vocab.unknown(m["text"]) and prep.prime(k) is not None), None)
     for i in select_lines(ds, split):
         if limit is not None and lines >= limit:
             break

@@ -126,7 +126,7 @@ def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline")
       point) on the prime's middle carried on to there. The jump's length is then the same after every prime,
       so a model need not work out how far left of the prime's end its last stroke (a late i-dot or t-bar)
       was; the letters after a prime still sit on the prime's baseline whatever letter each line starts with.
-      Where the line lands along x does not show: the app and the sheets place each line by its own ink;
+      Where the line lands along x does not show: the app's page places each line by its own ink;
     - ``"baseline"``: as ``"pen"``, but ``gap`` right of the prime's rightmost point, as the next word of
       the prime's line would be;
     - ``"start"`` (the join of models trained before the baseline join): ``gap`` right of the rightmost

@@ -162,7 +162,7 @@ def test_the_baseline_join_puts_the_line_on_the_primes_middle_whatever_letter_it
 
 
 def test_the_pen_join_jumps_the_same_way_after_a_late_mark_the_baseline_join_does_not():
-    # a flat prime (middle band y = 0) whose last stroke is a t-bar written late, 30 units left of its end
+    # a flat prime (middle band y = 0) whose last stroke is a t-bar written late, ending 25 units left of its end
     x = np.linspace(0, 100, 201)
     word = np.stack([x, np.sin(x)], 1)
     bar = np.array([[65.0, -12.0], [75.0, -12.0]])
