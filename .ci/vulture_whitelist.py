@@ -36,6 +36,7 @@ remove_jumps
 merge_duplicates
 REQUIRED_CHARS
 save_styles_npz
+primed_pairs  # engine/cli/evaluate.py: the primed pairing of scribe eval ink, for bench/prime_gain.py and prime_first_point.py
 stroke3_to_points  # engine/data/prime.py: stroke-3 -> absolute points (the personal fine-tune uses it)
 _.train_view
 _.latest_text

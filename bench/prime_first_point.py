@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cli.evaluate import _Prepared, load_ink_scorer, prime_partner  # noqa: E402
+from engine.cli.evaluate import _Prepared, load_ink_scorer, primed_pairs  # noqa: E402
 from engine.core import ink_score  # noqa: E402
 from engine.core.sampling import mdn_params  # noqa: E402
 from engine.data.ink_dataset import InkDataset  # noqa: E402
@@ -57,14 +57,8 @@ def main() -> None:
     ink_score.mdn_log_prob = keep_first
     rows = []
     try:
-        for i in range(n):
-            text = ds.lines_meta[i].get("text") or ""
-            if not text or sc.vocab.unknown(text) or prep.line(i) is None:
-                continue
-            j = prime_partner(ds, i, lambda k: prep.prime(k) is not None)
-            if j is None:
-                continue
-            ink_score.score_line(sc.stepper, prep.line(i)[0], text=text, vocab=sc.vocab, norm=sc.norm,
+        for i, j in primed_pairs(ds, prep, sc.vocab, range(n)):
+            ink_score.score_line(sc.stepper, prep.line(i)[0], text=ds.lines_meta[i]["text"], vocab=sc.vocab, norm=sc.norm,
                                  prime_stroke3=prep.prime(j), prime_text=ds.lines_meta[j]["text"],
                                  gap=sc.scale.prime_gap, join=sc.scale.join)
             y, t = seen["y"], seen["t"]

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cli.evaluate import _Prepared, load_ink_scorer, prime_partner, select_lines  # noqa: E402
+from engine.cli.evaluate import _Prepared, load_ink_scorer, primed_pairs, select_lines  # noqa: E402
 from engine.core.ink_score import score_line  # noqa: E402
 from engine.data.ink_dataset import InkDataset  # noqa: E402
 
@@ -98,15 +98,10 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         o = writers[(writers.index(w) + 1) % len(writers)] if len(writers) > 1 else None
         return next((k for k, m in enumerate(ds.lines_meta) if o and m.get("writer") == o and m.get("text")
                      and not sc.vocab.unknown(m["text"]) and prep.prime(k) is not None), None)
-    for i in select_lines(ds, split):
+    for i, j in primed_pairs(ds, prep, sc.vocab, select_lines(ds, split)):
         if limit is not None and lines >= limit:
             break
-        text = ds.lines_meta[i].get("text") or ""
-        if not text or sc.vocab.unknown(text) or prep.line(i) is None:
-            continue
-        j = prime_partner(ds, i, lambda k: prep.prime(k) is not None)
-        if j is None:
-            continue
+        text = ds.lines_meta[i]["text"]
         prime_text = ds.lines_meta[j].get("text") or ""
         s3 = retime(prep.line(i)[0], rng, retime_amp)
         u = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm)

@@ -162,6 +162,18 @@ def prime_partner(ds, i: int, usable) -> int | None:
     return None
 
 
+def primed_pairs(ds, prep: _Prepared, vocab, indices):
+    """(line, its prime) for each of ``indices`` that a synthesis model can score primed: a transcript it can
+    write, a line long enough to size, and a usable prime of its writer (:func:`prime_partner`)."""
+    for i in indices:
+        text = ds.lines_meta[i].get("text") or ""
+        if not text or vocab.unknown(text) or prep.line(i) is None:
+            continue
+        j = prime_partner(ds, i, lambda k: prep.prime(k) is not None)
+        if j is not None:
+            yield i, j
+
+
 SKIP_REASONS = {"no_text": "without a transcription", "unknown_chars": "with characters the model cannot write",
                 "short": "too short to tell their size", "no_prime": "with no other line of their writer to prime"}
 

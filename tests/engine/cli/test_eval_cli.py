@@ -10,7 +10,7 @@ import torch
 from hw_data import line_stroke3
 
 import engine.training.checkpoint as ckpt
-from engine.cli.evaluate import JSON_KEYS, load_ink_scorer, score_dataset
+from engine.cli.evaluate import JSON_KEYS, _Prepared, load_ink_scorer, primed_pairs, score_dataset
 from engine.data.ink_dataset import InkDataset, InkLine
 from engine.models.handwriting import build
 
@@ -104,6 +104,17 @@ def test_primed_uses_another_line_of_the_same_writer(models, run_cli, tmp_path, 
     capsys.readouterr()
     assert _json(run_cli, tmp_path, pkg, one, "--primed")["lines"] == 2
     assert "2 with no other line of their writer" in capsys.readouterr().err
+
+
+def test_primed_pairs_are_the_lines_and_primes_eval_scores(models, tmp_path):
+    # the benchmarks' pairing (bench/prime_gain.py, prime_first_point.py) is score_dataset's --primed pairing,
+    # leaving out the lines it skips (a writer with a single line)
+    data = toy(tmp_path / "one", texts=TEXTS[:4])          # writers w0 w1 w2 w0: w1 and w2 have one line
+    ds = InkDataset.load(data)
+    sc = load_ink_scorer(models[1])
+    recs, _, _ = score_dataset(sc, ds, range(len(ds)), primed=True)
+    pairs = list(primed_pairs(ds, _Prepared(ds, sc.scale), sc.vocab, range(len(ds))))
+    assert pairs == [(r["index"], r["prime"]) for r in recs] == [(0, 3), (3, 0)]
 
 
 def _error(run_cli, capsys, *argv):
