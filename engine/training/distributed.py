@@ -309,9 +309,10 @@ def launch(nproc: int, argv: list[str], out: str, device: str | None = "auto") -
             return 2                 # a worker said what went wrong
         import signal
 
-        # the cause, not the casualties: a rank whose peer died (PEER_LOST_EXIT) or that the launcher ended while
-        # tearing the job down (SIGTERM / SIGINT) is named only when nothing else failed
-        teardown = {PEER_LOST_EXIT, -signal.SIGTERM, -signal.SIGINT}
+        # the cause, not the casualties: a rank whose peer died (PEER_LOST_EXIT, or SIGABRT: gloo can abort the
+        # process when a peer vanishes mid-collective, seen under load) or that the launcher ended while tearing
+        # the job down (SIGTERM / SIGINT) is named only when nothing else failed
+        teardown = {PEER_LOST_EXIT, -signal.SIGABRT, -signal.SIGTERM, -signal.SIGINT}
         real = [(r, f) for r, f in failures.items() if f.exitcode not in teardown] or list(failures.items())
         rank, f = min(real, key=lambda rf: (rf[1].timestamp, rf[0]))
         how = f"was killed by {_signal_name(f.exitcode)}" if f.exitcode < 0 else f"exited with code {f.exitcode}"
