@@ -20,6 +20,7 @@ from engine.cli.common import (
     trainer_config,
     write_output,
 )
+from engine.core.ink_score import TRAIN_JOINS
 from engine.training.presets import INK_BASE, INK_PRESETS, merge_settings
 
 FREEZE = ("attention", "lower", "none", "recurrent")   # engine.training.personal.FREEZE (that module imports torch)
@@ -48,6 +49,11 @@ def register(groups) -> None:
     p.add_argument("--pairs", type=FRACTION, default=None, metavar="SHARE",
                    help="train priming too: this share of each batch's lines follow another line of the same "
                         "writer, joined as a prime is (the window placed at the second line's text); default 0")
+    p.add_argument("--join", choices=TRAIN_JOINS, default=None,
+                   help="where a paired line starts after its prime (the card records it; the app and scribe eval "
+                        "place a line after a prime the same way): pen = a word space right of where the prime's "
+                        "pen stopped, baseline = right of the prime's rightmost ink (default; "
+                        "bench/RESULTS-handwriting.md 2j)")
     g = p.add_argument_group("fine-tuning on one person's lines (--preset personal sets all of these; "
                              "engine/training/personal.py)")
     g.add_argument("--freeze", choices=sorted(FREEZE), default=None,
@@ -108,7 +114,7 @@ def saved_settings(card: dict) -> dict:
     if str(card.get("kind", "")).startswith("ink-"):
         out["kind"] = card["kind"][len("ink-"):]
     settings = card.get("settings") or {}
-    for k in ("batch", "buckets", "max_points", "sample_text", "pairs", *PERSONAL_KEYS):
+    for k in ("batch", "buckets", "max_points", "sample_text", "pairs", "join", *PERSONAL_KEYS):
         if k in settings:
             out[k] = settings[k]
     # cards written before "settings" was recorded
@@ -210,13 +216,17 @@ def build_ink_trainer(args):
     dataset = InkDataset.load(args.data)
     seed_everything(getattr(args, "seed", 1337))  # before the model is built: reproducible init
     pairs = getattr(args, "pairs", None) or 0.0
-    task_type, extra = (PairedInkTask, {"pairs": pairs}) if pairs > 0 else (InkTask, {})
+    join = getattr(args, "join", None)
+    if join is not None and not pairs > 0:
+        raise ScribeError("--join places the second line of a training pair: give --pairs too")
+    paired = {"pairs": pairs, "join": join or "baseline"}
+    task_type, extra = (PairedInkTask, paired) if pairs > 0 else (InkTask, {})
     task = task_type(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
                      sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,
                      seed=getattr(args, "seed", 1337), compile_step=getattr(args, "compile", "auto"),
                      dist=current(), **extra)
     task.run_settings = {"batch": args.batch, "buckets": args.buckets, "max_points": args.max_points,
-                         "sample_text": task.sample_text or None, **({"pairs": pairs} if pairs > 0 else {})}
+                         "sample_text": task.sample_text or None, **(paired if pairs > 0 else {})}
     n_skipped = sum(task.skipped.values())
     if n_skipped:
         msg = skipped_message(task.skipped, len(dataset), args.max_points)

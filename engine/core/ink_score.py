@@ -91,6 +91,7 @@ GAP_X_HEIGHTS = 0.6   # the word space between a prime and a line after it, in x
 
 # how a line written after a prime is placed (a model's card records its join in ``ink_scale``; see after_prime)
 JOINS = ("pen", "baseline", "start")
+TRAIN_JOINS = JOINS[:2]   # what training pairs can use (scribe train ink --join); "start" is only read from old cards
 MAX_LINE_SLOPE = 0.3   # a steeper fitted slope is the shape of the writing, not the line's (also prime.y_band)
 
 

@@ -14,13 +14,14 @@ trainer (``engine.training.trainer``; task interface in its docstring).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import torch
 
 from engine.core.errors import DataError
-from engine.core.ink_score import after_prime
+from engine.core.ink_score import TRAIN_JOINS, after_prime
 from engine.core.ink_stream import START_ROW, WINDOW_LEAD, ink_sample, prepare_line
 from engine.core.norm import NormStats, stats_from_lines
 from engine.core.vocab import Vocab
@@ -313,17 +314,20 @@ class PairedInkTask(InkTask):
     ``engine.core.ink_score`` scores a primed line: the first line is teacher-forced with its own text, then
     (before its last point) the window state is reset and reads ``WINDOW_LEAD`` + the line's text, and the
     line starts a word space right of the first, on its baseline (``ink_score.after_prime``, the task's
-    ``ink_scale.join``, which the card records). Both lines' points are trained
+    ``ink_scale.join``: ``join``, which the card records). Both lines' points are trained
     on. Single-line models never see the state a prime leaves behind; with pairs they learn to carry the
     writer's hand across it. Batches are padded to their own length (no CUDA graphs)."""
 
-    def __init__(self, *args, pairs: float = 0.5, **kw):
+    def __init__(self, *args, pairs: float = 0.5, join: str = "baseline", **kw):
         super().__init__(*args, **kw)
         if not self.synthesis:
             raise DataError("--pairs trains priming of a synthesis model (text-conditioned)")
         if not 0.0 <= pairs <= 1.0:
             raise DataError(f"--pairs must be between 0 and 1, not {pairs}")
+        if join not in TRAIN_JOINS:
+            raise DataError(f"unknown --join {join!r} (choose {', '.join(TRAIN_JOINS)})")
         self.pairs = float(pairs)
+        self.ink_scale = dataclasses.replace(self.ink_scale, join=join)
         by_writer: dict[str, list[int]] = {}
         for i, w in enumerate(self.train_writers):
             if w:

@@ -229,9 +229,10 @@ def test_cli_training_is_reproducible_for_a_seed(tmp_path, run_cli):
     assert same(weights[0], weights[1]) and not same(weights[0], weights[2])
 
 
-def test_paired_lines_are_scored_as_a_primed_line_is():
+@pytest.mark.parametrize("join", ["baseline", "pen"])
+def test_paired_lines_are_scored_as_a_primed_line_is(join):
     """A paired batch row's loss on its second line is the primed NLL ``engine.core.ink_score`` gives (the
-    prime teacher-forced, the window placed, the line a word space right of the prime, on its baseline)."""
+    prime teacher-forced, the window placed, the line a word space right of the prime, placed by the join)."""
     from engine.core.ink_score import score_line
     from engine.models import mdn
     from engine.models.torch_stepper import TorchStepper
@@ -239,7 +240,7 @@ def test_paired_lines_are_scored_as_a_primed_line_is():
 
     torch.manual_seed(0)
     task = PairedInkTask(toy_dataset(toy_texts(24)), "synthesis", dict(layers=2, hidden=8, mixtures=2, window_k=2),
-                         batch=6, buckets=1, pairs=1.0, seed=3)
+                         batch=6, buckets=1, pairs=1.0, join=join, seed=3)
     task.model.eval()
     x, tgt, mask, chars, chars2, at = task.next_batch()
     assert (at >= 0).all()                         # pairs=1: every line follows another of its writer
@@ -254,8 +255,8 @@ def test_paired_lines_are_scored_as_a_primed_line_is():
     line_text = task.vocab.decode([int(i) for i in chars2[0].argmax(-1)[:int(chars2[0].sum())]])[1:]
     nll = score_line(TorchStepper(task.model.step_module()), line, text=line_text, vocab=task.vocab, norm=task.norm,
                      prime_stroke3=prime, prime_text=prime_text, gap=task.ink_scale.prime_gap,
-                     join=task.ink_scale.join)
-    assert task.ink_scale.join == "baseline" and task.card()["ink_scale"]["join"] == "baseline"
+                     join=join)
+    assert task.ink_scale.join == join and task.card()["ink_scale"]["join"] == join
     with torch.no_grad():
         row = y[:1, a:n]
         want = float(mdn.nll(row, tgt[:1, a:n], task.m, mask[:1, a:n]))
@@ -275,14 +276,26 @@ def test_cli_pairs_train_priming_and_resume_keeps_it(tmp_path, run_cli, capsys):
     data = toy_dataset(toy_texts(24), val_every=4).save(tmp_path / "ds")
     out = tmp_path / "run"
     assert run_cli("train", "ink", "--data", data, "--out", out, "--preset", "tiny", "--steps", 2, "--pairs", 0.5,
-                   "--eval-every", 2, "--quiet") == 0
+                   "--join", "pen", "--eval-every", 2, "--quiet") == 0
     card = json.loads((out / ckpt.resolve(out).relative_to(out) / "card.json").read_text())
     assert card["settings"]["pairs"] == 0.5 and card["data"]["pairs"] == 0.5
+    assert card["settings"]["join"] == "pen" and card["ink_scale"]["join"] == "pen"
     args = build_parser().parse_args(["train", "ink", "--data", str(data), "--out", str(out), "--resume",
                                       "--steps", "3"])
     trainer = build_ink_trainer(args)
     assert isinstance(trainer.task, PairedInkTask) and trainer.task.pairs == 0.5
+    assert trainer.task.ink_scale.join == "pen"                   # the join is a saved setting too
     capsys.readouterr()
+    # without --join, pairs join on the baseline; a join without pairs is refused in one line
+    assert run_cli("train", "ink", "--data", data, "--out", tmp_path / "r3", "--preset", "tiny", "--steps", 1,
+                   "--pairs", 0.5, "--quiet") == 0
+    assert ckpt.read_card(ckpt.resolve(tmp_path / "r3"))["ink_scale"]["join"] == "baseline"
+    capsys.readouterr()
+    assert run_cli("train", "ink", "--data", data, "--out", tmp_path / "r4", "--preset", "tiny", "--steps", 1,
+                   "--join", "pen", "--quiet") != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--join" in err[0] and "--pairs" in err[0]
+    assert not (tmp_path / "r4").exists() or not ckpt.list_checkpoints(tmp_path / "r4")
     with pytest.raises(SystemExit) as exc:
         run_cli("train", "ink", "--data", data, "--out", tmp_path / "r2", "--pairs", 2)
     assert exc.value.code == 2 and "--pairs" in capsys.readouterr().err
