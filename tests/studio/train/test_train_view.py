@@ -115,7 +115,7 @@ def test_bad_data_and_a_crashed_process_show_errors_and_the_view_stays_usable(qt
     corpus_bytes = corpus.read_bytes()
     corpus.write_bytes(b"\x00\x01binary" * 100)
     assert view.start()  # the failure arrives through the event loop, inside waitSignal
-    with qtbot.waitSignal(view.job.failed, timeout=30_000) as sig:
+    with qtbot.waitSignal(view.job.failed, timeout=WAIT) as sig:
         pass
     assert "binary" in sig.args[0]
     assert "binary" in view.message()
@@ -125,8 +125,8 @@ def test_bad_data_and_a_crashed_process_show_errors_and_the_view_stays_usable(qt
     corpus.write_bytes(corpus_bytes)
     assert view.start()
     job = view.job
-    qtbot.waitUntil(lambda: view.checkpoints.count() >= 1, timeout=30_000)
-    with qtbot.waitSignal(job.failed, timeout=30_000) as sig:
+    qtbot.waitUntil(lambda: view.checkpoints.count() >= 1, timeout=WAIT)
+    with qtbot.waitSignal(job.failed, timeout=WAIT) as sig:
         os.kill(job.process.pid, signal.SIGKILL)
     assert "SIGKILL" in sig.args[0] and "checkpoint" in sig.args[0]
     assert "last good checkpoint" in view.message()
@@ -139,7 +139,7 @@ def test_bad_data_and_a_crashed_process_show_errors_and_the_view_stays_usable(qt
     view.clear_message()
     view.settings.set_knobs(lr=1e30, warmup=0)
     assert view.start()
-    with qtbot.waitSignal(view.job.failed, timeout=30_000) as sig:
+    with qtbot.waitSignal(view.job.failed, timeout=WAIT) as sig:
         pass
     assert "non-finite" in sig.args[0] and "learning rate" in sig.args[0]
     assert "non-finite loss" in view.log.toPlainText()            # the warnings came first
