@@ -313,8 +313,8 @@ class PairedInkTask(InkTask):
     another line of the same writer, joined the way ``engine.core.ink_stream`` primes and
     ``engine.core.ink_score`` scores a primed line: the first line is teacher-forced with its own text, then
     (before its last point) the window state is reset and reads ``WINDOW_LEAD`` + the line's text, and the
-    line starts a word space right of the first, on its baseline (``ink_score.after_prime``, the task's
-    ``ink_scale.join``: ``join``, which the card records). Both lines' points are trained
+    line starts a word space right of the first, on its baseline, where the ``join`` puts it
+    (``ink_score.after_prime``; kept in ``ink_scale.join``, which the card records). Both lines' points are trained
     on. Single-line models never see the state a prime leaves behind; with pairs they learn to carry the
     writer's hand across it. Batches are padded to their own length (no CUDA graphs)."""
 
