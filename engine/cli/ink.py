@@ -216,10 +216,10 @@ def build_ink_trainer(args):
     dataset = InkDataset.load(args.data)
     seed_everything(getattr(args, "seed", 1337))  # before the model is built: reproducible init
     pairs = getattr(args, "pairs", None) or 0.0
-    join = getattr(args, "join", None)
-    if join is not None and not pairs > 0:
-        raise ScribeError("--join places the second line of a training pair: give --pairs too")
-    paired = {"pairs": pairs, "join": join or "baseline"}
+    join = getattr(args, "join", None) or "baseline"
+    if join != "baseline" and not pairs > 0:
+        raise ScribeError(f"--join {join} places the second line of a training pair: give --pairs too")
+    paired = {"pairs": pairs, "join": join}
     task_type, extra = (PairedInkTask, paired) if pairs > 0 else (InkTask, {})
     task = task_type(dataset, kind, model_cfg, batch=args.batch, buckets=args.buckets, max_points=args.max_points,
                      sample_text=getattr(args, "sample_text", None), model=model, vocab=vocab, norm=norm,

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-__all__ = ["TINY", "corpus_text", "curve_len", "home", "corpus", "window", "prepare"]
+__all__ = ["WAIT", "TINY", "corpus_text", "curve_len", "home", "corpus", "window", "prepare"]
+
+WAIT = 240_000   # ms: generous timeouts for what a child process does (spawn, torch import, steps, export)
 
 TINY = dict(cell="lstm", layers=1, hidden=24, embed=8, batch=4, seq_len=16, lr=3e-3, eval_every=15,
             device="cpu", dropout=0.0, eval_blocks=4)

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_view_support import corpus_text, curve_len, prepare
-
-WAIT = 240_000   # ms: generous timeouts for what a child process does (spawn, torch import, steps, export)
+from train_view_support import WAIT, corpus_text, curve_len, prepare
 
 
 def test_training_from_the_gui_plots_samples_pause_stop_export_resume_close(qtbot, window, corpus, home):

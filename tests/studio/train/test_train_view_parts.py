@@ -294,3 +294,23 @@ def test_gradient_flow_can_follow_the_checkpoints(qtbot, monkeypatch):
     flow.auto_check.setChecked(True)
     flow.checkpoint_saved()
     assert calls == [True]
+
+
+@pytest.mark.parametrize("task", ["text", "ink-prediction", "ink-synthesis"])
+def test_a_fresh_form_gives_no_more_options_flags(qtbot, tmp_path, monkeypatch, task):
+    """The form as it opens (and at each CLI preset) leaves every "More options" knob to the CLI: a combo
+    whose CLI default is unset must not send its first choice (it once sent ``--join pen``, which the CLI
+    refuses without ``--pairs``)."""
+    monkeypatch.setenv("SCRIBE_STUDIO_HOME", str(tmp_path / "home"))
+    import studio.train.spec as train_spec
+    from studio.train.view import TrainView
+
+    v = TrainView()
+    qtbot.addWidget(v)
+    v.settings.set_task(task)
+    more = {train_spec.options(task)[d].flag for d, _ in train_spec.more_knobs(task)}
+    for preset in [None] + [p for p in train_spec.preset_names(task) if train_spec.is_cli_preset(task, p)]:
+        if preset is not None:
+            v.settings.preset_combo.setCurrentText(preset)
+        argv = v.settings.build_argv()
+        assert not more & set(argv), (preset, more & set(argv))
