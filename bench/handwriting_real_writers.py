@@ -131,6 +131,37 @@ def legibility(s3: np.ndarray, truth: str, x_height: float, work: str) -> tuple[
     return best
 
 
+# ---- word spaces ------------------------------------------------------------------------------------
+
+def word_gaps(s3: np.ndarray, n_words: int, x_height: float) -> list[float]:
+    """The line's ``n_words - 1`` widest blank columns, in x-heights (0 for each space no blank column is
+    left for): strokes' x-extents are merged and the gaps between them ranked. Slant and overhanging
+    letters (a t-bar, a descender's loop) narrow a gap; both the model's lines and the writers' own are
+    measured the same way, in the same units."""
+    s3 = np.asarray(s3, dtype=np.float64)
+    if n_words < 2 or len(s3) == 0:
+        return []
+    xs = np.cumsum(s3[:, 0])
+    ends = np.flatnonzero(s3[:, 2] > 0.5)
+    starts = np.concatenate([[0], ends[:-1] + 1]) if len(ends) else np.array([0])
+    stops = ends + 1 if len(ends) else np.array([len(s3)])
+    spans = sorted((xs[a:b].min(), xs[a:b].max()) for a, b in zip(starts, stops) if b > a)
+    gaps, right = [], spans[0][1]
+    for lo, hi in spans[1:]:
+        if lo > right:
+            gaps.append(lo - right)
+        right = max(right, hi)
+    gaps = sorted(gaps, reverse=True)[:n_words - 1]
+    return [g / x_height for g in gaps] + [0.0] * (n_words - 1 - len(gaps))
+
+
+def gap_summary(gaps: list[float]) -> tuple[float, float]:
+    """(median word gap, share of word spaces under half an x-height: words that read as one)."""
+    if not gaps:
+        return float("nan"), float("nan")
+    return statistics.median(gaps), float(np.mean(np.asarray(gaps) < 0.5))
+
+
 # ---- sheets -----------------------------------------------------------------------------------------
 
 def write_sheet(rows: list[tuple[np.ndarray, str]], path: Path, width: int = 1100, row_h: int = 78) -> Path:
@@ -211,6 +242,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     if bad:
         raise SystemExit(f"{model} cannot write {bad}")
     cer_un, cer_pr, cer_real = [], defaultdict(list), defaultdict(list)
+    gaps_un, gaps_pr, gaps_real = [], defaultdict(list), defaultdict(list)   # word spaces, in x-heights
     examples = []
     for k, text in enumerate(sentences):
         st = {}
@@ -218,6 +250,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         stopped[st["stopped"]] += 1
         c, reading = legibility(s3, text, xh, work)
         cer_un.append(c)
+        gaps_un += word_gaps(s3, len(text.split()), xh)
         if k < 3:
             examples.append(f"unprimed {text!r} -> {reading!r} (CER {c:.2f})")
     for k, text in enumerate(sentences):
@@ -228,6 +261,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
             stopped[st["stopped"]] += 1
             c, reading = legibility(s3, text, xh, work)
             cer_pr[w].append(c)
+            gaps_pr[w] += word_gaps(s3, len(text.split()), xh)
             if w == writers[k % len(writers)] and k < 3:
                 examples.append(f"primed ({w}) {text!r} -> {reading!r} (CER {c:.2f})")
     for w in writers:
@@ -237,6 +271,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
             except Exception:  # noqa: BLE001 - too short to tell its size
                 continue
             cer_real[w].append(legibility(s3, ds.lines_meta[i]["text"], xh, work)[0])
+            gaps_real[w] += word_gaps(s3, len(ds.lines_meta[i]["text"].split()), xh)
     timings["legibility"] = time.perf_counter() - t
     log(f"  legibility in {timings['legibility']:.0f} s")
 
@@ -268,7 +303,8 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         per_writer.append({"writer": w, "lines": len(lines_of[w]), "nll": per_point(un), "nll_primed": per_point(pr),
                            "leaks": leaks[w], "samples": samples[w],
                            "cer_primed": statistics.median(cer_pr[w]) if cer_pr[w] else float("nan"),
-                           "cer_real": statistics.median(cer_real[w]) if cer_real[w] else float("nan")})
+                           "cer_real": statistics.median(cer_real[w]) if cer_real[w] else float("nan"),
+                           "gap_primed": gap_summary(gaps_pr[w]), "gap_real": gap_summary(gaps_real[w])})
     all_pr = [c for cs in cer_pr.values() for c in cs]
     all_real = [c for cs in cer_real.values() for c in cs]
     return {
@@ -281,6 +317,8 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         "cer": statistics.median(cer_un), "cer_primed": statistics.median(all_pr),
         "cer_real": statistics.median(all_real) if all_real else float("nan"),
         "sentences": len(sentences), "primed_samples": len(all_pr),
+        "gap": gap_summary(gaps_un), "gap_primed": gap_summary([g for gs in gaps_pr.values() for g in gs]),
+        "gap_real": gap_summary([g for gs in gaps_real.values() for g in gs]),
     }
 
 
@@ -291,20 +329,26 @@ def report(results: list[dict], args, seconds: float) -> str:
            "NLL: nats per point in the model's normalised units (lower is better), mean over writers; primed: "
            "after another line of the same writer. Leaks: samples whose first new point is drawn with the "
            "attention off the new text's start. Stop rule / cap: how every sample here ended. CER: median character error rate of Tesseract's reading "
-           "(the writers' own lines, read the same way, for scale).", "",
-           "| model | NLL | NLL primed | leaks | stop rule / cap | CER | CER primed | CER real lines | time |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "(the writers' own lines, read the same way, for scale). Word gap: the median blank between words in "
+           "x-heights (`word_gaps`), and the share of word spaces under half an x-height (words run "
+           "together), unprimed / primed / the writers' own lines.", "",
+           "| model | NLL | NLL primed | leaks | stop rule / cap | CER | CER primed | CER real lines | word gap "
+           "(run together) | time |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         out.append(f"| {Path(r['model']).name} | {r['nll']:.3f} | {r['nll_primed']:.3f} | {r['leaks']} of "
                    f"{r['samples']} | {r['stop_rule']} / {r['cap']} | {r['cer']:.3f} ({r['sentences']}) | "
                    f"{r['cer_primed']:.3f} ({r['primed_samples']}) | {r['cer_real']:.3f} | "
+                   f"{_gap(r['gap'])} / {_gap(r['gap_primed'])} / {_gap(r['gap_real'])} | "
                    f"{r['timings']['total']:.0f} s |")
     for r in results:
         out += ["", f"## {Path(r['model']).name}: per writer", "",
-                "| writer | lines | NLL | NLL primed | leaks | CER primed | CER real lines |", "|---|---|---|---|---|---|---|"]
+                "| writer | lines | NLL | NLL primed | leaks | CER primed | CER real lines | word gap primed / real |",
+                "|---|---|---|---|---|---|---|---|"]
         for p in r["per_writer"]:
             out.append(f"| {p['writer']} | {p['lines']} | {p['nll']:.3f} | {p['nll_primed']:.3f} | {p['leaks']} of "
-                       f"{p['samples']} | {p['cer_primed']:.3f} | {p['cer_real']:.3f} |")
+                       f"{p['samples']} | {p['cer_primed']:.3f} | {p['cer_real']:.3f} | "
+                       f"{_gap(p['gap_primed'])} / {_gap(p['gap_real'])} |")
         out += ["", f"Pooled over lines: NLL {r['nll_pooled']:.3f}, primed {r['nll_primed_pooled']:.3f} "
                     f"({r['lines']} lines). Times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r["timings"].items())
                 + "."]
@@ -313,6 +357,10 @@ def report(results: list[dict], args, seconds: float) -> str:
         if r["sheets"]:
             out += ["", "Sheets: " + ", ".join(f"`{_rel(p)}`" for p in r["sheets"])]
     return "\n".join(out) + "\n"
+
+
+def _gap(g: tuple[float, float]) -> str:
+    return f"{g[0]:.2f} ({g[1]:.0%})"
 
 
 def _rel(p: Path) -> str:
