@@ -12,6 +12,7 @@ JOBS = Number(int, 1, 256)                 # worker processes
 WRITERS = Number(int, 1, 100_000)
 LINE_CHARS = Number(int, 1, 1000)          # characters in one synthetic line of handwriting
 SHAPE_VAR = Number(float, 0, 4)            # factor on the synthetic writers' shape variation
+WORD_SPACE = Number(float, 0.25, 4)        # factor on the synthetic writers' word spaces
 HZ = Number(float, 0, 1000, lo_open=True)  # pen points per second (70: IAM-like)
 SHARE = Number(float, 0, 1)                # a fraction of the lines, 0 and 1 included
 
@@ -54,6 +55,9 @@ def register(groups) -> None:
     s.add_argument("--shape-var", type=SHAPE_VAR, default=1.0, metavar="F",
                    help="how far the writers' letters stray from the fonts: a factor on every writer's shape "
                         "deformation and per-letter variation (0 = the fonts' own shapes; default 1)")
+    s.add_argument("--word-space", type=WORD_SPACE, default=1.0, metavar="F",
+                   help="a factor on every writer's space between words (default 1; the real writers' spaces are "
+                        "wider than the default corpus's: bench/RESULTS-handwriting.md 2k)")
     s.add_argument("--jobs", type=JOBS, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)
@@ -219,7 +223,8 @@ def cmd_synth(args) -> int:
     t0 = time.perf_counter()
     ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix, caps=args.caps,
                       min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
-                      progress=_progress("writing"), hz=args.hz, hands=hands, shape_var=args.shape_var)
+                      progress=_progress("writing"), hz=args.hz, hands=hands, shape_var=args.shape_var,
+                      word_space=args.word_space)
     ds.source = f"{ds.source} from {corpus.name}"
     ds.save(out)
     return _report(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s", ds, None, args.svg_preview)

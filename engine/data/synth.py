@@ -48,12 +48,13 @@ Units: y points down, baseline at y = 0, x-height 20-28 units depending on the w
 Public API::
 
     WriterStyle, HANDS, DEFAULT_HANDS, parse_hands(spec) -> dict[str, float]
-    make_writers(n, seed, hands=None, shape_var=1.0) -> list[WriterStyle]
+    make_writers(n, seed, hands=None, shape_var=1.0, word_space=1.0) -> list[WriterStyle]
     render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
     corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2, caps=0.0) -> list[str]
-    synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0, hands=None, shape_var=1.0) -> InkDataset
+    synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0, hands=None, shape_var=1.0,
+                  word_space=1.0) -> InkDataset
     synth_corpus(corpus_text, n_lines, writers=20, seed=0, mix=0.2, caps=0.0, min_chars=20, max_chars=50, jobs=1,
-                 progress=None, hz=70.0, hands=None, shape_var=1.0) -> InkDataset
+                 progress=None, hz=70.0, hands=None, shape_var=1.0, word_space=1.0) -> InkDataset
     supported_chars() -> str ; REQUIRED_CHARS
 """
 
@@ -451,15 +452,19 @@ def parse_hands(spec=None) -> dict[str, float]:
 SHAPE_FIELDS = ("deform", "letter_var", "slant_var", "glyph_var", "jitter")   # what ``shape_var`` scales
 
 
-def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0) -> list[WriterStyle]:
+def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
+                 word_space: float = 1.0) -> list[WriterStyle]:
     """``n`` reproducible writer styles (the same seed and hands give the same writers). The families are
     drawn in proportion to ``hands`` (see :func:`parse_hands`; default DEFAULT_HANDS): their counts are
     n * weight rounded by largest remainder, in a seeded random order. ``shape_var`` scales how far each
-    writer's letters stray from the font (:data:`SHAPE_FIELDS`), the writers being otherwise the same."""
+    writer's letters stray from the font (:data:`SHAPE_FIELDS`), and ``word_space`` every writer's space
+    between words, the writers being otherwise the same."""
     if n < 1:
         raise DataError(f"need at least one writer, got {n}")
     if not 0.0 <= shape_var <= 4.0:
         raise DataError(f"shape variation must be within 0-4, got {shape_var}")
+    if not 0.25 <= word_space <= 4.0:
+        raise DataError(f"word space factor must be within 0.25-4, got {word_space}")
     mix = parse_hands(hands)
     names = list(mix)
     want = np.array([mix[h] * n for h in names])
@@ -472,6 +477,8 @@ def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0) -> l
     writers = [WriterStyle.random(rng, f"synth-{i:03d}", h) for i, h in enumerate(order)]
     if shape_var != 1.0:
         writers = [replace(w, **{f: getattr(w, f) * shape_var for f in SHAPE_FIELDS}) for w in writers]
+    if word_space != 1.0:
+        writers = [replace(w, word_spacing=w.word_spacing * word_space) for w in writers]
     return writers
 
 
@@ -903,7 +910,8 @@ def _source(ws: list[WriterStyle]) -> str:
 
 
 def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed: int = 0, jobs: int = 1,
-                  progress=None, hz: float = SAMPLE_HZ, hands=None, shape_var: float = 1.0) -> InkDataset:
+                  progress=None, hz: float = SAMPLE_HZ, hands=None, shape_var: float = 1.0,
+                  word_space: float = 1.0) -> InkDataset:
     """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line).
 
     ``writers`` is a number of writers (drawn by :func:`make_writers` with the family mix ``hands``) or the
@@ -912,7 +920,7 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
     sequences (30 Hz: ~11 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
-    ws = make_writers(writers, seed, hands, shape_var) if isinstance(writers, int) else list(writers)
+    ws = make_writers(writers, seed, hands, shape_var, word_space) if isinstance(writers, int) else list(writers)
     for w in ws:
         _hand_font(w)
     lines = [" ".join(l.split()) for l in lines]
@@ -949,8 +957,9 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
 def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 20, seed: int = 0,
                  mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
                  progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0, hands=None,
-                 shape_var: float = 1.0) -> InkDataset:
+                 shape_var: float = 1.0, word_space: float = 1.0) -> InkDataset:
     """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`) by ``writers``
-    writers of the hand-family mix ``hands`` and shape variation ``shape_var`` (see :func:`make_writers`)."""
+    writers of the hand-family mix ``hands``, shape variation ``shape_var`` and word space factor ``word_space``
+    (see :func:`make_writers`)."""
     return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix, caps), writers, seed, jobs,
-                         progress, hz, hands, shape_var)
+                         progress, hz, hands, shape_var, word_space)

@@ -388,3 +388,32 @@ def test_shape_variation_scales_only_how_far_the_letters_stray(run_cli, tmp_path
         run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--shape-var", 9)
     assert bad.value.code == 2 and not (tmp_path / "bad").exists()
     assert "--shape-var" in capsys.readouterr().err
+
+
+def test_the_word_space_factor_widens_only_the_spaces_between_words(run_cli, tmp_path, capsys):
+    base, wide = make_writers(6, seed=3), make_writers(6, seed=3, word_space=1.5)
+    for b, w in zip(base, wide):
+        assert w.word_spacing == pytest.approx(1.5 * b.word_spacing)
+        others = [f for f in b.to_json() if f != "word_spacing"]
+        assert [getattr(w, f) for f in others] == [getattr(b, f) for f in others]
+    # the same words: the blank between them is wider (the space is the only blank column of "mum mum")
+    def blank(ink):
+        spans = sorted((s.xy()[:, 0].min(), s.xy()[:, 0].max()) for s in ink.strokes)
+        right, best = spans[0][1], 0.0
+        for lo, hi in spans[1:]:
+            best, right = max(best, lo - right), max(right, hi)
+        return best
+
+    for b, w in zip(base[:3], wide[:3]):
+        gaps = [blank(render_line("mum mum", x, seed=2)) for x in (b, w)]
+        assert gaps[0] > 0 and gaps[1] > 1.3 * gaps[0]
+    with pytest.raises(DataError, match="word space"):
+        make_writers(2, word_space=0.0)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Now is the winter of our discontent made glorious summer.\n" * 3)
+    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "w", "--word-space", 1.4) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as bad:
+        run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--word-space", 9)
+    assert bad.value.code == 2 and not (tmp_path / "bad").exists()
+    assert "--word-space" in capsys.readouterr().err
