@@ -364,6 +364,18 @@ def test_the_pen_rests_where_it_lands_and_flutters_on_the_same_path():
     assert drawn.pause > 0 and drawn.flutter > 0
 
 
+def _synth_flag_takes_a_factor(run_cli, tmp_path, capsys, flag: str, good: float) -> None:
+    """``scribe synth FLAG good`` writes a dataset; ``FLAG 9`` is refused by the parser (exit 2, nothing written)."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Now is the winter of our discontent made glorious summer.\n" * 3)
+    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "w", flag, good) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as bad:
+        run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", flag, 9)
+    assert bad.value.code == 2 and not (tmp_path / "bad").exists()
+    assert flag in capsys.readouterr().err
+
+
 def test_shape_variation_scales_only_how_far_the_letters_stray(run_cli, tmp_path, capsys):
     base, wild, plain = make_writers(6, seed=3), make_writers(6, seed=3, shape_var=2.0), make_writers(6, seed=3,
                                                                                                     shape_var=0.0)
@@ -380,14 +392,7 @@ def test_shape_variation_scales_only_how_far_the_letters_stray(run_cli, tmp_path
         pts = np.concatenate([s.xy() for s in render_line(text, ws[0], seed=1).strokes])
         spread.append(np.median(np.sqrt(((pts[:, None] - font[None]) ** 2).sum(-1)).min(1)))
     assert spread[1] > 1.3 * spread[0]
-    corpus = tmp_path / "c.txt"
-    corpus.write_text("Now is the winter of our discontent made glorious summer.\n" * 3)
-    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "w", "--shape-var", 1.5) == 0
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as bad:
-        run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--shape-var", 9)
-    assert bad.value.code == 2 and not (tmp_path / "bad").exists()
-    assert "--shape-var" in capsys.readouterr().err
+    _synth_flag_takes_a_factor(run_cli, tmp_path, capsys, "--shape-var", 1.5)
 
 
 def test_the_word_space_factor_widens_only_the_spaces_between_words(run_cli, tmp_path, capsys):
@@ -409,11 +414,4 @@ def test_the_word_space_factor_widens_only_the_spaces_between_words(run_cli, tmp
         assert gaps[0] > 0 and gaps[1] > 1.3 * gaps[0]
     with pytest.raises(DataError, match="word space"):
         make_writers(2, word_space=0.0)
-    corpus = tmp_path / "c.txt"
-    corpus.write_text("Now is the winter of our discontent made glorious summer.\n" * 3)
-    assert run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "w", "--word-space", 1.4) == 0
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as bad:
-        run_cli("synth", "--corpus", corpus, "--lines", 3, "--out", tmp_path / "bad", "--word-space", 9)
-    assert bad.value.code == 2 and not (tmp_path / "bad").exists()
-    assert "--word-space" in capsys.readouterr().err
+    _synth_flag_takes_a_factor(run_cli, tmp_path, capsys, "--word-space", 1.4)
