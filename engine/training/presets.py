@@ -70,7 +70,9 @@ INK_PRESETS: dict[str, dict] = {
 # settings a preset may set, with the values used when neither the preset nor the command line does
 INK_BASE: dict = dict(kind="synthesis", layers=3, hidden=400, mixtures=20, window_k=10, dropout=0.0, batch=32, lr=1e-3,
             clip=1.0, warmup=100, weight_decay=0.0, eval_every=250, buckets=4, max_points=1200, minutes=None,
-            device="auto", optimizer="adamw", schedule="cosine", steps=None, patience=0, sample_every=0, pairs=0.0, join="baseline",
+            device="auto", optimizer="adamw", schedule="cosine", steps=None, patience=0, sample_every=0,
+            # line pairs (priming) and where a pair's second line starts (engine/core/ink_score.py TRAIN_JOINS)
+            pairs=0.0, join="baseline",
             # fine-tuning on one person's lines (engine/training/personal.py): off unless set
             freeze="none", anchor=0.0, rehearse=0.0, augment=0.0, hold_out=None)
 
