@@ -138,14 +138,12 @@ def word_gaps(s3: np.ndarray, n_words: int, x_height: float) -> list[float]:
     left for): strokes' x-extents are merged and the gaps between them ranked. Slant and overhanging
     letters (a t-bar, a descender's loop) narrow a gap; both the model's lines and the writers' own are
     measured the same way, in the same units."""
-    s3 = np.asarray(s3, dtype=np.float64)
-    if n_words < 2 or len(s3) == 0:
+    from engine.data.ink import Ink
+
+    strokes = Ink.from_stroke3(s3).strokes
+    if n_words < 2 or not strokes:
         return []
-    xs = np.cumsum(s3[:, 0])
-    ends = np.flatnonzero(s3[:, 2] > 0.5)
-    starts = np.concatenate([[0], ends[:-1] + 1]) if len(ends) else np.array([0])
-    stops = ends + 1 if len(ends) else np.array([len(s3)])
-    spans = sorted((xs[a:b].min(), xs[a:b].max()) for a, b in zip(starts, stops) if b > a)
+    spans = sorted((s.x.min(), s.x.max()) for s in strokes)
     gaps, right = [], spans[0][1]
     for lo, hi in spans[1:]:
         if lo > right:
