@@ -21,6 +21,7 @@ from engine.cli.common import (
     write_output,
 )
 from engine.core.ink_score import TRAIN_JOINS
+from engine.core.word_space import WORD_GAP_X_HEIGHTS
 from engine.training.presets import INK_BASE, INK_PRESETS, merge_settings
 
 FREEZE = ("attention", "lower", "none", "recurrent")   # engine.training.personal.FREEZE (that module imports torch)
@@ -88,6 +89,9 @@ def register(groups) -> None:
                    help="transcript of --prime-ink (default: its truth annotation; helps, not required)")
     s.add_argument("--seed", type=SEED, default=None)
     s.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="cap on generated points")
+    s.add_argument("--word-gap", type=NON_NEGATIVE, default=WORD_GAP_X_HEIGHTS, dest="word_gap", metavar="X_HEIGHTS",
+                   help="the least blank between words, in x-heights of the model's ink; a word that starts closer "
+                        f"to the last is moved right (default {WORD_GAP_X_HEIGHTS}; 0: as the model draws it)")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
     s.add_argument("--inkml", default=None, metavar="OUT.inkml")
     s.set_defaults(func=cmd_sample_ink)
@@ -301,7 +305,7 @@ def load_ink_generator(model_path: str):
 
     import engine.training.checkpoint as ckpt
     from engine.core.errors import ScribeError
-    from engine.core.ink_stream import MAX_STEP_X_HEIGHTS, ink_stream
+    from engine.core.ink_stream import bounds, ink_stream
     from engine.data.prime import InkScale, prepare_prime
     from engine.models.torch_stepper import TorchStepper
 
@@ -313,13 +317,13 @@ def load_ink_generator(model_path: str):
     scale = InkScale.from_card(card, card.get("styles"))
 
     def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None, prime_ink=None,
-                 stats=None):
+                 stats=None, word_gap=WORD_GAP_X_HEIGHTS):
         if prime_ink is not None:
             prime_stroke3 = prepare_prime(prime_ink, scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
         return ink_stream(stepper, text=text, vocab=card.get("vocab"), norm=card.get("norm"), bias=bias,
                           prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps,
-                          stats=stats, max_step=MAX_STEP_X_HEIGHTS * scale.x_height)
+                          stats=stats, **bounds(scale.x_height, word_gap))
 
     generate.vocab = set(card["vocab"]) if card.get("vocab") else None
     return generate, card["kind"]
@@ -356,7 +360,7 @@ def cmd_sample_ink(args) -> int:
                       file=sys.stderr)
             text = fitted.text
     pts = list(generate(text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
-                        max_steps=args.max_steps))
+                        max_steps=args.max_steps, word_gap=args.word_gap))
     if not pts:
         raise ScribeError("the model produced no points")
     ink = Ink.from_stroke3(np.stack(pts), text=text)

@@ -20,6 +20,9 @@ stroke aside, below):
   from a mixture's wide tail, not writing (a model that hedges on real letter shapes draws one now and then:
   a giant slash through a word; bench/RESULTS-handwriting.md 2h): it is drawn again, up to
   ``MAX_STEP_TRIES`` times, then shortened to ``max_step``;
+- word spaces (synthesis): the first stroke of a word that starts less than ``word_gap`` (raw units; the
+  callers that know the model's x-height pass ``WORD_GAP_X_HEIGHTS`` of it) right of the last word's ink is
+  moved right (``engine.core.word_space``);
 - the stop rule (synthesis): stop once phi(t, U+1) > phi(t, u) for every real character u, i.e. the
   attention has moved past the text (letting the stroke in progress finish: stop at its pen-up, at most
   ``finish_stroke`` points later); plus a step cap (``steps_per_char`` x characters) so a sample
@@ -36,6 +39,7 @@ import numpy as np
 
 from engine.core.errors import ScribeError
 from engine.core.sampling import make_rng, sample_mdn
+from engine.core.word_space import WORD_GAP_X_HEIGHTS, WordSpacer
 
 START_ROW = np.array([0.0, 0.0, 1.0], dtype=np.float32)  # "pen was up": the first input of every line
 DEFAULT_STEPS_PER_CHAR = 40
@@ -48,6 +52,12 @@ WINDOW_STATES = ("kappa", "w")  # a synthesis stepper's attention-window state (
 # the window reset to the new text's first letter instead, the first letter often came out garbled; see the
 # prime sheets in bench/RESULTS-handwriting.md)
 WINDOW_LEAD = " "
+
+
+def bounds(x_height: float, word_gap: float = WORD_GAP_X_HEIGHTS) -> dict:
+    """``ink_stream``'s ``max_step`` and ``word_gap`` (raw units) for a model whose ink has this x-height (raw
+    units); word_gap in x-heights (0: no floor)."""
+    return {"max_step": MAX_STEP_X_HEIGHTS * x_height, "word_gap": word_gap * x_height or None}
 
 
 def prepare_line(stroke3) -> np.ndarray:
@@ -140,7 +150,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
                finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
                place_window: bool = True, drop_lead_strokes: bool = True,
-               max_step: float | None = None) -> Iterator[np.ndarray]:
+               max_step: float | None = None, word_gap: float | None = None) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -156,7 +166,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     ``foci`` (the same for every new point) and ``new_text_at`` (where the new text starts in what the
     window reads). place_window: see above. drop_lead_strokes: see the module docstring (False
     yields every sampled point). max_step: the longest pen-down step (raw units; None: no bound); ``stats``
-    gets ``redrawn``, how many steps were drawn again.
+    gets ``redrawn``, how many steps were drawn again. word_gap: the least blank between words (raw units; None:
+    no floor); ``stats`` gets ``spaced``, how many words were moved right.
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -232,8 +243,9 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     on_lead = drop_lead_strokes and placed is not None and new_at > 0
     held: list[tuple[np.ndarray, int]] = []     # (raw point, focus) of the stroke begun on the lead
     carry = np.zeros(2, dtype=np.float32)       # offsets of the dropped strokes
+    spacer = WordSpacer(text, word_gap) if synthesis and word_gap else None
     for i in range(cap):
-        f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None) else 0
+        f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None or spacer) else 0
         pt = sample_mdn(res["y"][0], rng, bias)
         if max_step is not None and not pen_up:
             for _ in range(MAX_STEP_TRIES):
@@ -272,14 +284,15 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
         for r, g in held:
             r[:2] += carry
             carry[:] = 0.0
-            if foci is not None:
-                foci.append(g)
-            yield r
+            for r, g in spacer.feed(r, g) if spacer else ((r, g),):
+                if foci is not None:
+                    foci.append(g)
+                yield r
         held.clear()
         if last:
             break
     if stats is not None:
-        stats.update(steps=steps, stopped=stopped, redrawn=redrawn)
+        stats.update(steps=steps, stopped=stopped, redrawn=redrawn, spaced=spacer.moved if spacer else 0)
         if foci is not None:
             stats["foci"] = foci
 

@@ -15,6 +15,7 @@ from engine.core.card_schema import KINDS, PACKAGE_FORMAT, read_json, validate_c
 from engine.core.errors import CheckpointError
 from engine.core.onnx_scan import OnnxFormatError, OnnxSummary, scan_onnx
 from engine.core.vocab import Vocab
+from engine.core.word_space import WORD_GAP_X_HEIGHTS
 
 FORMAT = PACKAGE_FORMAT
 FORMAT_VERSION = 1
@@ -238,15 +239,16 @@ class ModelPackage:
 
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                      seed: int | None = None, max_steps: int | None = None, prime_ink=None,
-                     stats: dict | None = None) -> Iterator[np.ndarray]:
+                     stats: dict | None = None, word_gap: float = WORD_GAP_X_HEIGHTS) -> Iterator[np.ndarray]:
         """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down, through
         ``engine.core.ink_stream.ink_stream`` (the loop the torch path runs). A prediction model ignores
         ``text``; it writes until ``max_steps`` (default 700). Prime with ``prime_ink`` (an
         ``engine.data.ink.Ink`` in any units: a tablet file, an IAM line, a drawing; brought to the model's
-        scale and point rate by ``engine.data.prime``) or with ``prime_stroke3`` already in model units."""
+        scale and point rate by ``engine.data.prime``) or with ``prime_stroke3`` already in model units. word_gap: the least blank between words, in x-heights (0: as the
+        model draws it; ``engine.core.word_space``)."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
-        from engine.core.ink_stream import MAX_STEP_X_HEIGHTS, ink_stream
+        from engine.core.ink_stream import bounds, ink_stream
 
         scale = self.ink_scale
         if prime_ink is not None:
@@ -258,7 +260,7 @@ class ModelPackage:
         return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],
                           bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if synthesis else None,
                           seed=seed, max_steps=max_steps, stats=stats,
-                          max_step=MAX_STEP_X_HEIGHTS * scale.x_height)
+                          **bounds(scale.x_height, word_gap))
 
     @property
     def ink_scale(self):

@@ -40,6 +40,7 @@ BAD = [
     (TRAIN_TEXT, "--clip", "inf"), (TRAIN_INK, "--hidden", "x"), (TRAIN_INK, "--layers", "1.5"),
     (SAMPLE_TEXT, "--temperature", "0"), (SAMPLE_TEXT, "--temperature", "-1"),
     (SAMPLE_TEXT, "--temperature", "nan"), (SAMPLE_INK, "--bias", "nan"), (SAMPLE_INK, "--bias", "inf"),
+    (SAMPLE_INK, "--word-gap", "-1"), (SAMPLE_INK, "--word-gap", "nan"),
     (SAMPLE_INK, "--bias", "-1"), (SAMPLE_TEXT, "--length", "-1"), (SAMPLE_TEXT, "--top-k", "-1"),
     (SAMPLE_INK, "--max-steps", "0"), (SAMPLE_INK, "--max-steps", "-3"), (SAMPLE_INK, "--seed", "-1"),
     (["probe", "--corpus", "c.txt"], "-k", "0"), (["probe", "--corpus", "c.txt"], "--batch", "0"),

@@ -281,3 +281,32 @@ def test_a_pen_down_step_longer_than_max_step_is_drawn_again():
     only_long = ink_sample(WideTailStepper(long_logit=30.0, per_char=1000), text="ab", vocab=VOCAB, seed=0,
                            max_steps=10, max_step=5.0)
     assert np.allclose(np.hypot(only_long[1:, 0], only_long[1:, 1]), 5.0, atol=1e-3)
+
+
+class SteadyStepper(ScriptedStepper):
+    """Every step moves the pen 1 to the right (tiny spread); the pen lifts every ``pen_every`` steps."""
+
+    def step(self, feeds):
+        out = super().step(feeds)
+        out["y"][0, 4:7] = 1.0
+        return out
+
+
+def test_a_word_that_starts_against_the_last_is_moved_right_by_the_word_gap():
+    kw = dict(text="ab ba", vocab=VOCAB, seed=0, finish_stroke=0)
+    free_stats, stats = {}, {}
+    free = ink_sample(SteadyStepper(per_char=3, pen_every=3), stats=free_stats, **kw)
+    spaced = ink_sample(SteadyStepper(per_char=3, pen_every=3), stats=stats, word_gap=2.5, **kw)
+    assert free_stats["spaced"] == 0 and stats["spaced"] == 1
+
+    # only one jump changes: same points, same pen, everything after it moved by the same amount
+    assert len(free) == len(spaced) and np.array_equal(free[:, 2], spaced[:, 2])
+    diff = spaced[:, :2] - free[:, :2]
+    (i,) = np.flatnonzero(np.abs(diff).max(axis=1) > 1e-6)
+    assert diff[i, 0] > 0 and diff[i, 1] == 0
+    # it is the first stroke drawn with the attention past the first word, and it now starts 2.5 right of its ink
+    starts = [0] + [j + 1 for j in np.flatnonzero(spaced[:-1, 2] == 1.0)]
+    assert i == min(j for j in starts if stats["foci"][j] >= 2)
+    for pts, least, most in ((free, 0.0, 2.5), (spaced, 2.5 - 1e-4, 2.6)):
+        x = np.cumsum(pts[:, 0])
+        assert least <= x[i] - x[:i].max() < most
