@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import re
@@ -193,6 +194,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     timings = {}
     scorer = load_ink_scorer(model)
     generate, kind = load_ink_generator(model)
+    generate = functools.partial(generate, word_gap=args.word_gap)
     if kind != "ink-synthesis":
         raise SystemExit(f"{model} is a {kind} model; this benchmark needs a synthesis model")
     xh = scorer.scale.x_height
@@ -323,7 +325,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
 def report(results: list[dict], args, seconds: float) -> str:
     out = [f"# Handwriting models on real writers (IAM-OnDB, {len(results[0]['per_writer'])} writers)", "",
            f"`{' '.join(['.venv/bin/python', 'bench/handwriting_real_writers.py'] + sys.argv[1:])}`: "
-           f"bias {args.bias}, seed {args.seed}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
+           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
            "NLL: nats per point in the model's normalised units (lower is better), mean over writers; primed: "
            "after another line of the same writer. Leaks: samples whose first new point is drawn with the "
            "attention off the new text's start. Stop rule / cap: how every sample here ended. CER: median character error rate of Tesseract's reading "
@@ -373,12 +375,16 @@ def _slug(model: str) -> str:
 
 
 def main() -> None:
+    from engine.core.word_space import WORD_GAP_X_HEIGHTS
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=[str(DEFAULT_MODEL)], help="packages or run folders")
     ap.add_argument("--iam", default=str(DEFAULT_IAM), help="IAM-OnDB root (lineStrokes/ + ascii/)")
     ap.add_argument("--quick", action="store_true", help="fewer sentences, seeds and primes: a fast check")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bias", type=float, default=0.5)
+    ap.add_argument("--word-gap", type=float, default=WORD_GAP_X_HEIGHTS, dest="word_gap",
+                    help="the least blank between words, x-heights (0: as the model draws it)")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")
     ap.add_argument("--out", default=None, help="write the markdown table here (default: stdout)")
