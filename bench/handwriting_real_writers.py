@@ -134,26 +134,6 @@ def legibility(s3: np.ndarray, truth: str, x_height: float, work: str) -> tuple[
 
 # ---- word spaces ------------------------------------------------------------------------------------
 
-def word_gaps(s3: np.ndarray, n_words: int, x_height: float) -> list[float]:
-    """The line's ``n_words - 1`` widest blank columns, in x-heights (0 for each space no blank column is
-    left for): strokes' x-extents are merged and the gaps between them ranked. Slant and overhanging
-    letters (a t-bar, a descender's loop) narrow a gap; both the model's lines and the writers' own are
-    measured the same way, in the same units."""
-    from engine.data.ink import Ink
-
-    strokes = Ink.from_stroke3(s3).strokes
-    if n_words < 2 or not strokes:
-        return []
-    spans = sorted((s.x.min(), s.x.max()) for s in strokes)
-    gaps, right = [], spans[0][1]
-    for lo, hi in spans[1:]:
-        if lo > right:
-            gaps.append(lo - right)
-        right = max(right, hi)
-    gaps = sorted(gaps, reverse=True)[:n_words - 1]
-    return [g / x_height for g in gaps] + [0.0] * (n_words - 1 - len(gaps))
-
-
 def gap_summary(gaps: list[float]) -> tuple[float, float]:
     """(median word gap, share of word spaces under half an x-height: words that read as one)."""
     if not gaps:
@@ -187,6 +167,7 @@ def per_point(recs) -> float:
 def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict:
     from engine.cli.evaluate import load_ink_scorer, prime_partner, score_dataset
     from engine.cli.ink import load_ink_generator
+    from engine.core.word_space import word_gaps
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
 
@@ -194,7 +175,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     timings = {}
     scorer = load_ink_scorer(model)
     generate, kind = load_ink_generator(model)
-    generate = functools.partial(generate, word_gap=args.word_gap)
+    generate = functools.partial(generate, word_gap=args.word_gap, word_space=args.word_space)
     if kind != "ink-synthesis":
         raise SystemExit(f"{model} is a {kind} model; this benchmark needs a synthesis model")
     xh = scorer.scale.x_height
@@ -325,7 +306,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
 def report(results: list[dict], args, seconds: float) -> str:
     out = [f"# Handwriting models on real writers (IAM-OnDB, {len(results[0]['per_writer'])} writers)", "",
            f"`{' '.join(['.venv/bin/python', 'bench/handwriting_real_writers.py'] + sys.argv[1:])}`: "
-           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
+           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
            "NLL: nats per point in the model's normalised units (lower is better), mean over writers; primed: "
            "after another line of the same writer. Leaks: samples whose first new point is drawn with the "
            "attention off the new text's start. Stop rule / cap: how every sample here ended. CER: median character error rate of Tesseract's reading "
@@ -375,6 +356,7 @@ def _slug(model: str) -> str:
 
 
 def main() -> None:
+    from engine.cli.common import WORD_SPACE, auto_or
     from engine.core.word_space import WORD_GAP_X_HEIGHTS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -385,6 +367,8 @@ def main() -> None:
     ap.add_argument("--bias", type=float, default=0.5)
     ap.add_argument("--word-gap", type=float, default=WORD_GAP_X_HEIGHTS, dest="word_gap",
                     help="the least blank between words, x-heights (0: as the model draws it)")
+    ap.add_argument("--word-space", type=auto_or(WORD_SPACE), default=None, dest="word_space", metavar="auto|F",
+                    help="a factor on the spaces between words (default auto: the prime's spacing)")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")
     ap.add_argument("--out", default=None, help="write the markdown table here (default: stdout)")

@@ -65,6 +65,16 @@ FRACTION = Number(float, 0, 1, hi_open=True)                   # dropout: 0 <= p
 BATCH = Number(int, 1, 2**20)           # sequences per batch (and characters per BPTT chunk): far above any machine
 THREADS = Number(int, 1, 1024)
 OPEN_FRACTION = Number(float, 0, 1, lo_open=True, hi_open=True)  # a held-out share: 0 < f < 1
+WORD_SPACE = Number(float, 0.25, 4)     # a factor on word spaces (scribe synth, scribe sample ink)
+
+
+def auto_or(number: Number):
+    """An argparse type: ``auto`` (None) or a value ``number`` accepts."""
+    def parse(text: str):
+        return None if str(text).strip().lower() == "auto" else number(text)
+
+    parse.__name__ = f"'auto' or {number.__name__}"
+    return parse
 
 
 # What a setting saved in a run's card must be to be reused by --resume: the check of its flag. (model_config

@@ -5,14 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.cli.common import FRACTION, NON_NEGATIVE, POSITIVE, SEED, Number, write_output
+from engine.cli.common import FRACTION, NON_NEGATIVE, POSITIVE, SEED, WORD_SPACE, Number, write_output
 from engine.core.errors import DataError
 
 JOBS = Number(int, 1, 256)                 # worker processes
 WRITERS = Number(int, 1, 100_000)
 LINE_CHARS = Number(int, 1, 1000)          # characters in one synthetic line of handwriting
 SHAPE_VAR = Number(float, 0, 4)            # factor on the synthetic writers' shape variation
-WORD_SPACE = Number(float, 0.25, 4)        # factor on the synthetic writers' word spaces
 HZ = Number(float, 0, 1000, lo_open=True)  # pen points per second (70: IAM-like)
 SHARE = Number(float, 0, 1)                # a fraction of the lines, 0 and 1 included
 

@@ -12,8 +12,10 @@ from engine.cli.common import (
     NON_NEGATIVE,
     POSITIVE_INT,
     SEED,
+    WORD_SPACE,
     Number,
     add_trainer_flags,
+    auto_or,
     check_model_size,
     check_output,
     train_command,
@@ -92,6 +94,9 @@ def register(groups) -> None:
     s.add_argument("--word-gap", type=NON_NEGATIVE, default=WORD_GAP_X_HEIGHTS, dest="word_gap", metavar="X_HEIGHTS",
                    help="the least blank between words, in x-heights of the model's ink; a word that starts closer "
                         f"to the last is moved right (default {WORD_GAP_X_HEIGHTS}; 0: as the model draws it)")
+    s.add_argument("--word-space", type=auto_or(WORD_SPACE), default=None, dest="word_space", metavar="auto|F",
+                   help="a factor on every space between words; auto (the default): the spacing of --prime-ink "
+                        "(1 without one)")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
     s.add_argument("--inkml", default=None, metavar="OUT.inkml")
     s.set_defaults(func=cmd_sample_ink)
@@ -305,26 +310,18 @@ def load_ink_generator(model_path: str):
 
     import engine.training.checkpoint as ckpt
     from engine.core.errors import ScribeError
-    from engine.core.ink_stream import bounds, ink_stream
-    from engine.data.prime import InkScale, prepare_prime
+    from engine.data.ink_writer import InkWriter
+    from engine.data.prime import InkScale
     from engine.models.torch_stepper import TorchStepper
 
     model, card = ckpt.load_model(model_path)
     if not card["kind"].startswith("ink-"):
         raise ScribeError(f"{model_path} is a {card['kind']} model; use 'scribe sample text'")
-    stepper = TorchStepper(model.step_module())
-
-    scale = InkScale.from_card(card, card.get("styles"))
-
-    def generate(text, bias=0.5, prime_stroke3=None, prime_text=None, seed=None, max_steps=None, prime_ink=None,
-                 stats=None, word_gap=WORD_GAP_X_HEIGHTS):
-        if prime_ink is not None:
-            prime_stroke3 = prepare_prime(prime_ink, scale)
-            prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
-        return ink_stream(stepper, text=text, vocab=card.get("vocab"), norm=card.get("norm"), bias=bias,
-                          prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed, max_steps=max_steps,
-                          stats=stats, **bounds(scale.x_height, word_gap))
-
+    styles = card.get("styles")
+    writer = InkWriter(TorchStepper(model.step_module()), synthesis=card["kind"] == "ink-synthesis",
+                       vocab=card.get("vocab"), norm=card.get("norm"), scale=InkScale.from_card(card, styles),
+                       styles=styles)
+    generate = functools.partial(writer.generate)
     generate.vocab = set(card["vocab"]) if card.get("vocab") else None
     return generate, card["kind"]
 
@@ -360,7 +357,7 @@ def cmd_sample_ink(args) -> int:
                       file=sys.stderr)
             text = fitted.text
     pts = list(generate(text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
-                        max_steps=args.max_steps, word_gap=args.word_gap))
+                        max_steps=args.max_steps, word_gap=args.word_gap, word_space=args.word_space))
     if not pts:
         raise ScribeError("the model produced no points")
     ink = Ink.from_stroke3(np.stack(pts), text=text)

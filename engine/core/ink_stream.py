@@ -22,7 +22,8 @@ stroke aside, below):
   ``MAX_STEP_TRIES`` times, then shortened to ``max_step``;
 - word spaces (synthesis): the first stroke of a word that starts less than ``word_gap`` (raw units; the
   callers that know the model's x-height pass ``WORD_GAP_X_HEIGHTS`` of it) right of the last word's ink is
-  moved right (``engine.core.word_space``);
+  moved right, and every blank between words can be scaled by ``word_space`` (a writer's spacing;
+  ``engine.core.word_space``);
 - the stop rule (synthesis): stop once phi(t, U+1) > phi(t, u) for every real character u, i.e. the
   attention has moved past the text (letting the stroke in progress finish: stop at its pen-up, at most
   ``finish_stroke`` points later); plus a step cap (``steps_per_char`` x characters) so a sample
@@ -150,7 +151,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
                finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
                place_window: bool = True, drop_lead_strokes: bool = True,
-               max_step: float | None = None, word_gap: float | None = None) -> Iterator[np.ndarray]:
+               max_step: float | None = None, word_gap: float | None = None,
+               word_space: float = 1.0) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -167,7 +169,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     window reads). place_window: see above. drop_lead_strokes: see the module docstring (False
     yields every sampled point). max_step: the longest pen-down step (raw units; None: no bound); ``stats``
     gets ``redrawn``, how many steps were drawn again. word_gap: the least blank between words (raw units; None:
-    no floor); ``stats`` gets ``spaced``, how many words were moved right.
+    no floor); word_space: a factor on every blank between words; ``stats`` gets ``spaced``, how many words were
+    moved.
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -243,7 +246,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     on_lead = drop_lead_strokes and placed is not None and new_at > 0
     held: list[tuple[np.ndarray, int]] = []     # (raw point, focus) of the stroke begun on the lead
     carry = np.zeros(2, dtype=np.float32)       # offsets of the dropped strokes
-    spacer = WordSpacer(text, word_gap) if synthesis and word_gap else None
+    spacer = WordSpacer(text, word_gap, word_space) if synthesis and (word_gap or word_space != 1.0) else None
     for i in range(cap):
         f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None or spacer) else 0
         pt = sample_mdn(res["y"][0], rng, bias)

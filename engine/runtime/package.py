@@ -196,6 +196,7 @@ class ModelPackage:
         self.stepper = stepper
         self._styles: list[dict] | None = None
         self._ink_scale = None
+        self._ink_writer = None
         self._warm: dict | None = None   # text: the state after the card's context
         self._lock = threading.Lock()
 
@@ -239,28 +240,31 @@ class ModelPackage:
 
     def generate_ink(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                      seed: int | None = None, max_steps: int | None = None, prime_ink=None,
-                     stats: dict | None = None, word_gap: float = WORD_GAP_X_HEIGHTS) -> Iterator[np.ndarray]:
+                     stats: dict | None = None, word_gap: float = WORD_GAP_X_HEIGHTS,
+                     word_space: float | None = None) -> Iterator[np.ndarray]:
         """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down, through
-        ``engine.core.ink_stream.ink_stream`` (the loop the torch path runs). A prediction model ignores
-        ``text``; it writes until ``max_steps`` (default 700). Prime with ``prime_ink`` (an
-        ``engine.data.ink.Ink`` in any units: a tablet file, an IAM line, a drawing; brought to the model's
-        scale and point rate by ``engine.data.prime``) or with ``prime_stroke3`` already in model units. word_gap: the least blank between words, in x-heights (0: as the
-        model draws it; ``engine.core.word_space``)."""
+        ``engine.core.ink_stream.ink_stream`` (the loop the torch path runs; ``engine.data.ink_writer``). A
+        prediction model ignores ``text``; it writes until ``max_steps`` (default 700). Prime with ``prime_ink``
+        (an ``engine.data.ink.Ink`` in any units: a tablet file, an IAM line, a drawing; brought to the model's
+        scale and point rate by ``engine.data.prime``) or with ``prime_stroke3`` already in model units.
+        word_gap: the least blank between words, in x-heights (0: as the model draws it). word_space: a factor
+        on every blank between words (None: the prime's own spacing; ``engine.core.word_space``)."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
-        from engine.core.ink_stream import bounds, ink_stream
+        return self.ink_writer.generate(text, bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text,
+                                        seed=seed, max_steps=max_steps, prime_ink=prime_ink, stats=stats,
+                                        word_gap=word_gap, word_space=word_space)
 
-        scale = self.ink_scale
-        if prime_ink is not None:
-            from engine.data.prime import prepare_prime
+    @property
+    def ink_writer(self):
+        """The package's ``engine.data.ink_writer.InkWriter`` (made once: it keeps the model's measured spacing)."""
+        with self._lock:
+            if self._ink_writer is None:
+                from engine.data.ink_writer import InkWriter
 
-            prime_stroke3 = prepare_prime(prime_ink, scale)
-            prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
-        synthesis = self.kind == "ink-synthesis"
-        return ink_stream(self.stepper, text=text if synthesis else "", vocab=self.vocab, norm=self.card["norm"],
-                          bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if synthesis else None,
-                          seed=seed, max_steps=max_steps, stats=stats,
-                          **bounds(scale.x_height, word_gap))
+                self._ink_writer = InkWriter(self.stepper, synthesis=self.kind == "ink-synthesis", vocab=self.vocab,
+                                             norm=self.card["norm"], scale=self.ink_scale, styles=self.styles)
+            return self._ink_writer
 
     @property
     def ink_scale(self):

@@ -88,3 +88,25 @@ def test_the_old_way_leaks_and_placement_does_not(pkg):
                     prime_text=wrong, seed=0, stats=stats_new))
     assert stats_old["first_focus"] != 0 and stats_new["first_focus"] in (-1, 0)
     assert Path(pkg.path).name == "handwriting-script"
+
+
+def test_a_wide_spacing_prime_widens_the_spaces_between_words(pkg):
+    """The prime's own word spacing is carried over (engine.core.word_space): a writer who leaves three times
+    the usual space gets wider spaces back than the model would write; a usual one about the model's own."""
+    from engine.core.word_space import word_gaps
+
+    text = "we sat on a low wall"
+    xh = pkg.ink_scale.x_height
+    factors = {}
+    for space in (1.0, 3.0):
+        writer = make_writers(3, seed=5, word_space=space)[2]
+        prime = render_line("into the stream of it", writer, seed=5)
+        stats, as_drawn = {}, {}
+        spaced = np.stack(list(pkg.generate_ink(text, prime_ink=prime, seed=1, stats=stats)))
+        plain = np.stack(list(pkg.generate_ink(text, prime_ink=prime, seed=1, stats=as_drawn, word_space=1.0)))
+        factors[space] = stats["word_space"]
+        assert as_drawn["word_space"] == 1.0
+        wide, usual = (np.median(word_gaps(s3, len(text.split()), xh)) for s3 in (spaced, plain))
+        if factors[space] > 1.2:
+            assert wide > usual * (1 + (factors[space] - 1) / 2)
+    assert 0.8 < factors[1.0] < 1.25 and factors[3.0] > 1.3

@@ -1,0 +1,73 @@
+"""Writing with one handwriting model, whichever backend steps it (the runtime's onnxruntime package, the CLI's
+torch run folder). No torch.
+
+One place for what happens around ``engine.core.ink_stream``: the prime brought to the model's scale
+(``engine.data.prime``), the longest pen-down step, the floor on the blank between words, and the writer's word
+spacing taken from the prime (``engine.core.word_space``; the model's own spacing after a prime is measured once,
+with its bundled styles, on first use).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import numpy as np
+
+from engine.core.ink_stream import bounds, ink_sample, ink_stream
+from engine.core.word_space import WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
+from engine.data.prime import InkScale, prepare_prime
+
+
+class InkWriter:
+    """stepper: a synthesis or prediction stepper (``engine.core.stepper``); vocab, norm: the card's; scale: the
+    model's :class:`InkScale`; styles: its bundled styles (dicts with ``stroke3`` and ``text``)."""
+
+    def __init__(self, stepper, *, synthesis: bool, vocab, norm, scale: InkScale, styles=None):
+        self.stepper, self.synthesis, self.vocab, self.norm = stepper, synthesis, vocab, norm
+        self.scale, self.styles = scale, list(styles or [])
+        self._reference: float | None = None
+        self._measured = False
+        self._lock = threading.Lock()
+
+    @property
+    def reference_gap(self) -> float | None:
+        """The model's median word gap after a prime, in x-heights (``engine.core.word_space.reference_gap``)."""
+        with self._lock:
+            if not self._measured:
+                def write(text, prime_stroke3, prime_text, seed):
+                    return ink_sample(self.stepper, text=text, vocab=self.vocab, norm=self.norm, bias=0.5,
+                                      prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed,
+                                      max_step=bounds(self.scale.x_height)["max_step"])
+
+                styles = [{"stroke3": np.asarray(s["stroke3"], dtype=np.float32).reshape(-1, 3),
+                           "text": str(s.get("text") or "")} for s in self.styles]
+                self._reference = reference_gap(write, styles, self.scale.x_height) if self.synthesis else None
+                self._measured = True
+            return self._reference
+
+    def word_space(self, prime_stroke3, prime_text: str | None) -> float:
+        """The factor on the model's word spaces that gives the prime's spacing (1 without a prime)."""
+        if not self.synthesis or prime_stroke3 is None or len(prime_stroke3) == 0:
+            return 1.0
+        return prime_word_space(prime_stroke3, prime_text, self.scale.x_height, self.reference_gap)
+
+    def generate(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
+                 seed: int | None = None, max_steps: int | None = None, prime_ink=None, stats: dict | None = None,
+                 word_gap: float = WORD_GAP_X_HEIGHTS, word_space: float | None = None) -> Iterator[np.ndarray]:
+        """Stream points (dx, dy, pen_up), raw units, y down. Prime with ``prime_ink`` (an ``engine.data.ink.Ink``
+        in any units) or ``prime_stroke3`` (model units). word_gap: the least blank between words, x-heights (0:
+        as drawn). word_space: a factor on every blank between words; None: the prime's spacing (1 without a
+        prime or with a one-word one). ``stats`` also gets ``word_space``, the factor used."""
+        if prime_ink is not None:
+            prime_stroke3 = prepare_prime(prime_ink, self.scale)
+            prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
+        if prime_stroke3 is not None:
+            prime_stroke3 = np.asarray(prime_stroke3, dtype=np.float32).reshape(-1, 3)
+        factor = self.word_space(prime_stroke3, prime_text) if word_space is None else float(word_space)
+        if stats is not None:
+            stats["word_space"] = factor
+        return ink_stream(self.stepper, text=text if self.synthesis else "", vocab=self.vocab, norm=self.norm,
+                          bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if self.synthesis else None,
+                          seed=seed, max_steps=max_steps, stats=stats, word_space=factor,
+                          **bounds(self.scale.x_height, word_gap))
