@@ -40,6 +40,7 @@ again for the bundled model without its run folder:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -171,7 +172,21 @@ def card_styles(styles: list[dict]) -> list[dict]:
 def restyle(package: Path, ink_data: Path) -> None:
     """Pick a package's priming styles again (pick_styles, ranked by the package itself) and rewrite its card."""
     _annotate(package, styles=card_styles(pick_styles(ink_data, model=package)))
+    record_word_gap(package)
     print("restyled", package)
+
+
+def record_word_gap(package: Path) -> None:
+    """Measure the model's own word spacing after its styles (engine.core.word_space.reference_gap) and keep it
+    in the card's ink_scale, so the app carries a prime's spacing without measuring it first."""
+    from engine.data.ink_writer import InkWriter
+    from engine.runtime import load_package
+
+    pkg = load_package(package)
+    scale = dataclasses.replace(pkg.ink_scale, word_gap=None)
+    gap = InkWriter(pkg.stepper, synthesis=True, vocab=pkg.vocab, norm=pkg.card["norm"], scale=scale,
+                    styles=pkg.styles).reference_gap
+    _annotate(package, ink_scale={**pkg.card["ink_scale"], "word_gap": round(gap, 4)})
 
 
 def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) -> None:
@@ -217,6 +232,7 @@ def build(text_run: Path | None, ink_run: Path | None, ink_data: Path | None) ->
                   data_license="synthetic: Hershey fonts (Hershey-Fonts package, MIT: futural, rowmans, scripts, "
                                "cursive) writing tinyshakespeare (public domain); freely redistributable; no "
                                "IAM-OnDB data", **extra)
+        record_word_gap(out)
         print("wrote", out)
 
 

@@ -58,13 +58,13 @@ def median_gap(stroke3, text: str, x_height: float) -> float | None:
     return statistics.median(gaps) if gaps else None
 
 
-def reference_gap(generate, styles, x_height: float) -> float | None:
+def reference_gap(generate, styles, x_height: float, texts=REFERENCE_TEXTS) -> float | None:
     """A model's own median word gap after a prime (x-heights): ``generate(text, prime_stroke3, prime_text,
     seed)`` -> stroke-3 without spacing changes, after each of ``styles`` (dicts with ``stroke3`` and ``text``;
-    unprimed when there are none) writing :data:`REFERENCE_TEXTS`."""
+    unprimed when there are none) writing ``texts`` (None when there are none)."""
     gaps = []
     for k, style in enumerate(styles or [None]):
-        for text in REFERENCE_TEXTS:
+        for text in texts:
             s3 = generate(text, None if style is None else style["stroke3"], None if style is None else style["text"],
                           k)
             gaps += word_gaps(s3, len(text.split()), x_height)

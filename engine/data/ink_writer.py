@@ -15,16 +15,19 @@ from typing import Iterator
 import numpy as np
 
 from engine.core.ink_stream import bounds, ink_sample, ink_stream
-from engine.core.word_space import WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
+from engine.core.vocab import Vocab
+from engine.core.word_space import REFERENCE_TEXTS, WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
 from engine.data.prime import InkScale, prepare_prime
 
 
 class InkWriter:
-    """stepper: a synthesis or prediction stepper (``engine.core.stepper``); vocab, norm: the card's; scale: the
-    model's :class:`InkScale`; styles: its bundled styles (dicts with ``stroke3`` and ``text``)."""
+    """stepper: a synthesis or prediction stepper (``engine.core.stepper``); vocab (a ``Vocab`` or the card's
+    list), norm: the card's; scale: the model's :class:`InkScale`; styles: its bundled styles (dicts with
+    ``stroke3`` and ``text``)."""
 
     def __init__(self, stepper, *, synthesis: bool, vocab, norm, scale: InkScale, styles=None):
-        self.stepper, self.synthesis, self.vocab, self.norm = stepper, synthesis, vocab, norm
+        self.stepper, self.synthesis, self.norm = stepper, synthesis, norm
+        self.vocab = vocab if vocab is None or isinstance(vocab, Vocab) else Vocab.from_json(list(vocab))
         self.scale, self.styles = scale, list(styles or [])
         self._reference: float | None = None
         self._measured = False
@@ -32,7 +35,10 @@ class InkWriter:
 
     @property
     def reference_gap(self) -> float | None:
-        """The model's median word gap after a prime, in x-heights (``engine.core.word_space.reference_gap``)."""
+        """The model's median word gap after a prime, in x-heights (``engine.core.word_space.reference_gap``): the
+        card's (``ink_scale.word_gap``), else measured once, here."""
+        if self.scale.word_gap:
+            return self.scale.word_gap
         with self._lock:
             if not self._measured:
                 def write(text, prime_stroke3, prime_text, seed):
@@ -42,7 +48,13 @@ class InkWriter:
 
                 styles = [{"stroke3": np.asarray(s["stroke3"], dtype=np.float32).reshape(-1, 3),
                            "text": str(s.get("text") or "")} for s in self.styles]
-                self._reference = reference_gap(write, styles, self.scale.x_height) if self.synthesis else None
+                # what it writes: the reference texts it can write, else its styles' own texts (a model with
+                # another alphabet); none: no spacing of its own to compare a prime's with
+                known = [t for t in REFERENCE_TEXTS if self.vocab is not None and not self.vocab.unknown(t)]
+                known = known or [t for t in (s["text"] for s in styles)
+                                  if len(t.split()) > 1 and self.vocab is not None and not self.vocab.unknown(t)][:2]
+                self._reference = (reference_gap(write, styles, self.scale.x_height, known)
+                                   if self.synthesis and known else None)
                 self._measured = True
             return self._reference
 

@@ -38,6 +38,7 @@ from engine.data.ink import Ink, Stroke
 DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
 BAND_PER_X_HEIGHT = 0.9     # 20th-80th percentile band of y over a line, in x-heights (measured on synth)
 MAX_PRIME_POINTS = 1500
+MAX_WORD_GAP = 50.0         # x-heights: a card's word_gap above this is not a measurement
 MAX_COORD = 1e7             # larger coordinates are not handwriting (or not a unit we can read)
 
 
@@ -90,6 +91,15 @@ def median_step(stroke3) -> float | None:
     return float(np.median(d)) if len(d) else None
 
 
+def _word_gap(value) -> float | None:
+    """A card's ``ink_scale.word_gap``, or None when it is missing or damaged (measured again on first use)."""
+    try:
+        gap = float(value)
+    except (TypeError, ValueError):
+        return None
+    return gap if np.isfinite(gap) and 0 < gap < MAX_WORD_GAP else None
+
+
 @dataclass(frozen=True)
 class InkScale:
     """The ink a model was trained on: its x-height and typical pen-down step, in the model's raw units, and
@@ -98,6 +108,9 @@ class InkScale:
     x_height: float = DEFAULT_X_HEIGHT
     spacing: float | None = None        # None: keep the prime's own points
     join: str = "baseline"              # what this code trains; cards without one are "start" (older models)
+    # the model's median blank between words after its styles, x-heights (engine.core.word_space.reference_gap;
+    # None: not measured yet, the runtime measures it on first use)
+    word_gap: float | None = None
 
     @property
     def prime_gap(self) -> float:
@@ -105,8 +118,11 @@ class InkScale:
         return GAP_X_HEIGHTS * self.x_height
 
     def to_json(self) -> dict:
-        return {"x_height": round(float(self.x_height), 4),
-                "spacing": None if self.spacing is None else round(float(self.spacing), 4), "join": self.join}
+        out = {"x_height": round(float(self.x_height), 4),
+               "spacing": None if self.spacing is None else round(float(self.spacing), 4), "join": self.join}
+        if self.word_gap is not None:
+            out["word_gap"] = round(float(self.word_gap), 4)
+        return out
 
     @classmethod
     def from_lines(cls, lines) -> "InkScale":
@@ -135,7 +151,7 @@ class InkScale:
                 sp = rec.get("spacing")
                 sp = float(sp) if sp is not None else None
                 if np.isfinite(xh) and xh > 0 and (sp is None or (np.isfinite(sp) and sp > 0)):
-                    return cls(xh, sp, join)
+                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")))
             except (TypeError, ValueError):
                 pass
         lines = []

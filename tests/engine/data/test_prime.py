@@ -87,6 +87,11 @@ def test_ink_scale_from_card_styles_or_defaults():
     # what this code trains, and so what a new card records
     assert InkScale(25.0, 2.0).to_json() == {"x_height": 25.0, "spacing": 2.0, "join": "baseline"}
     assert InkScale.from_card({"ink_scale": InkScale(25.0, 2.0).to_json()}) == InkScale(25.0, 2.0)
+    # the model's own word spacing, once measured (engine.core.word_space.reference_gap)
+    spaced = InkScale(25.0, 2.0, word_gap=1.25)
+    assert spaced.to_json()["word_gap"] == 1.25 and InkScale.from_card({"ink_scale": spaced.to_json()}) == spaced
+    for bad in ("nan", -1, 0, 1e9, "wide", [1]):      # damaged: measured again, the rest of the scale kept
+        assert InkScale.from_card({"ink_scale": {**spaced.to_json(), "word_gap": bad}}) == InkScale(25.0, 2.0), bad
 
 
 def test_long_primes_are_cut_at_a_stroke_end():

@@ -1,0 +1,81 @@
+"""engine.data.ink_writer.InkWriter: the model's own word spacing comes from its card or is measured once; the
+factor on word spaces comes from the prime; the floor and the factor reach the generation loop."""
+
+import numpy as np
+
+from engine.core.vocab import Vocab
+from engine.data.ink_writer import InkWriter
+from engine.data.prime import InkScale
+
+VOCAB = Vocab(list(" abcdehlnorstuw"))
+
+
+class StraightStepper:
+    """A synthesis stepper with no model in it: the pen moves 1 right a step and lifts every 3rd step; the
+    attention moves one character every 3 steps. Counts its steps."""
+
+    input_names = ["x", "chars", "k"]
+    output_names = ["y", "phi", "k_out"]
+
+    def __init__(self):
+        self.steps = 0
+
+    def initial_state(self):
+        return {"k": np.zeros((1, 1), np.float32)}
+
+    def step(self, feeds):
+        self.steps += 1
+        k = feeds["k"] + 1
+        u = feeds["chars"].shape[1]
+        phi = np.exp(-((np.arange(u + 1) - k[0, 0] / 3) ** 2))[None].astype(np.float32)
+        y = np.zeros((1, 19), np.float32)
+        y[0, 0] = 20.0 if int(k[0, 0]) % 3 == 0 else -20.0
+        y[0, 4:7] = 1.0                       # mean dx 1
+        y[0, 10:16] = -5.0                    # tiny spread
+        return {"y": y, "phi": phi, "k_out": k}
+
+
+def writer(word_gap=None, styles=None):
+    return InkWriter(StraightStepper(), synthesis=True, vocab=VOCAB, norm=None,
+                     scale=InkScale(10.0, None, word_gap=word_gap), styles=styles)
+
+
+def test_the_cards_word_gap_is_used_without_writing_anything():
+    w = writer(word_gap=1.5)
+    assert w.reference_gap == 1.5 and w.stepper.steps == 0
+
+
+def test_without_one_the_models_spacing_is_measured_once():
+    w = writer()
+    first = w.reference_gap
+    steps = w.stepper.steps
+    assert first is not None and first > 0 and steps > 0
+    assert w.reference_gap == first and w.stepper.steps == steps
+
+
+def test_the_factor_comes_from_the_prime_and_reaches_the_loop():
+    w = writer(word_gap=0.5)
+    # a prime of three words, 2 x-heights apart (x-height 10): sqrt(2 / 0.5) = 2
+    prime = np.array([[0, 0, 0], [5, 0, 1], [20, 0, 0], [5, 0, 1], [20, 0, 0], [5, 0, 1]], np.float32)
+    stats = {}
+    pts = np.stack(list(w.generate("ab ba", prime_stroke3=prime, prime_text="a b c", seed=0, stats=stats,
+                                   word_gap=0)))
+    assert stats["word_space"] == 2.0 and stats["spaced"] >= 1
+    plain_stats = {}
+    plain = np.stack(list(w.generate("ab ba", prime_stroke3=prime, prime_text="a b c", seed=0, stats=plain_stats,
+                                     word_gap=0, word_space=1.0)))
+    assert plain_stats["word_space"] == 1.0 and plain_stats["spaced"] == 0
+    assert pts.shape == plain.shape and pts[:, 0].sum() > plain[:, 0].sum()   # the line got wider
+    unprimed = {}
+    list(w.generate("ab ba", seed=0, stats=unprimed))
+    assert unprimed["word_space"] == 1.0
+
+
+def test_a_model_that_cannot_write_the_reference_texts_measures_with_its_styles_texts():
+    few = Vocab(list(" abcdehlorst"))                    # no "n", "u", "w": REFERENCE_TEXTS cannot be written
+    style = {"stroke3": np.array([[0, 0, 0], [5, 0, 1], [20, 0, 0], [5, 0, 1]], np.float32), "text": "the cat"}
+    w = InkWriter(StraightStepper(), synthesis=True, vocab=few.to_json(), norm=None, scale=InkScale(10.0),
+                  styles=[style])
+    assert w.reference_gap is not None and w.stepper.steps > 0
+    none = InkWriter(StraightStepper(), synthesis=True, vocab=few, norm=None, scale=InkScale(10.0))
+    assert none.reference_gap is None and none.word_space(style["stroke3"], "the cat") == 1.0
