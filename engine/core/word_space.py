@@ -6,13 +6,10 @@ Now and then the draw comes from the short end: the next word starts on or again
 lifted. :class:`WordSpacer` sits on the points as they are drawn (raw units, x to the right) with the
 attention's focus of each, and moves the first stroke of a word right when its leftmost point (not always its
 first: an "a" starts at the right of its bowl) is less than ``floor`` right of the last word's ink. The
-attention says when a stroke belongs to the next word; what it cannot say is a late mark of the last word (an
-i-dot, a t-bar, written after the attention has moved on): a stroke that starts left of the last word's right
-edge and ends less than ``floor`` past it is taken for one and left where it is. A stroke that runs on, pen
-down, into the next word's letters begins that word: no stroke after it is moved (the space is inside that
-stroke, where no jump can widen it). The move is a longer jump before the word, so the word itself is
-unchanged, and so is every stroke after it, relative to it. The stroke that starts a word is held back until
-its pen lifts.
+attention says when a stroke belongs to the next word; what it cannot say is a late mark of the last word (an i-dot, a t-bar, written after the attention has moved on): a stroke that
+starts left of the last word's right edge and ends less than ``floor`` past it is taken for one and left
+where it is. The move is a longer jump before the word, so the word itself is unchanged, and so is every
+stroke after it, relative to it. The stroke that starts a word is held back until its pen lifts.
 
 The same place carries a writer's word spacing. A model follows a prime's spacing only a little (0.1-0.2
 x-heights per x-height of the writer's; bench/RESULTS-handwriting.md 2k), so a writer who leaves wide spaces
@@ -93,9 +90,7 @@ class WordSpacer:
     drawn). ``moved`` counts the words moved."""
 
     def __init__(self, text: str, floor: float | None, factor: float = 1.0):
-        spaces = np.array([c == " " for c in text or " "])
-        self.words = np.cumsum(spaces)
-        self.letter_words = self.words - spaces     # a space's own word: the one before it
+        self.words = np.cumsum([c == " " for c in text]) if text else np.zeros(1, dtype=np.int64)
         self.floor = float(floor or 0.0)
         self.factor = float(factor)
         self.x = 0.0                # the pen's x after the last point let out
@@ -120,9 +115,6 @@ class WordSpacer:
             self.held, self.held_word = [(point, focus)], word
             return self.flush() if self.pen_up else []
         self._draw([point], word if self.word < 0 else self.word)
-        ran_on = int(self.letter_words[min(max(int(focus), 0), len(self.words) - 1)])
-        if ran_on > self.word:
-            self.word = ran_on      # the pen ran on into the next word's letters: that word has begun
         return [(point, focus)]
 
     def flush(self) -> list[tuple[np.ndarray, int]]:

@@ -60,16 +60,6 @@ def test_a_late_mark_of_the_last_word_is_not_moved():
     assert sp.moved == 1 and xs[5] == 17.0               # the next word keeps the floor from the mark's end too
 
 
-def test_after_a_stroke_that_runs_on_into_the_next_word_nothing_is_moved():
-    # "ab c": the pen does not lift at the space; its stroke ends on the next word's letter (focus 3, "c")
-    sp, out = WordSpacer(TEXT, 5.0), []
-    for p, f in zip(stroke([0, 4, 6, 2]), (0, 1, 2, 3)):
-        out += sp.feed(p, f)
-    for p in stroke([1, 3]):
-        out += sp.feed(p, 3)
-    assert sp.moved == 0 and list(np.cumsum([float(p[0]) for p, _ in out])) == [0.0, 4.0, 10.0, 12.0, 13.0, 16.0]
-
-
 def test_strokes_inside_a_word_are_left_alone():
     xs, sp = run([([0, 4, 6], 0), ([-8, 2], 1), ([1, 1], 1)])
     assert sp.moved == 0 and list(xs) == [0.0, 4.0, 10.0, 2.0, 4.0, 5.0, 6.0]
