@@ -356,7 +356,7 @@ def _slug(model: str) -> str:
 
 
 def main() -> None:
-    from engine.cli.common import WORD_SPACE, auto_or
+    from engine.cli.common import AUTO_WORD_SPACE
     from engine.core.word_space import WORD_GAP_X_HEIGHTS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -367,7 +367,7 @@ def main() -> None:
     ap.add_argument("--bias", type=float, default=0.5)
     ap.add_argument("--word-gap", type=float, default=WORD_GAP_X_HEIGHTS, dest="word_gap",
                     help="the least blank between words, x-heights (0: as the model draws it)")
-    ap.add_argument("--word-space", type=auto_or(WORD_SPACE), default=None, dest="word_space", metavar="auto|F",
+    ap.add_argument("--word-space", type=AUTO_WORD_SPACE, default=None, dest="word_space", metavar="auto|F",
                     help="a factor on the spaces between words (default auto: the prime's spacing)")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")

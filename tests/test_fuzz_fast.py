@@ -301,7 +301,8 @@ def _commands():
 
 _PARSER, _FLAGS = _commands()
 _values = st.one_of(st.text(max_size=30), st.from_regex(r"-?[0-9]{0,40}(\.[0-9]{0,5})?(e-?[0-9]{1,4})?", fullmatch=True),
-                    st.sampled_from(["nan", "inf", "-inf", "1e400", "0x10", "1_000", " 5 ", "５", "٣", "-0", "+3"]),
+                    st.sampled_from(["nan", "inf", "-inf", "1e400", "0x10", "1_000", " 5 ", "５", "٣", "-0", "+3", "auto",
+                                     " AUTO "]),
                     st.floats().map(repr), st.integers().map(str))
 
 
@@ -319,6 +320,11 @@ def test_every_numeric_flag_refuses_cleanly_or_gives_a_value_in_bounds(capsys, f
         assert err and opt in err[-1] and "Traceback" not in "\n".join(err)
         return
     v = getattr(ns, dest)
+    if v is None:                                      # "auto", where the flag takes it
+        from engine.cli.common import AutoOr
+
+        assert isinstance(typ, AutoOr) and value.strip().lower() == "auto"
+        return
     assert isinstance(v, (int, float)) and not isinstance(v, bool)
     assert math.isfinite(v)
     lo, hi = getattr(typ, "lo", None), getattr(typ, "hi", None)

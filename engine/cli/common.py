@@ -65,16 +65,22 @@ FRACTION = Number(float, 0, 1, hi_open=True)                   # dropout: 0 <= p
 BATCH = Number(int, 1, 2**20)           # sequences per batch (and characters per BPTT chunk): far above any machine
 THREADS = Number(int, 1, 1024)
 OPEN_FRACTION = Number(float, 0, 1, lo_open=True, hi_open=True)  # a held-out share: 0 < f < 1
-WORD_SPACE = Number(float, 0.25, 4)     # a factor on word spaces (scribe synth, scribe sample ink)
+WORD_SPACE = Number(float, 0.25, 4)     # a factor on word spaces (scribe synth)
 
 
-def auto_or(number: Number):
-    """An argparse type: ``auto`` (None) or a value ``number`` accepts."""
-    def parse(text: str):
-        return None if str(text).strip().lower() == "auto" else number(text)
+class AutoOr(Number):
+    """A :class:`Number` that also takes ``auto`` (any case; the value None)."""
 
-    parse.__name__ = f"'auto' or {number.__name__}"
-    return parse
+    def __call__(self, text: str):
+        if str(text).strip().lower() == "auto":
+            return None
+        try:
+            return super().__call__(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{str(text).strip()!r} is neither 'auto' nor {self.describe()}") from None
+
+
+AUTO_WORD_SPACE = AutoOr(float, 0.25, 4)   # scribe sample ink --word-space auto|F
 
 
 # What a setting saved in a run's card must be to be reused by --resume: the check of its flag. (model_config

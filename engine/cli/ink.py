@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 from engine.cli.common import (
+    AUTO_WORD_SPACE,
     FRACTION,
     NON_NEGATIVE,
     POSITIVE_INT,
     SEED,
-    WORD_SPACE,
     Number,
     add_trainer_flags,
-    auto_or,
     check_model_size,
     check_output,
     train_command,
@@ -94,7 +93,7 @@ def register(groups) -> None:
     s.add_argument("--word-gap", type=NON_NEGATIVE, default=WORD_GAP_X_HEIGHTS, dest="word_gap", metavar="X_HEIGHTS",
                    help="the least blank between words, in x-heights of the model's ink; a word that starts closer "
                         f"to the last is moved right (default {WORD_GAP_X_HEIGHTS}; 0: as the model draws it)")
-    s.add_argument("--word-space", type=auto_or(WORD_SPACE), default=None, dest="word_space", metavar="auto|F",
+    s.add_argument("--word-space", type=AUTO_WORD_SPACE, default=None, dest="word_space", metavar="auto|F",
                    help="a factor on every space between words; auto (the default): the spacing of --prime-ink "
                         "(1 without one)")
     s.add_argument("--svg", required=True, metavar="OUT.svg")

@@ -40,7 +40,8 @@ BAD = [
     (TRAIN_TEXT, "--clip", "inf"), (TRAIN_INK, "--hidden", "x"), (TRAIN_INK, "--layers", "1.5"),
     (SAMPLE_TEXT, "--temperature", "0"), (SAMPLE_TEXT, "--temperature", "-1"),
     (SAMPLE_TEXT, "--temperature", "nan"), (SAMPLE_INK, "--bias", "nan"), (SAMPLE_INK, "--bias", "inf"),
-    (SAMPLE_INK, "--word-gap", "-1"), (SAMPLE_INK, "--word-gap", "nan"),
+    (SAMPLE_INK, "--word-gap", "-1"), (SAMPLE_INK, "--word-gap", "nan"), (SAMPLE_INK, "--word-space", "wide"),
+    (SAMPLE_INK, "--word-space", "9"),
     (SAMPLE_INK, "--bias", "-1"), (SAMPLE_TEXT, "--length", "-1"), (SAMPLE_TEXT, "--top-k", "-1"),
     (SAMPLE_INK, "--max-steps", "0"), (SAMPLE_INK, "--max-steps", "-3"), (SAMPLE_INK, "--seed", "-1"),
     (["probe", "--corpus", "c.txt"], "-k", "0"), (["probe", "--corpus", "c.txt"], "--batch", "0"),
@@ -66,6 +67,9 @@ def test_good_edge_values_are_accepted():
     assert (a.warmup, a.dropout, a.clip, a.seed, a.lr, a.min_lr) == (0, 0.0, 0.0, 0, 1e-4, 0.0)
     a = build_parser().parse_args([*SAMPLE_TEXT, "--length", "0", "--top-k", "0", "--temperature", "0.01"])
     assert (a.length, a.top_k, a.temperature) == (0, 0, 0.01)
+    spacing = [(a.word_gap, a.word_space) for a in (build_parser().parse_args([*SAMPLE_INK, *extra]) for extra in (
+        [], ["--word-gap", "0", "--word-space", "AUTO"], ["--word-space", "0.25"]))]
+    assert spacing == [(0.5, None), (0.0, None), (0.5, 0.25)]
 
 
 def test_the_size_estimate_is_close_and_absurd_models_are_refused(tmp_path, run_cli, capsys):
