@@ -94,8 +94,8 @@ def register(groups) -> None:
                    help="the least blank between words, in x-heights of the model's ink; a word that starts closer "
                         f"to the last is moved right (default {WORD_GAP_X_HEIGHTS}; 0: as the model draws it)")
     s.add_argument("--word-space", type=AUTO_WORD_SPACE, default=None, dest="word_space", metavar="auto|F",
-                   help="a factor on every space between words; auto (the default): the spacing of --prime-ink "
-                        "(1 without one)")
+                   help="a factor on every space between words; auto (the default): the spacing of --prime-ink, "
+                        "whose transcript (--prime-text or the file's) counts its words (1 without them)")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
     s.add_argument("--inkml", default=None, metavar="OUT.inkml")
     s.set_defaults(func=cmd_sample_ink)
@@ -355,10 +355,14 @@ def cmd_sample_ink(args) -> int:
                 print(f"note: writing {fitted.text!r} ({Fitted(fitted.text, fitted.replaced).note()})",
                       file=sys.stderr)
             text = fitted.text
+    stats = {}
     pts = list(generate(text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
-                        max_steps=args.max_steps, word_gap=args.word_gap, word_space=args.word_space))
+                        max_steps=args.max_steps, word_gap=args.word_gap, word_space=args.word_space, stats=stats))
     if not pts:
         raise ScribeError("the model produced no points")
+    if args.word_space is None and stats.get("word_space", 1.0) != 1.0:
+        print(f"note: word spaces x{stats['word_space']:.2f}, the spacing of --prime-ink (--word-space 1: the "
+              f"model's own)", file=sys.stderr)
     ink = Ink.from_stroke3(np.stack(pts), text=text)
     from engine.data.svg import ink_to_svg
 

@@ -110,3 +110,19 @@ def test_a_wide_spacing_prime_widens_the_spaces_between_words(pkg):
         if factors[space] > 1.2:
             assert wide > usual * (1 + (factors[space] - 1) / 2)
     assert 0.8 < factors[1.0] < 1.25 and factors[3.0] > 1.3
+
+
+def test_scribe_sample_ink_says_when_it_carries_the_primes_spacing(tmp_path, capsys):
+    from engine.cli.main import main
+
+    wide = render_line("into the stream of it", make_writers(3, seed=5, word_space=3.0)[2], seed=5)
+    write_inkml(tmp_path / "wide.inkml", wide)
+    model = str(bundled_models_dir() / "handwriting-script")
+    args = ["sample", "ink", "--model", model, "--text", "we sat on a low wall", "--seed", "1",
+            "--prime-ink", str(tmp_path / "wide.inkml")]
+    capsys.readouterr()
+    assert main([*args, "--svg", str(tmp_path / "a.svg")]) == 0
+    (note,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note: word spaces")]
+    assert float(note.split("x")[1].split(",")[0]) > 1.3
+    assert main([*args, "--word-space", "1", "--svg", str(tmp_path / "b.svg")]) == 0
+    assert "word spaces" not in capsys.readouterr().err
