@@ -39,7 +39,7 @@ def main() -> None:
     from handwriting_real_writers import SENTENCES
 
     from engine.cli.main import main as scribe
-    from engine.core.word_space import WORD_SPACE_RANGE, median_gap, word_gaps
+    from engine.core.word_space import prime_word_space, word_gaps
     from engine.data.ink import Ink
     from engine.data.ink_dataset import InkDataset
     from engine.data.prime import prepare_prime
@@ -91,15 +91,13 @@ def main() -> None:
     print("\n| power on the ratio | " + " | ".join(w for w in writers) + " | mean abs. diff. | corr. |")
     print("|---|" + "---|" * (len(writers) + 2))
     print("| writers' own lines | " + " | ".join(f"{real[w]:.2f}" for w in writers) + " | | |")
-    lo, hi = WORD_SPACE_RANGE
     for power in powers:
         got = {}
         for w in writers:
             gaps = []
             for k, text in enumerate(sentences):
                 ink = prime_of(w, k)
-                own = median_gap(prepare_prime(ink, pkg.ink_scale), ink.text, xh)
-                factor = min(max((own / reference) ** power, lo), hi) if own and reference else 1.0
+                factor = prime_word_space(prepare_prime(ink, pkg.ink_scale), ink.text, xh, reference, power)
                 s3 = np.stack(list(pkg.generate_ink(text, prime_ink=ink, seed=k, word_space=factor)))
                 gaps += word_gaps(s3, len(text.split()), xh)
             got[w] = statistics.median(gaps)

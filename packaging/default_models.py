@@ -40,7 +40,6 @@ again for the bundled model without its run folder:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -179,13 +178,10 @@ def restyle(package: Path, ink_data: Path) -> None:
 def record_word_gap(package: Path) -> None:
     """Measure the model's own word spacing after its styles (engine.core.word_space.reference_gap) and keep it
     in the card's ink_scale, so the app carries a prime's spacing without measuring it first."""
-    from engine.data.ink_writer import InkWriter
     from engine.runtime import load_package
 
     pkg = load_package(package)
-    scale = dataclasses.replace(pkg.ink_scale, word_gap=None)
-    gap = InkWriter(pkg.stepper, synthesis=True, vocab=pkg.vocab, norm=pkg.card["norm"], scale=scale,
-                    styles=pkg.styles).reference_gap
+    gap = pkg.ink_writer.measure_reference_gap()
     _annotate(package, ink_scale={**pkg.card["ink_scale"], "word_gap": round(gap, 4)})
 
 

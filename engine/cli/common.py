@@ -80,7 +80,7 @@ class AutoOr(Number):
             raise argparse.ArgumentTypeError(f"{str(text).strip()!r} is neither 'auto' nor {self.describe()}") from None
 
 
-AUTO_WORD_SPACE = AutoOr(float, 0.25, 4)   # scribe sample ink --word-space auto|F
+AUTO_WORD_SPACE = AutoOr(float, WORD_SPACE.lo, WORD_SPACE.hi)   # scribe sample ink --word-space auto|F
 
 
 # What a setting saved in a run's card must be to be reused by --resume: the check of its flag. (model_config

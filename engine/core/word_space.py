@@ -6,10 +6,11 @@ Now and then the draw comes from the short end: the next word starts on or again
 lifted. :class:`WordSpacer` sits on the points as they are drawn (raw units, x to the right) with the
 attention's focus of each, and moves the first stroke of a word right when its leftmost point (not always its
 first: an "a" starts at the right of its bowl) is less than ``floor`` right of the last word's ink. The
-attention says when a stroke belongs to the next word; what it cannot say is a late mark of the last word (an i-dot, a t-bar, written after the attention has moved on): a stroke that
-starts left of the last word's right edge and ends less than ``floor`` past it is taken for one and left
-where it is. The move is a longer jump before the word, so the word itself is unchanged, and so is every
-stroke after it, relative to it. The stroke that starts a word is held back until its pen lifts.
+attention says when a stroke belongs to the next word; what it cannot say is a late mark of the last word (an
+i-dot, a t-bar, written after the attention has moved on): a stroke that starts left of the last word's right
+edge and ends less than ``floor`` past it is taken for one and left where it is. The move is a longer jump
+before the word, so the word itself is unchanged, and so is every stroke after it, relative to it. The stroke
+that starts a word is held back until its pen lifts.
 
 The same place carries a writer's word spacing. A model follows a prime's spacing only a little (0.1-0.2
 x-heights per x-height of the writer's; bench/RESULTS-handwriting.md 2k), so a writer who leaves wide spaces
@@ -71,15 +72,16 @@ def reference_gap(generate, styles, x_height: float, texts=REFERENCE_TEXTS) -> f
     return statistics.median(gaps) if gaps else None
 
 
-def prime_word_space(prime_stroke3, prime_text: str | None, x_height: float, reference: float | None) -> float:
+def prime_word_space(prime_stroke3, prime_text: str | None, x_height: float, reference: float | None,
+                     power: float = WORD_SPACE_POWER) -> float:
     """The factor on the model's word spaces that gives a prime's spacing: the prime's median gap over the
-    model's ``reference``, to the power :data:`WORD_SPACE_POWER`, in :data:`WORD_SPACE_RANGE`; 1 when either
-    is unknown (a prime of one word, no transcript)."""
+    model's ``reference``, to the ``power`` (:data:`WORD_SPACE_POWER`), in :data:`WORD_SPACE_RANGE`; 1 when
+    either is unknown (a prime of one word, no transcript)."""
     own = median_gap(prime_stroke3, prime_text or "", x_height) if prime_stroke3 is not None else None
     if not own or not reference:
         return 1.0
     lo, hi = WORD_SPACE_RANGE
-    return float(min(max((own / reference) ** WORD_SPACE_POWER, lo), hi))
+    return float(min(max((own / reference) ** power, lo), hi))
 
 
 class WordSpacer:

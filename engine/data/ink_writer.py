@@ -35,28 +35,32 @@ class InkWriter:
 
     @property
     def reference_gap(self) -> float | None:
-        """The model's median word gap after a prime, in x-heights (``engine.core.word_space.reference_gap``): the
-        card's (``ink_scale.word_gap``), else measured once, here."""
+        """The model's median word gap after a prime, in x-heights: the card's (``ink_scale.word_gap``), else
+        :meth:`measure_reference_gap`, once."""
         if self.scale.word_gap:
             return self.scale.word_gap
         with self._lock:
             if not self._measured:
-                def write(text, prime_stroke3, prime_text, seed):
-                    return ink_sample(self.stepper, text=text, vocab=self.vocab, norm=self.norm, bias=0.5,
-                                      prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed,
-                                      max_step=bounds(self.scale.x_height)["max_step"])
-
-                styles = [{"stroke3": np.asarray(s["stroke3"], dtype=np.float32).reshape(-1, 3),
-                           "text": str(s.get("text") or "")} for s in self.styles]
-                # what it writes: the reference texts it can write, else its styles' own texts (a model with
-                # another alphabet); none: no spacing of its own to compare a prime's with
-                known = [t for t in REFERENCE_TEXTS if self.vocab is not None and not self.vocab.unknown(t)]
-                known = known or [t for t in (s["text"] for s in styles)
-                                  if len(t.split()) > 1 and self.vocab is not None and not self.vocab.unknown(t)][:2]
-                self._reference = (reference_gap(write, styles, self.scale.x_height, known)
-                                   if self.synthesis and known else None)
-                self._measured = True
+                self._reference, self._measured = self.measure_reference_gap(), True
             return self._reference
+
+    def measure_reference_gap(self) -> float | None:
+        """Measure the model's median word gap after each of its styles (``engine.core.word_space.reference_gap``;
+        None for a prediction model or one that can write none of the texts)."""
+        def write(text, prime_stroke3, prime_text, seed):
+            return ink_sample(self.stepper, text=text, vocab=self.vocab, norm=self.norm, bias=0.5,
+                              prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed,
+                              max_step=bounds(self.scale.x_height)["max_step"])
+
+        if not self.synthesis or self.vocab is None:
+            return None
+        styles = [{"stroke3": np.asarray(s["stroke3"], dtype=np.float32).reshape(-1, 3),
+                   "text": str(s.get("text") or "")} for s in self.styles]
+        # what it writes: the reference texts it can write, else its styles' own texts (a model with another
+        # alphabet); none: no spacing of its own to compare a prime's with
+        known = [t for t in REFERENCE_TEXTS if not self.vocab.unknown(t)]
+        known = known or [t for t in (s["text"] for s in styles) if len(t.split()) > 1 and not self.vocab.unknown(t)]
+        return reference_gap(write, styles, self.scale.x_height, known[:2]) if known else None
 
     def word_space(self, prime_stroke3, prime_text: str | None) -> float:
         """The factor on the model's word spaces that gives the prime's spacing (1 without a prime)."""
