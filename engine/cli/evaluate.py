@@ -179,11 +179,11 @@ SKIP_REASONS = {"no_text": "without a transcription", "unknown_chars": "with cha
 
 
 def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: int | None = None,
-                  as_is: bool = False):
+                  as_is: bool = False, guide_prime: bool = True):
     """Score lines ``indices`` of ``ds``: ``(records, skipped, unknown)``. A record is a dict(index, writer,
     prime (index or None), points, nll (sum, model units), data_nll (sum, data units)); ``skipped`` counts
     the lines left out by reason (keys of ``SKIP_REASONS``); ``unknown`` the characters that made lines
-    unwritable."""
+    unwritable. guide_prime: steer the window through a prime as sampling does (``engine.core.prime_guide``)."""
     from engine.core.ink_score import log_jacobian, score_line
 
     prep = _Prepared(ds, scorer.scale, as_is)
@@ -216,7 +216,7 @@ def score_dataset(scorer: InkScorer, ds, indices, primed: bool = False, limit: i
                 skipped["no_prime"] += 1
                 continue
             kw = dict(prime_stroke3=prep.prime(partner), prime_text=ds.lines_meta[partner].get("text") or None,
-                      gap=gap, join=scorer.scale.join)
+                      gap=gap, join=scorer.scale.join, guide_prime=guide_prime)
         nll = score_line(scorer.stepper, s3, text=text if scorer.synthesis else "", vocab=scorer.vocab,
                          norm=scorer.norm, **kw)
         total = float(nll.sum())

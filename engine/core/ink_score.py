@@ -9,8 +9,9 @@ negative log-likelihood of each point under the mixture the model output one ste
 loss of ``engine.models.mdn`` in numpy). Unprimed, the sum equals the trainer's loss for the line.
 
 Primed (``prime_stroke3``): the prime is teacher-forced first, along the path ``ink_stream`` takes (the
-window reads the prime's transcript, then is placed at ``WINDOW_LEAD`` + the line's text before the
-prime's last point); only the line's points are scored. Its first point, a line's origin, is then the jump
+window reads the prime's transcript, kept on the word its ink is at (``engine.core.prime_guide``), then is
+placed at ``WINDOW_LEAD`` + the line's text before the prime's last point); only the line's points are
+scored. Training pairs leave the window free through the prime: ``guide_prime=False`` scores as they do. Its first point, a line's origin, is then the jump
 from the end of the prime to where the line starts, as if the line were the next word (:func:`after_prime`):
 a word space (``gap``) right of where the pen stopped (the ``"pen"`` join) or of the prime's rightmost point
 (``"baseline"``), with the line's middle band continuing the prime's (the ``"start"`` join of older models:
@@ -33,11 +34,13 @@ from engine.core.ink_stream import (
     _as_vocab,
     check_text,
     focus,
+    guided_prime,
     one_hot,
     place_window_at,
     prepare_line,
     window_plan,
 )
+from engine.core.prime_guide import steer_window
 
 # the bounds engine.models.mdn.constrain puts on the mixture (kept equal to it; tested)
 LOG_SIGMA_MIN = -6.0
@@ -149,7 +152,7 @@ def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline")
 
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
                prime_text: str | None = None, gap: float = 0.0, join: str = "baseline",
-               foci: list | None = None) -> np.ndarray:
+               foci: list | None = None, guide_prime: bool = True) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
 
@@ -157,7 +160,8 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     prime_text: teacher-force another line first (see the module docstring); ``gap``: the word space (raw
     units) between the prime and the line; ``join``: how the line is placed after it (:func:`after_prime`;
     the model's ``InkScale.join``). foci: a list that gets, for each point (synthesis steppers), the
-    index in ``text`` of the character the attention is on when the point is predicted."""
+    index in ``text`` of the character the attention is on when the point is predicted. guide_prime: keep the
+    window on the prime's ink while it is forced, as sampling does (``engine.core.prime_guide``)."""
     from engine.core.stepper import state_names
 
     synthesis = "chars" in stepper.input_names
@@ -188,12 +192,15 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     states = state_names(stepper)
 
     watched: list[int] = []
+    last_phi: list = [None]
 
     def advance(row) -> np.ndarray:
         feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
         res = stepper.step(feeds)
         for n in states:
             feeds[n] = res[f"{n}_out"]
+        if synthesis:
+            last_phi[0] = res["phi"]
         if foci is not None and synthesis:
             watched.append(focus(res["phi"]) - new_at)
         return np.asarray(res["y"], dtype=np.float64).reshape(-1)
@@ -204,10 +211,13 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     y = advance(START_ROW)
     if prime is not None:
         forced = normalised(prime)
+        guide = guided_prime(prime, full, prime_text, placed, vocab, guide_prime) if synthesis else None
         for i, row in enumerate(forced):
             if i == len(forced) - 1 and placed is not None:
                 place_window_at(stepper, feeds, placed, vocab)
             y = advance(row)
+            if guide is not None and i < len(forced) - 1:
+                steer_window(feeds, last_phi[0], guide[i])
     target = normalised(line)
     start = len(watched) - 1      # the focus that goes with the line's first point
     ys = np.empty((len(target), y.size), dtype=np.float64)

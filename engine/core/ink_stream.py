@@ -11,7 +11,9 @@ stroke aside, below):
   is reset to its start-of-line value and the window reads only ``" " + text`` (a word boundary, then the
   new text), while the LSTM state keeps the style. So the output begins with the new text and never writes the prime's, however
   far behind the attention ended the prime or however wrong its transcript (``place_window=False`` gives the
-  old behaviour: the window reads ``prime_text + " " + text`` throughout). A stroke begun while the window is
+  old behaviour: the window reads ``prime_text + " " + text`` throughout). While the prime is forced, the window
+  is kept on the word of the transcript its ink is at (``engine.core.prime_guide``; ``guide_prime``): left to
+  itself it loses its place on real ink, and the LSTM carries that into the new line. A stroke begun while the window is
   still on the word boundary and drawn mostly there is the prime's writing going on (a late t-bar, a tick),
   not the new text: it is dropped, its offsets carried to the next point (``drop_lead_strokes``; figures in
   bench/RESULTS-handwriting.md 2f);
@@ -39,6 +41,7 @@ from typing import Iterator
 import numpy as np
 
 from engine.core.errors import ScribeError
+from engine.core.prime_guide import prime_alignment, steer_window
 from engine.core.sampling import make_rng, sample_mdn
 from engine.core.word_space import WORD_GAP_X_HEIGHTS, WordSpacer
 
@@ -136,6 +139,17 @@ def window_plan(text: str, vocab, prime_text: str | None = None, primed: bool = 
     return text, None, 0
 
 
+def guided_prime(prime_stroke3, full: str, prime_text: str | None, placed: str | None, vocab,
+                 guide: bool = True) -> np.ndarray | None:
+    """Where the window should be at each point of a prime (``engine.core.prime_guide``): only when the window
+    reads the prime's transcript (``full``, from :func:`window_plan`) and is then placed; None when it is not
+    steered."""
+    known = _as_vocab(vocab)
+    if not guide or placed is None or not any(c in known for c in (prime_text or "") if not c.isspace()):
+        return None
+    return prime_alignment(prime_stroke3, full)
+
+
 def place_window_at(stepper, feeds: dict, placed: str, vocab) -> None:
     """Reset the window state in ``feeds`` to its start-of-line value and let it read ``placed`` (the LSTM
     state, i.e. the style, is kept)."""
@@ -152,7 +166,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
                place_window: bool = True, drop_lead_strokes: bool = True,
                max_step: float | None = None, word_gap: float | None = None,
-               word_space: float = 1.0) -> Iterator[np.ndarray]:
+               word_space: float = 1.0, guide_prime: bool = True) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -170,7 +184,9 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     yields every sampled point). max_step: the longest pen-down step (raw units; None: no bound); ``stats``
     gets ``redrawn``, how many steps were drawn again. word_gap: the least blank between words (raw units; None:
     no floor); word_space: a factor on every blank between words; ``stats`` gets ``spaced``, how many words were
-    moved.
+    moved. guide_prime: keep the window on the prime's ink while it is forced (``engine.core.prime_guide``;
+    with placement and a transcript only); ``stats`` gets ``steered``, how many prime steps it moved the
+    window, and ``prime_focus``, where the attention ended the prime (0: on its last character).
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -222,14 +238,22 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
         forced = prepare_line(prime)
         forced = norm.normalise(forced) if norm is not None else forced
         last = len(forced) - 1
+        guide = guided_prime(prime, full, prime_text, placed, vocab, guide_prime and synthesis)
+        steered = 0
         for i, (raw_row, row) in enumerate(zip(prime, forced)):
             if include_prime:
                 yield raw_row.copy()
             if i == last and synthesis and placed is not None:
+                if stats is not None and i:
+                    stats["prime_focus"] = focus(res["phi"]) - (len(full) - 1)
                 # place the window before the prime's last point, so the first new point is drawn with the
                 # attention on the first character of the new text
                 place_window_at(stepper, feeds, placed, vocab)
             res = advance(row)
+            if guide is not None and i < last:
+                steered += steer_window(feeds, res["phi"], guide[i])
+        if stats is not None:
+            stats["steered"] = steered
     if synthesis and stats is not None:
         stats.update(first_focus=focus(res["phi"]) - new_at, new_text_at=new_at)
     stopped = "cap"

@@ -34,22 +34,39 @@ WORD_SPACE_RANGE = (0.5, 2.5)   # and kept in this range
 REFERENCE_TEXTS = ("we went out to see the sea", "a note on the old red door")
 
 
-def word_gaps(stroke3, n_words: int, x_height: float) -> list[float]:
-    """A line's ``n_words - 1`` widest blank columns, in x-heights (0 for each space no blank column is left
-    for): the strokes' x-extents are merged and the gaps between them ranked. Slant and overhanging letters
-    (a t-bar, a descender's loop) narrow a gap; a model's lines and a writer's are measured the same way."""
+def blank_columns(stroke3) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """A line's pen x at every point (raw units, the first point at 0 plus its offset) and its blank columns,
+    left to right: (left, right) of each stretch of x that no stroke covers (the strokes' x-extents merged)."""
     a = np.asarray(stroke3, dtype=np.float64).reshape(-1, 3)
-    if n_words < 2 or not len(a):
-        return []
     x = np.cumsum(a[:, 0])
+    if not len(a):
+        return x, []
     ends = np.flatnonzero(a[:, 2] >= 0.5) + 1
     spans = sorted((float(s.min()), float(s.max())) for s in np.split(x, ends) if len(s))
-    gaps, right = [], spans[0][1]
+    columns, right = [], spans[0][1]
     for lo, hi in spans[1:]:
         if lo > right:
-            gaps.append(lo - right)
+            columns.append((right, lo))
         right = max(right, hi)
-    gaps = sorted(gaps, reverse=True)[:n_words - 1]
+    return x, columns
+
+
+def word_columns(stroke3, n_words: int) -> list[tuple[float, float]]:
+    """The blank columns taken for the spaces of a line of ``n_words`` words: its ``n_words - 1`` widest, left
+    to right (fewer when its words run together)."""
+    if n_words < 2:
+        return []
+    widest = sorted(blank_columns(stroke3)[1], key=lambda c: c[1] - c[0], reverse=True)[:n_words - 1]
+    return sorted(widest)
+
+
+def word_gaps(stroke3, n_words: int, x_height: float) -> list[float]:
+    """A line's ``n_words - 1`` widest blank columns (:func:`word_columns`), widest first, in x-heights (0 for
+    each space no blank column is left for). Slant and overhanging letters (a t-bar, a descender's loop) narrow
+    a gap; a model's lines and a writer's are measured the same way."""
+    if n_words < 2 or not len(np.asarray(stroke3).reshape(-1, 3)):
+        return []
+    gaps = sorted((hi - lo for lo, hi in word_columns(stroke3, n_words)), reverse=True)
     return [g / x_height for g in gaps] + [0.0] * (n_words - 1 - len(gaps))
 
 

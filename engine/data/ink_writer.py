@@ -70,11 +70,13 @@ class InkWriter:
 
     def generate(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                  seed: int | None = None, max_steps: int | None = None, prime_ink=None, stats: dict | None = None,
-                 word_gap: float = WORD_GAP_X_HEIGHTS, word_space: float | None = None) -> Iterator[np.ndarray]:
+                 word_gap: float = WORD_GAP_X_HEIGHTS, word_space: float | None = None,
+                 guide_prime: bool = True) -> Iterator[np.ndarray]:
         """Stream points (dx, dy, pen_up), raw units, y down. Prime with ``prime_ink`` (an ``engine.data.ink.Ink``
         in any units) or ``prime_stroke3`` (model units). word_gap: the least blank between words, x-heights (0:
         as drawn). word_space: a factor on every blank between words; None: the prime's spacing (1 without a
-        prime or with a one-word one). ``stats`` also gets ``word_space``, the factor used."""
+        prime or with a one-word one). ``stats`` also gets ``word_space``, the factor used. guide_prime: keep the
+        window on the prime's words while it is forced (``engine.core.prime_guide``)."""
         if prime_ink is not None:
             prime_stroke3 = prepare_prime(prime_ink, self.scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
@@ -85,5 +87,5 @@ class InkWriter:
             stats["word_space"] = factor
         return ink_stream(self.stepper, text=text if self.synthesis else "", vocab=self.vocab, norm=self.norm,
                           bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if self.synthesis else None,
-                          seed=seed, max_steps=max_steps, stats=stats, word_space=factor,
+                          seed=seed, max_steps=max_steps, stats=stats, word_space=factor, guide_prime=guide_prime,
                           **bounds(self.scale.x_height, word_gap))

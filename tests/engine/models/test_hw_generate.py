@@ -175,7 +175,7 @@ def test_window_placement_after_the_prime():
     prime = line_stroke3("dog a", jitter=0.2, rng=np.random.default_rng(1))
     stats = {}
     out = ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=5,
-                     bias=0.3, stats=stats, drop_lead_strokes=False)
+                     bias=0.3, stats=stats, drop_lead_strokes=False, guide_prime=False)
     x = np.concatenate([START_ROW[None], NORM.normalise(prepare_line(prime))])
     with torch.no_grad():
         _, state = net(torch.from_numpy(x[:-1])[None], torch.from_numpy(one_hot("dog a", VOCAB)))
@@ -191,6 +191,31 @@ def test_window_placement_after_the_prime():
     ink_sample(st, text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a", seed=5,
                bias=0.3, stats=old, place_window=False)
     assert old["new_text_at"] == len("dog a ")
+
+
+def test_the_window_is_steered_along_the_primes_ink():
+    """An untrained network's window barely moves through a prime; steered (the default), it follows the prime's
+    words and ends the prime on its last character, which changes the state the new line starts from. Sampling
+    and scoring steer alike: the primed score of the same line differs from the unsteered one."""
+    from engine.core.ink_score import score_line
+
+    st = _stepper(_synth(seed=2))
+    prime = line_stroke3("dog a tern", jitter=0.2, rng=np.random.default_rng(1))
+    free, steered = {}, {}
+    kw = dict(text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a tern", seed=5, bias=0.3)
+    a = ink_sample(st, stats=free, guide_prime=False, **kw)
+    b = ink_sample(st, stats=steered, **kw)
+    assert free["steered"] == 0 and free["prime_focus"] < -3          # the window stayed near the start
+    assert steered["steered"] > 0 and abs(steered["prime_focus"]) <= 1
+    assert steered["first_focus"] == free["first_focus"] == -1        # placement as before
+    assert not np.allclose(a[:5], b[:5])
+    line = line_stroke3("tern", jitter=0.2, rng=np.random.default_rng(2))
+    score = dict(text="tern", vocab=VOCAB, norm=NORM, prime_stroke3=prime, prime_text="dog a tern", gap=4.0)
+    assert not np.allclose(score_line(st, line, **score), score_line(st, line, guide_prime=False, **score))
+    # without a transcript there is nothing to steer by
+    none = {}
+    ink_sample(st, stats=none, **dict(kw, prime_text=None))
+    assert none["steered"] == 0
 
 
 class LeadStepper:

@@ -126,3 +126,27 @@ def test_scribe_sample_ink_says_when_it_carries_the_primes_spacing(tmp_path, cap
     assert float(note.split("x")[1].split(",")[0]) > 1.3
     assert main([*args, "--word-space", "1", "--svg", str(tmp_path / "b.svg")]) == 0
     assert "word spaces" not in capsys.readouterr().err
+
+
+def test_real_primes_end_with_the_window_on_their_last_character(pkg, shared_dir, tmp_path):
+    """Teacher-forcing a real writer's line, the window loses its place now and then (one prime in six ends it
+    more than three characters behind); steered along the prime's words (the default) it ends on the last one."""
+    from engine.core.ink_stream import ink_stream
+    from engine.data.iam import import_iam
+    from engine.data.ink import Ink
+    from engine.data.prime import prepare_prime
+
+    ds, _ = import_iam(shared_dir / "fixtures" / "iam-ondb-writers", tmp_path / "ds", jobs=1)
+    ends = {True: [], False: []}
+    for i in range(0, len(ds), 2):
+        text = ds.lines_meta[i]["text"]
+        s3 = prepare_prime(Ink.from_stroke3(ds.line(i).points, text=text), pkg.ink_scale)
+        for guided in ends:
+            stats = {}
+            next(ink_stream(pkg.stepper, text="and", vocab=pkg.vocab, norm=pkg.card["norm"], prime_stroke3=s3,
+                            prime_text=text, seed=0, stats=stats, guide_prime=guided))
+            ends[guided].append(stats["prime_focus"])
+    free, steered = np.array(ends[False]), np.array(ends[True])
+    assert len(free) >= 30
+    assert np.sum(free < -3) >= 3
+    assert np.all(np.abs(steered) <= 1), steered

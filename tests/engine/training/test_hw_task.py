@@ -232,7 +232,8 @@ def test_cli_training_is_reproducible_for_a_seed(tmp_path, run_cli):
 @pytest.mark.parametrize("join", ["baseline", "pen"])
 def test_paired_lines_are_scored_as_a_primed_line_is(join):
     """A paired batch row's loss on its second line is the primed NLL ``engine.core.ink_score`` gives (the
-    prime teacher-forced, the window placed, the line a word space right of the prime, placed by the join)."""
+    prime teacher-forced, the window placed, the line a word space right of the prime, placed by the join). Training
+    leaves the window free through the prime, so the scorer does too (``guide_prime=False``)."""
     from engine.core.ink_score import score_line
     from engine.models import mdn
     from engine.models.torch_stepper import TorchStepper
@@ -255,7 +256,7 @@ def test_paired_lines_are_scored_as_a_primed_line_is(join):
     line_text = task.vocab.decode([int(i) for i in chars2[0].argmax(-1)[:int(chars2[0].sum())]])[1:]
     nll = score_line(TorchStepper(task.model.step_module()), line, text=line_text, vocab=task.vocab, norm=task.norm,
                      prime_stroke3=prime, prime_text=prime_text, gap=task.ink_scale.prime_gap,
-                     join=join)
+                     join=join, guide_prime=False)
     assert task.ink_scale.join == join and task.card()["ink_scale"]["join"] == join
     with torch.no_grad():
         row = y[:1, a:n]
