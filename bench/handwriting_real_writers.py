@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import functools
 import io
+import json
 import os
 import re
 import shutil
@@ -175,7 +176,8 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     timings = {}
     scorer = load_ink_scorer(model)
     generate, kind = load_ink_generator(model)
-    generate = functools.partial(generate, word_gap=args.word_gap, word_space=args.word_space)
+    generate = functools.partial(generate, word_gap=args.word_gap, word_space=args.word_space,
+                                 guide_prime=not args.unguided)
     if kind != "ink-synthesis":
         raise SystemExit(f"{model} is a {kind} model; this benchmark needs a synthesis model")
     xh = scorer.scale.x_height
@@ -189,7 +191,8 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     t = time.perf_counter()
     nll = {}
     for primed in (False, True):
-        recs, skipped, unknown = score_dataset(scorer, ds, range(len(ds)), primed=primed)
+        recs, skipped, unknown = score_dataset(scorer, ds, range(len(ds)), primed=primed,
+                                               guide_prime=not args.unguided)
         if skipped:
             log(f"  NLL {'primed' if primed else 'unprimed'}: skipped {dict(skipped)} {dict(unknown)}")
         nll[primed] = recs
@@ -298,6 +301,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         "cer": statistics.median(cer_un), "cer_primed": statistics.median(all_pr),
         "cer_real": statistics.median(all_real) if all_real else float("nan"),
         "sentences": len(sentences), "primed_samples": len(all_pr),
+        "cer_samples": cer_un, "cer_primed_samples": {w: cer_pr[w] for w in writers},
         "gap": gap_summary(gaps_un), "gap_primed": gap_summary([g for gs in gaps_pr.values() for g in gs]),
         "gap_real": gap_summary([g for gs in gaps_real.values() for g in gs]),
     }
@@ -306,7 +310,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
 def report(results: list[dict], args, seconds: float) -> str:
     out = [f"# Handwriting models on real writers (IAM-OnDB, {len(results[0]['per_writer'])} writers)", "",
            f"`{' '.join(['.venv/bin/python', 'bench/handwriting_real_writers.py'] + sys.argv[1:])}`: "
-           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
+           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', the window free through primes' if args.unguided else ''}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
            "NLL: nats per point in the model's normalised units (lower is better), mean over writers; primed: "
            "after another line of the same writer. Leaks: samples whose first new point is drawn with the "
            "attention off the new text's start. Stop rule / cap: how every sample here ended. CER: median character error rate of Tesseract's reading "
@@ -369,9 +373,14 @@ def main() -> None:
                     help="the least blank between words, x-heights (0: as the model draws it)")
     ap.add_argument("--word-space", type=AUTO_WORD_SPACE, default=None, dest="word_space", metavar="auto|F",
                     help="a factor on the spaces between words (default auto: the prime's spacing)")
+    ap.add_argument("--unguided", action="store_true",
+                    help="leave the window free through each prime (engine.core.prime_guide), as before")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")
     ap.add_argument("--out", default=None, help="write the markdown table here (default: stdout)")
+    ap.add_argument("--json", default=None,
+                    help="also write every figure here, with each sample's CER (in the same order for every run, "
+                         "so two runs of one seed compare sample by sample)")
     args = ap.parse_args()
     if shutil.which("tesseract") is None:
         raise SystemExit("tesseract is not installed (apt-get install tesseract-ocr)")
@@ -399,6 +408,8 @@ def main() -> None:
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         log(f"wrote {args.out}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print(text)
 
 

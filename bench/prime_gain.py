@@ -76,8 +76,23 @@ def retime(s3: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
     return out
 
 
+def paired_difference(per_line, seed: int = 0, draws: int = 5000) -> dict:
+    """Primed minus unprimed nats/point without each line's first point, line by line: how many lines a prime
+    made more likely, and a 95 % bootstrap interval of the pooled difference (lines drawn with replacement),
+    so that "better primed" can be told from noise."""
+    if not per_line:
+        return {"lines_better": 0, "lines": 0, "pooled": None, "ci95": None}
+    a = np.asarray(per_line, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    k = rng.integers(0, len(a), (draws, len(a)))
+    boot = (a[k, 1].sum(1) - a[k, 0].sum(1)) / np.maximum(a[k, 2].sum(1), 1)
+    return {"lines_better": int(np.sum(a[:, 1] < a[:, 0])), "lines": len(a),
+            "pooled": float((a[:, 1].sum() - a[:, 0].sum()) / max(a[:, 2].sum(), 1)),
+            "ci95": [float(x) for x in np.percentile(boot, [2.5, 97.5])]}
+
+
 def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, limit: int | None = None,
-               retime_amp: float = 0.0, seed: int = 0, cross: bool = False) -> dict:
+               retime_amp: float = 0.0, seed: int = 0, cross: bool = False, guide: bool = True) -> dict:
     ds = InkDataset.load(data)
     sc = load_ink_scorer(model)
     prep = _Prepared(ds, sc.scale, as_is)
@@ -90,6 +105,7 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
     rng = np.random.default_rng(seed)
     points = lines = 0
     rest = {k: [0.0, 0] for k in ("unprimed", "primed", "other_writer", "self")}  # without each line's first point
+    per_line = []       # (unprimed, primed) nats of each line without its first point, and its points
     writers = sorted({m.get("writer") or "" for m in ds.lines_meta} - {""})
 
     @functools.cache
@@ -109,18 +125,19 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         foci: list[int] = []
         p = score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
                        prime_stroke3=retime(prep.prime(j), rng, retime_amp),
-                       prime_text=prime_text, gap=gap, join=sc.scale.join, foci=foci)
+                       prime_text=prime_text, gap=gap, join=sc.scale.join, foci=foci, guide_prime=guide)
         d = p - u
         for key, v in (("unprimed", u), ("primed", p)):
             rest[key][0] += v[1:].sum()
             rest[key][1] += len(v) - 1
+        per_line.append((u[1:].sum(), p[1:].sum(), len(u) - 1))
         if cross:
             for key, k in (("other_writer", other_writers_prime(ds.lines_meta[i]["writer"])), ("self", i)):
                 if k is not None:
                     rest[key][0] += score_line(sc.stepper, s3, text=text, vocab=sc.vocab, norm=sc.norm,
                                                prime_stroke3=retime(prep.prime(k), rng, retime_amp),
                                                prime_text=ds.lines_meta[k]["text"], gap=gap,
-                                               join=sc.scale.join)[1:].sum()
+                                               join=sc.scale.join, guide_prime=guide)[1:].sum()
                     rest[key][1] += len(s3) - 1
         first.append((u[0], p[0]))
         at = np.arange(1, len(d)) * 10 // len(d)
@@ -137,11 +154,12 @@ def prime_gain(model: str, data: str, split: str = "all", as_is: bool = False, l
         points += len(d)
         lines += 1
     f = np.asarray(first) if first else np.zeros((0, 2))
-    return {"model": model, "data": data, "retime": retime_amp, "lines": lines, "points": points,
+    return {"model": model, "data": data, "retime": retime_amp, "guided": guide, "lines": lines, "points": points,
             "nats_per_point": {"unprimed": total_u / max(points, 1), "primed": total_p / max(points, 1),
                                "unprimed_window_off": total_off / max(points, 1)},
             "without_first_point": {k: v / max(n, 1) for k, (v, n) in rest.items()
                                     if cross or k in ("unprimed", "primed")},
+            "primed_minus_unprimed_by_line": paired_difference(per_line, seed),
             "first_point": {"unprimed": float(f[:, 0].mean()) if len(f) else None,
                             "primed": float(f[:, 1].mean()) if len(f) else None},
             "tenths_primed_minus_unprimed": [round(float(x), 4) for x in tenths / np.maximum(counts, 1)],
@@ -161,9 +179,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the re-timing")
     ap.add_argument("--cross", action="store_true",
                     help="also score each line after another writer's line and after itself")
+    ap.add_argument("--unguided", action="store_true",
+                    help="leave the window free through the prime (engine.core.prime_guide), as before 2m")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit, args.retime, args.seed, args.cross)
+    res = prime_gain(args.model, args.data, args.split, args.as_is, args.limit, args.retime, args.seed, args.cross,
+                     guide=not args.unguided)
     text = json.dumps(res, indent=1)
     if args.json:
         Path(args.json).write_text(text, encoding="utf-8")
