@@ -8,8 +8,9 @@ For each model (default: the bundled assets/models/handwriting-script):
     first new point drawn with the attention on the prime's text or beyond the new text's first letter);
     also how many samples the stop rule ended vs the step cap;
 (c) legibility: each generated line rendered black on white (x-height 28 px, two pen widths, the better
-    reading kept) and read by Tesseract (``--psm 7``, one line); character error rate = Levenshtein distance /
-    length, lowercase and whitespace-normalised; median over our own sentences below, unprimed and primed
+    reading kept) and read by Tesseract (``--psm 7``, one line; ``--psm 13`` when that reads nothing); character
+    error rate = Levenshtein distance / length, lowercase and whitespace-normalised; median over our own
+    sentences below, unprimed and primed
     (each sentence written primed with each writer's lines in turn). For scale: the same OCR on the writers'
     own lines (their transcriptions) is reported as "real lines";
 (d) one sheet per writer (``--sheets``, default docs/real-writers/<writer>.png): their real line (prepared to
@@ -119,8 +120,14 @@ def render_line(s3: np.ndarray, path: str, x_height: float, pen_width: float, x_
 
 
 def ocr(path: str) -> str:
-    out = subprocess.run(["tesseract", path, "stdout", "--psm", "7", "-l", "eng"], capture_output=True, text=True,
-                         timeout=60)
+    """Tesseract's reading of a one-line image, as a single text line (``--psm 7``); when that reads nothing, as
+    a raw line (``--psm 13``, no layout analysis): the line mode now and then finds no text at all in a clean,
+    joined hand that the raw mode reads (bench/RESULTS-handwriting.md 2m)."""
+    for psm in ("7", "13"):
+        out = subprocess.run(["tesseract", path, "stdout", "--psm", psm, "-l", "eng"], capture_output=True,
+                             text=True, timeout=60)
+        if out.stdout.strip():
+            break
     return out.stdout.strip()
 
 
