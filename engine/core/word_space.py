@@ -34,13 +34,13 @@ WORD_SPACE_RANGE = (0.5, 2.5)   # and kept in this range
 REFERENCE_TEXTS = ("we went out to see the sea", "a note on the old red door")
 
 
-def blank_columns(stroke3) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """A line's pen x at every point (raw units, the first point at 0 plus its offset) and its blank columns,
-    left to right: (left, right) of each stretch of x that no stroke covers (the strokes' x-extents merged)."""
+def blank_columns(stroke3) -> list[tuple[float, float]]:
+    """A line's blank columns, left to right: (left, right) x (raw units, from its first point) of each stretch
+    that no stroke covers (the strokes' x-extents merged)."""
     a = np.asarray(stroke3, dtype=np.float64).reshape(-1, 3)
-    x = np.cumsum(a[:, 0])
     if not len(a):
-        return x, []
+        return []
+    x = np.cumsum(a[:, 0])
     ends = np.flatnonzero(a[:, 2] >= 0.5) + 1
     spans = sorted((float(s.min()), float(s.max())) for s in np.split(x, ends) if len(s))
     columns, right = [], spans[0][1]
@@ -48,7 +48,7 @@ def blank_columns(stroke3) -> tuple[np.ndarray, list[tuple[float, float]]]:
         if lo > right:
             columns.append((right, lo))
         right = max(right, hi)
-    return x, columns
+    return columns
 
 
 def word_columns(stroke3, n_words: int) -> list[tuple[float, float]]:
@@ -56,7 +56,7 @@ def word_columns(stroke3, n_words: int) -> list[tuple[float, float]]:
     to right (fewer when its words run together)."""
     if n_words < 2:
         return []
-    widest = sorted(blank_columns(stroke3)[1], key=lambda c: c[1] - c[0], reverse=True)[:n_words - 1]
+    widest = sorted(blank_columns(stroke3), key=lambda c: c[1] - c[0], reverse=True)[:n_words - 1]
     return sorted(widest)
 
 
