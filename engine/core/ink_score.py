@@ -34,13 +34,12 @@ from engine.core.ink_stream import (
     _as_vocab,
     check_text,
     focus,
+    force_prime,
     guided_prime,
     one_hot,
-    place_window_at,
     prepare_line,
     window_plan,
 )
-from engine.core.prime_guide import steer_window
 
 # the bounds engine.models.mdn.constrain puts on the mixture (kept equal to it; tested)
 LOG_SIGMA_MIN = -6.0
@@ -178,7 +177,7 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
             raise ScribeError(f"the {what} has non-finite coordinates")
     if prime is not None:
         line[0, :2] = after_prime(prime, gap, line, join)
-    placed = None
+    full, placed = "", None
     feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
     feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
     if synthesis:
@@ -192,39 +191,32 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     states = state_names(stepper)
 
     watched: list[int] = []
-    last_phi: list = [None]
 
-    def advance(row) -> np.ndarray:
+    def advance(row) -> dict:
         feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
         res = stepper.step(feeds)
         for n in states:
             feeds[n] = res[f"{n}_out"]
-        if synthesis:
-            last_phi[0] = res["phi"]
         if foci is not None and synthesis:
             watched.append(focus(res["phi"]) - new_at)
-        return np.asarray(res["y"], dtype=np.float64).reshape(-1)
+        return res
 
     def normalised(a: np.ndarray) -> np.ndarray:
         return norm.normalise(a) if norm is not None else a.astype(np.float32)
 
-    y = advance(START_ROW)
+    res = advance(START_ROW)
     if prime is not None:
-        forced = normalised(prime)
         guide = guided_prime(prime, full, prime_text, placed, vocab, guide_prime) if synthesis else None
-        for i, row in enumerate(forced):
-            if i == len(forced) - 1 and placed is not None:
-                place_window_at(stepper, feeds, placed, vocab)
-            y = advance(row)
-            if guide is not None and i < len(forced) - 1:
-                steer_window(feeds, last_phi[0], guide[i])
+        res, _ = force_prime(advance, res, normalised(prime), full, stepper=stepper, feeds=feeds, placed=placed,
+                             vocab=vocab, guide=guide)
     target = normalised(line)
     start = len(watched) - 1      # the focus that goes with the line's first point
+    y = np.asarray(res["y"], dtype=np.float64).reshape(-1)
     ys = np.empty((len(target), y.size), dtype=np.float64)
     for i, row in enumerate(target):
         ys[i] = y
         if i < len(target) - 1:
-            y = advance(row)
+            y = np.asarray(advance(row)["y"], dtype=np.float64).reshape(-1)
     if foci is not None and synthesis:
         foci.extend(min(max(f, 0), len(text) - 1) for f in watched[start:])
     return -mdn_log_prob(ys, target)

@@ -160,6 +160,26 @@ def place_window_at(stepper, feeds: dict, placed: str, vocab) -> None:
     feeds["chars"] = one_hot(placed, vocab)
 
 
+def force_prime(advance, res: dict, forced, full: str, *, stepper, feeds: dict, placed: str | None, vocab,
+                guide=None) -> tuple[dict, dict]:
+    """Teacher-force a prime's rows (normalised) through ``advance(row)`` (one step; returns its outputs), ``res``
+    being the outputs of the step before: the window placed before the last row (:func:`place_window_at`, when
+    ``placed``) and, with ``guide`` (:func:`guided_prime`), kept on the prime's ink. Returns the last step's
+    outputs and ``{"steered": steps the window was moved, "prime_focus": where the attention ended the prime
+    (0: on the last character of ``full``; only when placed)}``. Sampling and scoring force a prime alike."""
+    info = {"steered": 0}
+    last = len(forced) - 1
+    for i, row in enumerate(forced):
+        if i == last and placed is not None:
+            if i:
+                info["prime_focus"] = focus(res["phi"]) - (len(full) - 1)
+            place_window_at(stepper, feeds, placed, vocab)
+        res = advance(row)
+        if guide is not None and i < last:
+            info["steered"] += steer_window(feeds, res["phi"], guide[i])
+    return res, info
+
+
 def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 0.5, prime_stroke3=None,
                prime_text: str | None = None, seed: int | None = None, max_steps: int | None = None,
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
@@ -237,23 +257,15 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     if prime is not None:
         forced = prepare_line(prime)
         forced = norm.normalise(forced) if norm is not None else forced
-        last = len(forced) - 1
-        guide = guided_prime(prime, full, prime_text, placed, vocab, guide_prime and synthesis)
-        steered = 0
-        for i, (raw_row, row) in enumerate(zip(prime, forced)):
-            if include_prime:
+        if include_prime:
+            for raw_row in prime:
                 yield raw_row.copy()
-            if i == last and synthesis and placed is not None:
-                if stats is not None and i:
-                    stats["prime_focus"] = focus(res["phi"]) - (len(full) - 1)
-                # place the window before the prime's last point, so the first new point is drawn with the
-                # attention on the first character of the new text
-                place_window_at(stepper, feeds, placed, vocab)
-            res = advance(row)
-            if guide is not None and i < last:
-                steered += steer_window(feeds, res["phi"], guide[i])
+        # the window is placed before the prime's last point, so the first new point is drawn with the attention
+        # on the first character of the new text
+        res, info = force_prime(advance, res, forced, full, stepper=stepper, feeds=feeds, placed=placed, vocab=vocab,
+                                guide=guided_prime(prime, full, prime_text, placed, vocab, guide_prime and synthesis))
         if stats is not None:
-            stats["steered"] = steered
+            stats.update(info)
     if synthesis and stats is not None:
         stats.update(first_focus=focus(res["phi"]) - new_at, new_text_at=new_at)
     stopped = "cap"
