@@ -83,6 +83,22 @@ class AutoOr(Number):
 AUTO_WORD_SPACE = AutoOr(float, WORD_SPACE.lo, WORD_SPACE.hi)   # scribe sample ink --word-space auto|F
 
 
+class AutoOffOr(AutoOr):
+    """An :class:`AutoOr` that also takes ``off`` (any case; the value "off")."""
+
+    def __call__(self, text: str):
+        if str(text).strip().lower() == "off":
+            return "off"
+        try:
+            return super().__call__(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{str(text).strip()!r} is neither 'auto', 'off' nor "
+                                             f"{self.describe()}") from None
+
+
+SLANT = AutoOffOr(float, -45, 45)   # scribe sample ink --slant auto|off|DEGREES
+
+
 # What a setting saved in a run's card must be to be reused by --resume: the check of its flag. (model_config
 # values were checked by the card schema; train_config / settings are free-form there.)
 SAVED_RULES = {"steps": POSITIVE_INT, "minutes": POSITIVE, "lr": POSITIVE, "min_lr": NON_NEGATIVE,

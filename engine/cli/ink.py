@@ -13,6 +13,7 @@ from engine.cli.common import (
     NON_NEGATIVE,
     POSITIVE_INT,
     SEED,
+    SLANT,
     Number,
     add_trainer_flags,
     check_model_size,
@@ -96,6 +97,10 @@ def register(groups) -> None:
     s.add_argument("--word-space", type=AUTO_WORD_SPACE, default=None, dest="word_space", metavar="auto|F",
                    help="a factor on every space between words; auto (the default): the spacing of --prime-ink, "
                         "whose transcript (--prime-text or the file's) counts its words (1 without them)")
+    s.add_argument("--slant", type=SLANT, default=None, metavar="auto|off|DEGREES",
+                   help="the lean of the writing, degrees from upright (positive: to the right); auto (the "
+                        "default): half-way from the model's own lean to that of --prime-ink (as the model writes "
+                        "it without one); off: as the model writes it")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
     s.add_argument("--inkml", default=None, metavar="OUT.inkml")
     s.set_defaults(func=cmd_sample_ink)
@@ -357,12 +362,16 @@ def cmd_sample_ink(args) -> int:
             text = fitted.text
     stats = {}
     pts = list(generate(text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
-                        max_steps=args.max_steps, word_gap=args.word_gap, word_space=args.word_space, stats=stats))
+                        max_steps=args.max_steps, word_gap=args.word_gap, word_space=args.word_space, slant=args.slant,
+                        stats=stats))
     if not pts:
         raise ScribeError("the model produced no points")
     if args.word_space is None and stats.get("word_space", 1.0) != 1.0:
         print(f"note: word spaces x{stats['word_space']:.2f}, the spacing of --prime-ink (--word-space 1: the "
               f"model's own)", file=sys.stderr)
+    if args.slant is None and stats.get("slant") is not None:
+        print(f"note: leaning towards {stats['slant']:+.0f} degrees, the slant of --prime-ink (--slant off: the "
+              f"model's own; --slant {stats['slant']:.0f}: all the way)", file=sys.stderr)
     ink = Ink.from_stroke3(np.stack(pts), text=text)
     from engine.data.svg import ink_to_svg
 

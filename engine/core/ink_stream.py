@@ -22,6 +22,8 @@ stroke aside, below):
   from a mixture's wide tail, not writing (a model that hedges on real letter shapes draws one now and then:
   a giant slash through a word; bench/RESULTS-handwriting.md 2h): it is drawn again, up to
   ``MAX_STEP_TRIES`` times, then shortened to ``max_step``;
+- slant: the new ink can be given a lean (``slant``, degrees; ``engine.core.hand.Slanter``): a writer's,
+  which a model carries only partly and unevenly;
 - word spaces (synthesis): the first stroke of a word that starts less than ``word_gap`` (raw units; the
   callers that know the model's x-height pass ``WORD_GAP_X_HEIGHTS`` of it) right of the last word's ink is
   moved right, and every blank between words can be scaled by ``word_space`` (a writer's spacing;
@@ -41,6 +43,7 @@ from typing import Iterator
 import numpy as np
 
 from engine.core.errors import ScribeError
+from engine.core.hand import SLANT_SETTLE_X_HEIGHTS, Slanter
 from engine.core.prime_guide import prime_alignment, steer_window
 from engine.core.sampling import make_rng, sample_mdn
 from engine.core.word_space import WORD_GAP_X_HEIGHTS, WordSpacer
@@ -59,9 +62,10 @@ WINDOW_LEAD = " "
 
 
 def bounds(x_height: float, word_gap: float = WORD_GAP_X_HEIGHTS) -> dict:
-    """``ink_stream``'s ``max_step`` and ``word_gap`` (raw units) for a model whose ink has this x-height (raw
-    units); word_gap in x-heights (0: no floor)."""
-    return {"max_step": MAX_STEP_X_HEIGHTS * x_height, "word_gap": word_gap * x_height or None}
+    """``ink_stream``'s ``max_step``, ``word_gap`` and ``slant_settle`` (raw units) for a model whose ink has this
+    x-height (raw units); word_gap in x-heights (0: no floor)."""
+    return {"max_step": MAX_STEP_X_HEIGHTS * x_height, "word_gap": word_gap * x_height or None,
+            "slant_settle": SLANT_SETTLE_X_HEIGHTS * x_height}
 
 
 def prepare_line(stroke3) -> np.ndarray:
@@ -186,7 +190,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                finish_stroke: int = DEFAULT_FINISH_STROKE, stats: dict | None = None,
                place_window: bool = True, drop_lead_strokes: bool = True,
                max_step: float | None = None, word_gap: float | None = None,
-               word_space: float = 1.0, guide_prime: bool = True) -> Iterator[np.ndarray]:
+               word_space: float = 1.0, guide_prime: bool = True, slant: float | None = None,
+               slant_share: float = 1.0, slant_settle: float | None = None) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -207,6 +212,11 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     moved. guide_prime: keep the window on the prime's ink while it is forced (``engine.core.prime_guide``;
     with placement and a transcript only); ``stats`` gets ``steered``, how many prime steps it moved the
     window, and ``prime_focus``, where the attention ended the prime (0: on its last character).
+    slant: the lean to give the new ink, degrees from upright, positive to the right (None: as drawn); the
+    model's own lean is measured on the last ``slant_settle`` raw units of steep ink it drew (default:
+    ``SLANT_SETTLE_X_HEIGHTS`` of a 25-unit x-height; the line's first points are held back until there is that
+    much) and each point is sheared from it to ``slant``, or ``slant_share`` of the way (``engine.core.hand.Slanter``); ``stats`` gets
+    ``slant_measured`` (the first lean measured) and ``shear`` (the last used).
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
@@ -283,6 +293,13 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     held: list[tuple[np.ndarray, int]] = []     # (raw point, focus) of the stroke begun on the lead
     carry = np.zeros(2, dtype=np.float32)       # offsets of the dropped strokes
     spacer = WordSpacer(text, word_gap, word_space) if synthesis and (word_gap or word_space != 1.0) else None
+    slanter = None if slant is None else Slanter(slant, slant_settle if slant_settle else SLANT_SETTLE_X_HEIGHTS * 25.0,
+                                                 slant_share)
+
+    def place(r, g):
+        """A point through the slant, then the word spaces (measured on the slanted ink), in order."""
+        for r1, g1 in slanter.feed(r, g) if slanter else ((r, g),):
+            yield from spacer.feed(r1, g1) if spacer else ((r1, g1),)
     for i in range(cap):
         f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None or spacer) else 0
         pt = sample_mdn(res["y"][0], rng, bias)
@@ -320,18 +337,25 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                 held.clear()
                 continue
         on_lead = False
+        out = []
         for r, g in held:
             r[:2] += carry
             carry[:] = 0.0
-            for r, g in spacer.feed(r, g) if spacer else ((r, g),):
-                if foci is not None:
-                    foci.append(g)
-                yield r
+            out += place(r, g)
+        if last and slanter:                  # a line too short to settle its lean: sheared as it is
+            for r, g in slanter.flush():
+                out += spacer.feed(r, g) if spacer else ((r, g),)
+        for r, g in out:
+            if foci is not None:
+                foci.append(g)
+            yield r
         held.clear()
         if last:
             break
     if stats is not None:
         stats.update(steps=steps, stopped=stopped, redrawn=redrawn, spaced=spacer.moved if spacer else 0)
+        if slanter:
+            stats.update(slant_measured=slanter.measured, shear=slanter.shear)
         if foci is not None:
             stats["foci"] = foci
 

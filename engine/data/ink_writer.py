@@ -2,9 +2,9 @@
 torch run folder). No torch.
 
 One place for what happens around ``engine.core.ink_stream``: the prime brought to the model's scale
-(``engine.data.prime``), the longest pen-down step, the floor on the blank between words, and the writer's word
+(``engine.data.prime``), the longest pen-down step, the floor on the blank between words, the writer's word
 spacing taken from the prime (``engine.core.word_space``; the model's own spacing after a prime is measured once,
-with its bundled styles, on first use).
+with its bundled styles, on first use) and the writer's slant taken from the prime (``engine.core.hand``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from engine.core.hand import PRIME_SLANT_SHARE, prime_slant
 from engine.core.ink_stream import bounds, ink_sample, ink_stream
 from engine.core.vocab import Vocab
 from engine.core.word_space import REFERENCE_TEXTS, WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
@@ -68,24 +69,43 @@ class InkWriter:
             return 1.0
         return prime_word_space(prime_stroke3, prime_text, self.scale.x_height, self.reference_gap)
 
+    def lean(self, prime_stroke3, slant: float | str | None) -> tuple[float | None, float]:
+        """(the lean to give the new ink in degrees, or None for as drawn; the share of the way to go there):
+        ``slant`` itself, all the way, when it is a number; for None the prime's (``engine.core.hand.prime_slant``),
+        :data:`~engine.core.hand.PRIME_SLANT_SHARE` of the way."""
+        if isinstance(slant, str):
+            if slant.strip().lower() != "off":
+                raise ValueError(f"slant must be a number of degrees, None (the prime's) or 'off', not {slant!r}")
+            return None, 1.0
+        if slant is not None:
+            return float(slant), 1.0
+        if prime_stroke3 is None or not len(prime_stroke3):
+            return None, 1.0
+        return prime_slant(prime_stroke3, self.scale.x_height), PRIME_SLANT_SHARE
+
     def generate(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                  seed: int | None = None, max_steps: int | None = None, prime_ink=None, stats: dict | None = None,
                  word_gap: float = WORD_GAP_X_HEIGHTS, word_space: float | None = None,
-                 guide_prime: bool = True) -> Iterator[np.ndarray]:
+                 guide_prime: bool = True, slant: float | str | None = None) -> Iterator[np.ndarray]:
         """Stream points (dx, dy, pen_up), raw units, y down. Prime with ``prime_ink`` (an ``engine.data.ink.Ink``
         in any units) or ``prime_stroke3`` (model units). word_gap: the least blank between words, x-heights (0:
         as drawn). word_space: a factor on every blank between words; None: the prime's spacing (1 without a
         prime or with a one-word one). ``stats`` also gets ``word_space``, the factor used. guide_prime: keep the
-        window on the prime's words while it is forced (``engine.core.prime_guide``)."""
+        window on the prime's words while it is forced (``engine.core.prime_guide``). slant: the lean of the new ink,
+        degrees from upright, positive to the right; None: half-way to the prime's (as drawn without a prime, or
+        with one too short to tell; :meth:`lean`); "off": as drawn. ``stats`` also gets ``slant``, the lean aimed
+        at (None: as drawn), and ``slant_share``, how far."""
         if prime_ink is not None:
             prime_stroke3 = prepare_prime(prime_ink, self.scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
         if prime_stroke3 is not None:
             prime_stroke3 = np.asarray(prime_stroke3, dtype=np.float32).reshape(-1, 3)
         factor = self.word_space(prime_stroke3, prime_text) if word_space is None else float(word_space)
+        lean, share = self.lean(prime_stroke3, slant)
         if stats is not None:
-            stats["word_space"] = factor
+            stats.update(word_space=factor, slant=lean, slant_share=share)
         return ink_stream(self.stepper, text=text if self.synthesis else "", vocab=self.vocab, norm=self.norm,
                           bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if self.synthesis else None,
                           seed=seed, max_steps=max_steps, stats=stats, word_space=factor, guide_prime=guide_prime,
+                          slant=lean if self.synthesis else None, slant_share=share,
                           **bounds(self.scale.x_height, word_gap))

@@ -41,7 +41,8 @@ BAD = [
     (SAMPLE_TEXT, "--temperature", "0"), (SAMPLE_TEXT, "--temperature", "-1"),
     (SAMPLE_TEXT, "--temperature", "nan"), (SAMPLE_INK, "--bias", "nan"), (SAMPLE_INK, "--bias", "inf"),
     (SAMPLE_INK, "--word-gap", "-1"), (SAMPLE_INK, "--word-gap", "nan"), (SAMPLE_INK, "--word-space", "wide"),
-    (SAMPLE_INK, "--word-space", "9"),
+    (SAMPLE_INK, "--word-space", "9"), (SAMPLE_INK, "--slant", "wide"), (SAMPLE_INK, "--slant", "60"),
+    (SAMPLE_INK, "--slant", "nan"),
     (SAMPLE_INK, "--bias", "-1"), (SAMPLE_TEXT, "--length", "-1"), (SAMPLE_TEXT, "--top-k", "-1"),
     (SAMPLE_INK, "--max-steps", "0"), (SAMPLE_INK, "--max-steps", "-3"), (SAMPLE_INK, "--seed", "-1"),
     (["probe", "--corpus", "c.txt"], "-k", "0"), (["probe", "--corpus", "c.txt"], "--batch", "0"),
@@ -70,6 +71,9 @@ def test_good_edge_values_are_accepted():
     spacing = [(a.word_gap, a.word_space) for a in (build_parser().parse_args([*SAMPLE_INK, *extra]) for extra in (
         [], ["--word-gap", "0", "--word-space", "AUTO"], ["--word-space", "0.25"]))]
     assert spacing == [(0.5, None), (0.0, None), (0.5, 0.25)]
+    slants = [build_parser().parse_args([*SAMPLE_INK, *extra]).slant for extra in (
+        [], ["--slant", "auto"], ["--slant", "Off"], ["--slant", "-12.5"])]
+    assert slants == [None, None, "off", -12.5]
 
 
 def test_the_size_estimate_is_close_and_absurd_models_are_refused(tmp_path, run_cli, capsys):

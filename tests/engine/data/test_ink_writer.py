@@ -79,3 +79,34 @@ def test_a_model_that_cannot_write_the_reference_texts_measures_with_its_styles_
     assert w.reference_gap is not None and w.stepper.steps > 0
     none = InkWriter(StraightStepper(), synthesis=True, vocab=few, norm=None, scale=InkScale(10.0))
     assert none.reference_gap is None and none.word_space(style["stroke3"], "the cat") == 1.0
+
+
+def test_the_lean_is_the_primes_a_number_given_or_none():
+    import math
+
+    import pytest
+
+    from engine.core.hand import PRIME_SLANT_SHARE, SLANT_SETTLE_X_HEIGHTS
+
+    w = writer(word_gap=1.0)
+    t = math.tan(math.radians(18.0))
+    stroke = [[8.0, 0.0, 0.0]] + [[t * 2.5, -2.5, 0.0]] * 4 + [[-t * 2.5, 2.5, 0.0]] * 4
+    stroke[-1] = [-t * 2.5, 2.5, 1.0]
+    n = math.ceil(SLANT_SETTLE_X_HEIGHTS * 10.0 / 20.0)         # 20 units of steep ink a stroke, x-height 10
+    prime = np.array(stroke * n, np.float32)
+    target, share = w.lean(prime, None)                          # the prime's, part of the way
+    assert target == pytest.approx(18.0, abs=0.01) and share == PRIME_SLANT_SHARE < 1
+    assert w.lean(prime[:9 * (n - 1)], None)[0] is None         # too little ink to tell
+    assert w.lean(prime, 5) == (5.0, 1.0) and w.lean(None, -7.5) == (-7.5, 1.0)   # a number: all the way
+    assert w.lean(None, None)[0] is None
+    assert w.lean(prime, "off")[0] is None and w.lean(prime, " OFF ")[0] is None
+    with pytest.raises(ValueError, match="slant"):
+        w.lean(prime, "wide")
+    # it reaches the loop: the stats say what was aimed at, and a lean asked for shears the line
+    stats = {}
+    list(w.generate("ab ba", prime_stroke3=prime, prime_text="a b c", seed=0, stats=stats))
+    assert stats["slant"] == pytest.approx(18.0, abs=0.01) and stats["slant_share"] == PRIME_SLANT_SHARE
+    assert "shear" in stats
+    off = {}
+    list(w.generate("ab ba", prime_stroke3=prime, prime_text="a b c", seed=0, stats=off, slant="off"))
+    assert off["slant"] is None and "shear" not in off

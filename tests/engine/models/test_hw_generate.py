@@ -335,3 +335,22 @@ def test_a_word_that_starts_against_the_last_is_moved_right_by_the_word_gap():
     for pts, least, most in ((free, 0.0, 2.5), (spaced, 2.5 - 1e-4, 2.6)):
         x = np.cumsum(pts[:, 0])
         assert least <= x[i] - x[:i].max() < most
+
+
+def test_the_line_is_given_the_lean_asked_for_and_nothing_else_changes():
+    from engine.core.hand import Slanter
+
+    kw = dict(text="abba gone", vocab=VOCAB, norm=NORM, seed=3, bias=1.0, slant_settle=8.0)
+    plain_stats, stats = {}, {}
+    plain = ink_sample(_stepper(_synth(4)), stats=plain_stats, **kw)
+    for target in (-10.0, 25.0):
+        leaned = ink_sample(_stepper(_synth(4)), stats=stats, slant=target, **kw)
+        # the same draws: the same rises and pen lifts; only x moves
+        assert leaned.shape == plain.shape and np.array_equal(leaned[:, 1:], plain[:, 1:])
+        assert not np.allclose(leaned[:, 0], plain[:, 0])
+        # exactly what the Slanter makes of the line drawn without it (engine.core.hand, tested there)
+        sl = Slanter(target, 8.0)
+        expected = [p for k, row in enumerate(plain) for p, _ in sl.feed(row.copy(), k)] + [p for p, _ in sl.flush()]
+        np.testing.assert_allclose(leaned, np.stack(expected), atol=1e-5)
+        assert stats["shear"] == sl.shear and stats["slant_measured"] == sl.measured
+    assert "shear" not in plain_stats

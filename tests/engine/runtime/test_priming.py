@@ -150,3 +150,55 @@ def test_real_primes_end_with_the_window_on_their_last_character(pkg, shared_dir
     assert len(free) >= 30
     assert np.sum(free < -3) >= 3
     assert np.all(np.abs(steered) <= 1), steered
+
+
+def test_real_primes_lend_their_slant(pkg, shared_dir, tmp_path):
+    """The model carries a real writer's lean unevenly (bench/RESULTS-handwriting.md 2n); by default the line is
+    taken half-way from its own lean to the prime's (engine.core.hand), all the way with the prime's lean given as
+    a number, and `slant="off"` leaves it as drawn."""
+    import math
+
+    from engine.core.hand import PRIME_SLANT_SHARE, slant
+    from engine.data.iam import import_iam
+    from engine.data.prime import prepare_prime
+
+    ds, _ = import_iam(shared_dir / "fixtures" / "iam-ondb-writers", tmp_path / "ds", jobs=1)
+    first = {}
+    for i, m in enumerate(ds.lines_meta):
+        first.setdefault(m["writer"], i)
+    tan = lambda d: math.tan(math.radians(d))  # noqa: E731
+    full, half, as_drawn = [], [], []
+    for w in ("a01-000u", "g06-000r", "h04-071", "n01-011z"):
+        ink = Ink.from_stroke3(ds.line(first[w]).points, text=ds.lines_meta[first[w]]["text"])
+        lean = slant(prepare_prime(ink, pkg.ink_scale))
+        text = "call me after lunch"
+        stats = {}
+        auto = np.stack(list(pkg.generate_ink(text, prime_ink=ink, seed=0, stats=stats)))
+        given = np.stack(list(pkg.generate_ink(text, prime_ink=ink, seed=0, slant=lean)))
+        plain = np.stack(list(pkg.generate_ink(text, prime_ink=ink, seed=0, slant="off")))
+        assert stats["slant"] == pytest.approx(lean) and stats["slant_share"] == PRIME_SLANT_SHARE
+        full.append(abs(slant(given) - lean))
+        as_drawn.append(abs(slant(plain) - lean))
+        # half-way, in the tangents a shear adds
+        half.append(abs(tan(slant(auto)) - (tan(slant(plain)) + tan(lean)) / 2))
+    assert max(full) < 2.0, full
+    assert np.mean(as_drawn) > 3 * np.mean(full), (as_drawn, full)
+    assert max(half) < tan(2.0), half
+
+
+def test_scribe_sample_ink_says_when_it_carries_the_primes_slant(tmp_path, capsys):
+    from engine.cli.main import main
+
+    writer = make_writers(4, seed=2)[3]
+    prime = render_line("a slanted line of writing", writer, seed=2)
+    write_inkml(tmp_path / "slanted.inkml", prime)
+    model = str(bundled_models_dir() / "handwriting-script")
+    args = ["sample", "ink", "--model", model, "--text", "we sat on a low wall", "--seed", "1",
+            "--prime-ink", str(tmp_path / "slanted.inkml")]
+    capsys.readouterr()
+    assert main([*args, "--svg", str(tmp_path / "a.svg")]) == 0
+    assert [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note: leaning towards")]
+    assert main([*args, "--slant", "off", "--svg", str(tmp_path / "b.svg")]) == 0
+    assert "leaning" not in capsys.readouterr().err
+    assert main([*args, "--slant", "12", "--svg", str(tmp_path / "c.svg")]) == 0
+    assert "leaning" not in capsys.readouterr().err
