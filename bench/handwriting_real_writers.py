@@ -31,6 +31,7 @@ import contextlib
 import functools
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -149,6 +150,29 @@ def gap_summary(gaps: list[float]) -> tuple[float, float]:
     return statistics.median(gaps), float(np.mean(np.asarray(gaps) < 0.5))
 
 
+# ---- hands ------------------------------------------------------------------------------------------
+
+def hand_summary(measures: list[tuple[float, float]]) -> tuple[float, float]:
+    """(median slant in degrees, median pen-down strokes per letter) over lines (``engine.core.hand``)."""
+    out = []
+    for k in range(2):
+        v = [m[k] for m in measures if math.isfinite(m[k])]
+        out.append(statistics.median(v) if v else float("nan"))
+    return out[0], out[1]
+
+
+def hand_agreement(per_writer: list[dict]) -> dict:
+    """How close each writer's primed samples come to their own lines: mean absolute difference and correlation
+    over writers, of the median slant and of the median strokes per letter."""
+    out = {}
+    for k, name in enumerate(("slant", "strokes_per_letter")):
+        pairs = np.array([(p["hand_primed"][k], p["hand_real"][k]) for p in per_writer], dtype=np.float64)
+        pairs = pairs[np.isfinite(pairs).all(1)]
+        out[name] = {"mean_abs_diff": float(np.abs(pairs[:, 0] - pairs[:, 1]).mean()) if len(pairs) else float("nan"),
+                     "corr": float(np.corrcoef(pairs.T)[0, 1]) if len(pairs) > 2 else float("nan")}
+    return out
+
+
 # ---- sheets -----------------------------------------------------------------------------------------
 
 def write_sheet(rows: list[tuple[np.ndarray, str]], path: Path, width: int = 1100, row_h: int = 78) -> Path:
@@ -175,6 +199,7 @@ def per_point(recs) -> float:
 def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict:
     from engine.cli.evaluate import load_ink_scorer, prime_partner, score_dataset
     from engine.cli.ink import load_ink_generator
+    from engine.core.hand import slant, strokes_per_letter
     from engine.core.word_space import word_gaps
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
@@ -184,7 +209,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     scorer = load_ink_scorer(model)
     generate, kind = load_ink_generator(model)
     generate = functools.partial(generate, word_gap=args.word_gap, word_space=args.word_space,
-                                 guide_prime=not args.unguided)
+                                 guide_prime=not args.unguided, slant=args.slant)
     if kind != "ink-synthesis":
         raise SystemExit(f"{model} is a {kind} model; this benchmark needs a synthesis model")
     xh = scorer.scale.x_height
@@ -234,6 +259,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         raise SystemExit(f"{model} cannot write {bad}")
     cer_un, cer_pr, cer_real = [], defaultdict(list), defaultdict(list)
     gaps_un, gaps_pr, gaps_real = [], defaultdict(list), defaultdict(list)   # word spaces, in x-heights
+    hand_un, hand_pr, hand_real = [], defaultdict(list), defaultdict(list)   # (slant, strokes per letter)
     examples = []
     for k, text in enumerate(sentences):
         st = {}
@@ -242,6 +268,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         c, reading = legibility(s3, text, xh, work)
         cer_un.append(c)
         gaps_un += word_gaps(s3, len(text.split()), xh)
+        hand_un.append((slant(s3), strokes_per_letter(s3, text)))
         if k < 3:
             examples.append(f"unprimed {text!r} -> {reading!r} (CER {c:.2f})")
     for k, text in enumerate(sentences):
@@ -253,6 +280,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
             c, reading = legibility(s3, text, xh, work)
             cer_pr[w].append(c)
             gaps_pr[w] += word_gaps(s3, len(text.split()), xh)
+            hand_pr[w].append((slant(s3), strokes_per_letter(s3, text)))
             if w == writers[k % len(writers)] and k < 3:
                 examples.append(f"primed ({w}) {text!r} -> {reading!r} (CER {c:.2f})")
     for w in writers:
@@ -263,6 +291,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
                 continue
             cer_real[w].append(legibility(s3, ds.lines_meta[i]["text"], xh, work)[0])
             gaps_real[w] += word_gaps(s3, len(ds.lines_meta[i]["text"].split()), xh)
+            hand_real[w].append((slant(s3), strokes_per_letter(s3, ds.lines_meta[i]["text"])))
     timings["legibility"] = time.perf_counter() - t
     log(f"  legibility in {timings['legibility']:.0f} s")
 
@@ -295,7 +324,8 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
                            "leaks": leaks[w], "samples": samples[w],
                            "cer_primed": statistics.median(cer_pr[w]) if cer_pr[w] else float("nan"),
                            "cer_real": statistics.median(cer_real[w]) if cer_real[w] else float("nan"),
-                           "gap_primed": gap_summary(gaps_pr[w]), "gap_real": gap_summary(gaps_real[w])})
+                           "gap_primed": gap_summary(gaps_pr[w]), "gap_real": gap_summary(gaps_real[w]),
+                           "hand_primed": hand_summary(hand_pr[w]), "hand_real": hand_summary(hand_real[w])})
     all_pr = [c for cs in cer_pr.values() for c in cs]
     all_real = [c for cs in cer_real.values() for c in cs]
     return {
@@ -311,36 +341,44 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         "cer_samples": cer_un, "cer_primed_samples": {w: cer_pr[w] for w in writers},
         "gap": gap_summary(gaps_un), "gap_primed": gap_summary([g for gs in gaps_pr.values() for g in gs]),
         "gap_real": gap_summary([g for gs in gaps_real.values() for g in gs]),
+        "hand": hand_summary(hand_un), "hand_agreement": hand_agreement(per_writer),
     }
 
 
 def report(results: list[dict], args, seconds: float) -> str:
     out = [f"# Handwriting models on real writers (IAM-OnDB, {len(results[0]['per_writer'])} writers)", "",
            f"`{' '.join(['.venv/bin/python', 'bench/handwriting_real_writers.py'] + sys.argv[1:])}`: "
-           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', the window free through primes' if args.unguided else ''}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
+           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', the window free through primes' if args.unguided else ''}{f', slant {args.slant}' if args.slant is not None else ''}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
            "NLL: nats per point in the model's normalised units (lower is better), mean over writers; primed: "
            "after another line of the same writer. Leaks: samples whose first new point is drawn with the "
            "attention off the new text's start. Stop rule / cap: how every sample here ended. CER: median character error rate of Tesseract's reading "
            "(the writers' own lines, read the same way, for scale). Word gap: the median blank between words in "
            "x-heights (`word_gaps`), and the share of word spaces under half an x-height (words run "
-           "together), unprimed / primed / the writers' own lines.", "",
+           "together), unprimed / primed / the writers' own lines. Slant and strokes a letter (`engine.core.hand`): "
+           "the median lean of the downstrokes in degrees and the median pen-down strokes per letter (a print hand "
+           "about one or more, a joined hand under two thirds), unprimed / primed / the writers' own lines; "
+           "primed against the writers': the mean absolute difference over writers (and the correlation).", "",
            "| model | NLL | NLL primed | leaks | stop rule / cap | CER | CER primed | CER real lines | word gap "
-           "(run together) | time |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "(run together) | slant | strokes a letter | time |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         out.append(f"| {Path(r['model']).name} | {r['nll']:.3f} | {r['nll_primed']:.3f} | {r['leaks']} of "
                    f"{r['samples']} | {r['stop_rule']} / {r['cap']} | {r['cer']:.3f} ({r['sentences']}) | "
                    f"{r['cer_primed']:.3f} ({r['primed_samples']}) | {r['cer_real']:.3f} | "
                    f"{_gap(r['gap'])} / {_gap(r['gap_primed'])} / {_gap(r['gap_real'])} | "
+                   f"{_hand(r, 0, 'slant', '.1f')} | {_hand(r, 1, 'strokes_per_letter', '.2f')} | "
                    f"{r['timings']['total']:.0f} s |")
     for r in results:
         out += ["", f"## {Path(r['model']).name}: per writer", "",
-                "| writer | lines | NLL | NLL primed | leaks | CER primed | CER real lines | word gap primed / real |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| writer | lines | NLL | NLL primed | leaks | CER primed | CER real lines | word gap primed / real | "
+                "slant primed / real | strokes a letter primed / real |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for p in r["per_writer"]:
             out.append(f"| {p['writer']} | {p['lines']} | {p['nll']:.3f} | {p['nll_primed']:.3f} | {p['leaks']} of "
                        f"{p['samples']} | {p['cer_primed']:.3f} | {p['cer_real']:.3f} | "
-                       f"{_gap(p['gap_primed'])} / {_gap(p['gap_real'])} |")
+                       f"{_gap(p['gap_primed'])} / {_gap(p['gap_real'])} | "
+                       f"{p['hand_primed'][0]:.1f} / {p['hand_real'][0]:.1f} | "
+                       f"{p['hand_primed'][1]:.2f} / {p['hand_real'][1]:.2f} |")
         out += ["", f"Pooled over lines: NLL {r['nll_pooled']:.3f}, primed {r['nll_primed_pooled']:.3f} "
                     f"({r['lines']} lines). Times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r["timings"].items())
                 + "."]
@@ -355,6 +393,14 @@ def _gap(g: tuple[float, float]) -> str:
     return f"{g[0]:.2f} ({g[1]:.0%})"
 
 
+def _hand(r: dict, k: int, name: str, fmt: str) -> str:
+    """Unprimed / primed / real (the median of the writers' medians), then primed against the writers' (mean abs. diff., corr.)."""
+    pooled = lambda key: hand_summary([p[key] for p in r["per_writer"]])[k]  # noqa: E731 - median of writers
+    a = r["hand_agreement"][name]
+    return (f"{r['hand'][k]:{fmt}} / {pooled('hand_primed'):{fmt}} / {pooled('hand_real'):{fmt}} "
+            f"(off by {a['mean_abs_diff']:{fmt}}, corr. {a['corr']:.2f})")
+
+
 def _rel(p: Path) -> str:
     try:
         return str(Path(p).resolve().relative_to(REPO))
@@ -367,7 +413,7 @@ def _slug(model: str) -> str:
 
 
 def main() -> None:
-    from engine.cli.common import AUTO_WORD_SPACE
+    from engine.cli.common import AUTO_WORD_SPACE, SLANT
     from engine.core.word_space import WORD_GAP_X_HEIGHTS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -382,6 +428,8 @@ def main() -> None:
                     help="a factor on the spaces between words (default auto: the prime's spacing)")
     ap.add_argument("--unguided", action="store_true",
                     help="leave the window free through each prime (engine.core.prime_guide), as before")
+    ap.add_argument("--slant", type=SLANT, default=None, metavar="auto|off|DEGREES",
+                    help="the lean of the samples (default auto: half-way to the prime's; off: as the model draws it)")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")
     ap.add_argument("--out", default=None, help="write the markdown table here (default: stdout)")
