@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 import studio.handwriting.canvas as canvas_mod
 from engine.core.errors import ScribeError
+from engine.core.hand import prime_slant
 from engine.core.translit import fit_text
 from engine.data.prime import InkScale, prepare_prime
 from studio.common.generation_view import GenerationView
@@ -61,6 +62,10 @@ SPEED_TIP = "How fast the pen moves on the page (Instant shows each batch as soo
 WIDTH_TIP = "Pen width, relative to the size of the writing"
 STYLE_TIP = ("Whose hand to write in: a style bundled with the model, your own drawing "
              "(draw a line above and press Use as style), or Random")
+SLANT_TIP = ("How far the writing leans like the style's line: half-way from the model's own lean to the "
+             "style's (the default: the nearer, the harder the lines are to read by machine), all the way, or "
+             "the model's own. Without a style the model's own.")
+SLANTS = [("Half-way to the style's", "auto"), ("The style's", "style"), ("The model's own", "off")]
 INK_PRESETS = [("Blue-black", "#1d2b4f"), ("Black", "#141414"), ("Royal blue", "#2a4fb8"),
                ("Sepia", "#6b4423"), ("Crimson", "#a3202f"), ("Forest", "#1f5f3a"), ("Violet", "#5b2f8a")]
 
@@ -131,6 +136,11 @@ class HandwritingView(GenerationView):
         self.style_combo.setToolTip(STYLE_TIP)
         self.style_combo.currentIndexChanged.connect(self._style_picked)
         form.addRow(tipped("Style", STYLE_TIP), self.style_combo)
+        self.slant_combo = QComboBox()
+        self.slant_combo.setToolTip(SLANT_TIP)
+        for label, data in SLANTS:
+            self.slant_combo.addItem(label, data)
+        form.addRow(tipped("Slant", SLANT_TIP), self.slant_combo)
 
         self.bias_slider, self.bias_value = self._slider(0, 300, 75, BIAS_TIP, lambda v: f"{v / 100:.2f}")
         form.addRow(tipped("Legibility", BIAS_TIP), self._with_value(self.bias_slider, self.bias_value))
@@ -588,6 +598,16 @@ class HandwritingView(GenerationView):
         self.clear_button.setEnabled(not self.canvas.is_empty())
         self.save_drawing_button.setEnabled(not self.canvas.is_empty())
 
+    def slant_for(self, prime_s3) -> float | str | None:
+        """The ``slant`` to write with (``engine.data.ink_writer.InkWriter.generate``): None (half-way to the
+        prime's lean), the prime's lean in degrees (all the way) or "off"."""
+        choice = self.slant_combo.currentData() or "auto"
+        if choice == "off":
+            return "off"
+        if choice == "style" and prime_s3 is not None:
+            return prime_slant(prime_s3, self._scale.x_height)
+        return None
+
     def generate(self) -> bool:
         """Start writing the text; False (with a status message) when there is nothing to do."""
         if not self._ready_to_generate():
@@ -615,6 +635,7 @@ class HandwritingView(GenerationView):
         self.page_view.set_speed(self.speed_slider.value())
         self.page_view.set_ink(self._color, self.width_setting)
         bias = self.bias
+        slant = self.slant_for(prime_s3)
         seed = random.randrange(2 ** 31)
         path = self.entry.path
         self._seed = seed
@@ -624,7 +645,7 @@ class HandwritingView(GenerationView):
             for i, line in enumerate(lines):
                 if line.strip():
                     for pt in pkg.generate_ink(line, bias=bias, prime_stroke3=prime_s3, prime_text=prime_text,
-                                               seed=seed + i):
+                                               seed=seed + i, slant=slant):
                         yield (i, pt)
                 yield ("end", i)
 
@@ -779,6 +800,7 @@ class HandwritingView(GenerationView):
         s.setValue("handwriting/colour", self._color.name())
         s.setValue("handwriting/line_length", self.cpl_spin.value())
         s.setValue("handwriting/style", self.style_combo.currentData() or "random")
+        s.setValue("handwriting/slant", self.slant_combo.currentData() or "auto")
 
     def load_settings(self, s: QSettings) -> None:
         self.text_edit.setPlainText(read(s, "handwriting/text", DEFAULT_TEXT))
@@ -788,6 +810,7 @@ class HandwritingView(GenerationView):
         c = QColor(read(s, "handwriting/colour", DEFAULT_INK.name()))
         self._set_colour(c if c.isValid() else QColor(DEFAULT_INK))
         self.cpl_spin.setValue(read(s, "handwriting/line_length", 40))
+        self.slant_combo.setCurrentIndex(max(self.slant_combo.findData(read(s, "handwriting/slant", "auto")), 0))
         self._wanted_style = read(s, "handwriting/style", "random")
         if not self.select_style(self._wanted_style):
             self.style_combo.setCurrentIndex(0)

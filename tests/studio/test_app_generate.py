@@ -243,6 +243,17 @@ def test_drawn_style_primes_generation(window, qtbot, studio_home, monkeypatch):
     s3 = kw["prime_stroke3"]
     assert s3.shape[1] == 3 and s3[:, 2].sum() == 2  # two strokes, each ends with a pen lift
     assert np.all(s3[0, :2] == 0)
+    assert kw["slant"] is None                         # half-way to the drawing's lean (engine.core.hand)
+    # the Slant choice reaches the runtime: the model's own lean, or the drawing's all the way
+    from engine.core.hand import prime_slant
+
+    for choice, expected in (("off", "off"), ("style", prime_slant(s3, hv._scale.x_height))):
+        hv.slant_combo.setCurrentIndex(hv.slant_combo.findData(choice))
+        calls.clear()
+        assert hv.generate()
+        qtbot.waitUntil(lambda: not hv.is_busy(), timeout=20000)
+        (_, kw), = calls
+        assert kw["slant"] == expected
     # clearing the drawing drops the style back to random
     hv.clear()
     assert hv.style_combo.currentData() == "random"
