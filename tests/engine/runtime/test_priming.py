@@ -112,7 +112,8 @@ def test_a_wide_spacing_prime_widens_the_spaces_between_words(pkg):
     assert 0.8 < factors[1.0] < 1.25 and factors[3.0] > 1.3
 
 
-def test_scribe_sample_ink_says_when_it_carries_the_primes_spacing(tmp_path, capsys):
+def test_scribe_sample_ink_says_what_it_carries_from_the_prime(tmp_path, capsys):
+    """The writer's spacing and slant, each with a note; --word-space 1 / --slant off|DEGREES: none."""
     from engine.cli.main import main
 
     wide = render_line("into the stream of it", make_writers(3, seed=5, word_space=3.0)[2], seed=5)
@@ -120,12 +121,18 @@ def test_scribe_sample_ink_says_when_it_carries_the_primes_spacing(tmp_path, cap
     model = str(bundled_models_dir() / "handwriting-script")
     args = ["sample", "ink", "--model", model, "--text", "we sat on a low wall", "--seed", "1",
             "--prime-ink", str(tmp_path / "wide.inkml")]
-    capsys.readouterr()
-    assert main([*args, "--svg", str(tmp_path / "a.svg")]) == 0
-    (note,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note: word spaces")]
-    assert float(note.split("x")[1].split(",")[0]) > 1.3
-    assert main([*args, "--word-space", "1", "--svg", str(tmp_path / "b.svg")]) == 0
-    assert "word spaces" not in capsys.readouterr().err
+
+    def notes(*extra):
+        capsys.readouterr()
+        assert main([*args, *extra, "--svg", str(tmp_path / "out.svg")]) == 0
+        return [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note: ")]
+
+    spacing, leaning = notes()
+    assert spacing.startswith("note: word spaces") and float(spacing.split("x")[1].split(",")[0]) > 1.3
+    assert leaning.startswith("note: leaning towards")
+    assert [n for n in notes("--word-space", "1") if "word spaces" in n] == []
+    for slant in ("off", "12"):
+        assert [n for n in notes("--slant", slant) if "leaning" in n] == []
 
 
 def test_real_primes_end_with_the_window_on_their_last_character(pkg, shared_dir, tmp_path):
@@ -184,21 +191,3 @@ def test_real_primes_lend_their_slant(pkg, shared_dir, tmp_path):
     assert max(full) < 2.0, full
     assert np.mean(as_drawn) > 3 * np.mean(full), (as_drawn, full)
     assert max(half) < tan(2.0), half
-
-
-def test_scribe_sample_ink_says_when_it_carries_the_primes_slant(tmp_path, capsys):
-    from engine.cli.main import main
-
-    writer = make_writers(4, seed=2)[3]
-    prime = render_line("a slanted line of writing", writer, seed=2)
-    write_inkml(tmp_path / "slanted.inkml", prime)
-    model = str(bundled_models_dir() / "handwriting-script")
-    args = ["sample", "ink", "--model", model, "--text", "we sat on a low wall", "--seed", "1",
-            "--prime-ink", str(tmp_path / "slanted.inkml")]
-    capsys.readouterr()
-    assert main([*args, "--svg", str(tmp_path / "a.svg")]) == 0
-    assert [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note: leaning towards")]
-    assert main([*args, "--slant", "off", "--svg", str(tmp_path / "b.svg")]) == 0
-    assert "leaning" not in capsys.readouterr().err
-    assert main([*args, "--slant", "12", "--svg", str(tmp_path / "c.svg")]) == 0
-    assert "leaning" not in capsys.readouterr().err
