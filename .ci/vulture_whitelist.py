@@ -38,7 +38,6 @@ REQUIRED_CHARS
 save_styles_npz
 primed_pairs  # engine/cli/evaluate.py: the primed pairing of scribe eval ink, for bench/prime_gain.py and prime_first_point.py
 stroke3_to_points  # engine/data/prime.py: stroke-3 -> absolute points (the personal fine-tune uses it)
-strokes_per_letter  # engine/core/hand.py: a hand measure, for bench/handwriting_real_writers.py
 _.train_view
 _.latest_text
 _.set_knobs

@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from engine.core.word_space import median_gap
+
 MIN_LETTERS = 3
 SLANT_SETTLE_X_HEIGHTS = 10.0   # steep pen-down ink measured before a line's own slant is taken (x-heights)
 MAX_SLANT = 45.0                # degrees: a target or a measured lean beyond this is not a slant
@@ -50,6 +52,25 @@ def strokes_per_letter(stroke3, text: str) -> float:
     if letters < MIN_LETTERS:
         return float("nan")
     return stroke_count(stroke3) / letters
+
+
+def describe(stroke3, text: str, x_height: float) -> str:
+    """A line's hand (stroke-3, y down) in a few words, for a person who has just drawn it: its lean, how often the pen lifts and
+    how far apart its words are ("leaning 14 degrees right, partly joined (0.8 strokes a letter), words 1.9
+    x-heights apart"); the parts that cannot be told (a short line, one word) are left out."""
+    parts = []
+    lean = slant(stroke3)
+    if math.isfinite(lean):
+        parts.append("upright" if abs(lean) < 3 else f"leaning {abs(lean):.0f} degrees {'right' if lean > 0 else 'left'}")
+    per = strokes_per_letter(stroke3, text)
+    if math.isfinite(per):
+        kind = ("joined" if per < 2 / 3 else "partly joined" if per < 1 else
+                "the pen lifted about once a letter" if per < 1.5 else "the pen lifted more than once a letter")
+        parts.append(f"{kind} ({per:.1f} strokes a letter)")
+    gap = median_gap(stroke3, text, x_height)
+    if gap is not None:
+        parts.append(f"words {gap:.1f} x-heights apart")
+    return ", ".join(parts)
 
 
 def _steep_steps(stroke3, y_up: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 import studio.handwriting.canvas as canvas_mod
 from engine.core.errors import ScribeError
-from engine.core.hand import prime_slant
+from engine.core.hand import describe, prime_slant
 from engine.core.translit import fit_text
 from engine.data.prime import InkScale, prepare_prime
 from studio.common.generation_view import GenerationView
@@ -502,7 +502,9 @@ class HandwritingView(GenerationView):
             return False
         self._refresh_styles()
         self.select_style("mine")
-        self.status.emit("Your handwriting is the style now: press Write (Ctrl+Enter).")
+        pr = self.prime()
+        hand = describe(pr[0], pr[1], self._scale.x_height) if pr is not None else ""
+        self.status.emit(f"Your handwriting is the style now{f' ({hand})' if hand else ''}: press Write (Ctrl+Enter).")
         return True
 
     def undo(self) -> bool:

@@ -10,6 +10,7 @@ from engine.core.hand import (
     MAX_SHEAR,
     SLANT_SETTLE_X_HEIGHTS,
     Slanter,
+    describe,
     prime_slant,
     shear_for,
     slant,
@@ -124,3 +125,15 @@ def test_a_line_too_short_to_settle_is_sheared_with_what_there_is():
     assert all(not sl.feed(p.copy(), 0) for p in line)
     out = np.stack([p for p, _ in sl.flush()])
     assert len(out) == len(line) and slant(out) == pytest.approx(15.0, abs=0.05)
+
+
+def test_a_hand_is_described_in_a_few_words():
+    two_words = np.concatenate([zigzag(14.0, n_strokes=3), [[30.0, 0.0, 0.0]], zigzag(14.0, n_strokes=3)[1:]])
+    two_words[9 * 3 - 1, 2] = 1.0
+    text = "abc def"                                  # six letters, six strokes, two words
+    said = describe(two_words, text, x_height=10.0)
+    assert said.startswith("leaning 14 degrees right, the pen lifted about once a letter (1.0 strokes a letter)")
+    assert said.endswith("x-heights apart")
+    assert describe(zigzag(-1.0), "abcdefghijkl", 10.0) == "upright, joined (0.5 strokes a letter)"
+    assert describe(zigzag(-8.0), "abcdefgh", 10.0).startswith("leaning 8 degrees left, partly joined (0.8")
+    assert describe(np.zeros((0, 3)), "ab", 10.0) == ""
