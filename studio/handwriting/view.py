@@ -504,7 +504,7 @@ class HandwritingView(GenerationView):
         self.select_style("mine")
         pr = self.prime()
         hand = describe(pr[0], pr[1], self._scale.x_height) if pr is not None else ""
-        self.status.emit(f"Your handwriting is the style now{f' ({hand})' if hand else ''}: press Write (Ctrl+Enter).")
+        self.status.emit(f"Your handwriting is the style now{f': {hand}.' if hand else '.'} Press Write (Ctrl+Enter).")
         return True
 
     def undo(self) -> bool:

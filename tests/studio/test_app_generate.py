@@ -227,7 +227,7 @@ def test_drawn_style_primes_generation(window, qtbot, studio_home, monkeypatch):
     assert hv.use_as_style()
     assert hv.style_combo.currentData() == "mine"
     said = window.statusBar().currentMessage()           # what is carried from the drawing (engine.core.hand)
-    assert said.startswith("Your handwriting is the style now (") and "strokes a letter" in said
+    assert said.startswith("Your handwriting is the style now: ") and "strokes a letter" in said
     calls = []
     real = type(hv.package).generate_ink
 
