@@ -215,8 +215,9 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     slant: the lean to give the new ink, degrees from upright, positive to the right (None: as drawn); the
     model's own lean is measured on the last ``slant_settle`` raw units of steep ink it drew (default:
     ``SLANT_SETTLE_X_HEIGHTS`` of a 25-unit x-height; the line's first points are held back until there is that
-    much) and each point is sheared from it to ``slant``, or ``slant_share`` of the way (``engine.core.hand.Slanter``); ``stats`` gets
-    ``slant_measured`` (the first lean measured) and ``shear`` (the last used).
+    much) and each point is sheared from it to ``slant``, or ``slant_share`` of the way
+    (``engine.core.hand.Slanter``); ``stats`` gets ``slant_measured`` (the first lean measured) and ``shear`` (the
+    last used).
     Stopping early = closing the generator.
     """
     from engine.core.stepper import state_names
