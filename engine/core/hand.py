@@ -81,9 +81,13 @@ def _steep_steps(stroke3, y_up: bool) -> tuple[np.ndarray, np.ndarray]:
     d = np.diff(np.cumsum(a[:, :2], axis=0), axis=0)[a[:-1, 2] < 0.5]   # a step is drawn when its start does not lift
     rise = d[:, 1] if y_up else -d[:, 1]       # the step's rise up the page
     steep = np.abs(rise) > np.abs(d[:, 0])
-    dx, rise = d[steep, 0], rise[steep]
-    dx = np.where(rise < 0, -dx, dx)           # every steep step taken as going up the page
-    return np.degrees(np.arctan2(dx, np.abs(rise))), np.hypot(dx, rise)
+    return _lean_of(d[steep, 0], rise[steep]), np.hypot(d[steep, 0], rise[steep])
+
+
+def _lean_of(dx, rise):
+    """A step's angle from upright in degrees, positive to the right, the step taken as going up the page
+    (arrays or numbers)."""
+    return np.degrees(np.arctan2(np.where(rise < 0, -dx, dx), np.abs(rise)))
 
 
 def slant(stroke3, y_up: bool = False) -> float:
@@ -143,6 +147,7 @@ class Slanter:
         self.measured = float("nan")
         self.angles: list[float] = []     # the steep pen-down steps drawn so far: angle from upright, length
         self.lengths: list[float] = []
+        self.steep = 0.0                  # their length, in all
         self.pen_up = True                # the pen is up before the next point (the first is a jump)
 
     def _note(self, point) -> bool:
@@ -152,9 +157,9 @@ class Slanter:
         self.pen_up = bool(point[2] >= 0.5)
         if not drawn or abs(dy) <= abs(dx):
             return False
-        rise = -dy
-        self.angles.append(math.degrees(math.atan2(dx if rise > 0 else -dx, abs(rise))))
+        self.angles.append(float(_lean_of(dx, -dy)))
         self.lengths.append(math.hypot(dx, dy))
+        self.steep += self.lengths[-1]
         return True
 
     def _lean(self) -> float:
@@ -175,7 +180,7 @@ class Slanter:
                 self.shear = self.share * shear_for(self.target, self._lean())
             return [self._apply(point, focus)]
         self.held.append((point, focus))
-        return self.flush() if sum(self.lengths) >= self.settle else []
+        return self.flush() if self.steep >= self.settle else []
 
     def flush(self) -> list[tuple[np.ndarray, int]]:
         """Let out the held points, sheared (the shear is taken from them if it is not known yet)."""

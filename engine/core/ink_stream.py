@@ -297,10 +297,13 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     slanter = None if slant is None else Slanter(slant, slant_settle if slant_settle else SLANT_SETTLE_X_HEIGHTS * 25.0,
                                                  slant_share)
 
+    def space(r, g):
+        return spacer.feed(r, g) if spacer else [(r, g)]
+
     def place(r, g):
         """A point through the slant, then the word spaces (measured on the slanted ink), in order."""
         for r1, g1 in slanter.feed(r, g) if slanter else ((r, g),):
-            yield from spacer.feed(r1, g1) if spacer else ((r1, g1),)
+            yield from space(r1, g1)
     for i in range(cap):
         f = focus(res["phi"]) - new_at if synthesis and (on_lead or foci is not None or spacer) else 0
         pt = sample_mdn(res["y"][0], rng, bias)
@@ -345,7 +348,7 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
             out += place(r, g)
         if last and slanter:                  # a line too short to settle its lean: sheared as it is
             for r, g in slanter.flush():
-                out += spacer.feed(r, g) if spacer else ((r, g),)
+                out += space(r, g)
         for r, g in out:
             if foci is not None:
                 foci.append(g)
