@@ -57,6 +57,13 @@ def register(groups) -> None:
     s.add_argument("--word-space", type=WORD_SPACE, default=1.0, metavar="F",
                    help="a factor on every writer's space between words (default 1; the real writers' spaces are "
                         "wider than the default corpus's: bench/RESULTS-handwriting.md 2k)")
+    s.add_argument("--round-joins", type=SHARE, default=0.0, metavar="SHARE", dest="round_joins",
+                   help="share of the script and cursive writers who also join into the letters the fonts start "
+                        "away from the last letter (a, c, d, e, g, o, q, w), as real joined hands do (default 0: "
+                        "they lift there; bench/RESULTS-handwriting.md 2o)")
+    s.add_argument("--script-lifts", type=SHARE, default=0.0, metavar="SHARE", dest="script_lifts",
+                   help="share of the script writers who lift the pen between most of their letters (script "
+                        "letters written apart; default 0: they join most)")
     s.add_argument("--jobs", type=JOBS, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)
@@ -223,7 +230,7 @@ def cmd_synth(args) -> int:
     ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix, caps=args.caps,
                       min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
                       progress=_progress("writing"), hz=args.hz, hands=hands, shape_var=args.shape_var,
-                      word_space=args.word_space)
+                      word_space=args.word_space, round_joins=args.round_joins, script_lifts=args.script_lifts)
     ds.source = f"{ds.source} from {corpus.name}"
     ds.save(out)
     return _report(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s", ds, None, args.svg_preview)

@@ -26,7 +26,9 @@ How a line is made:
    smoothed with centripetal Catmull-Rom splines.
 2. A *writer* (:class:`WriterStyle`) fixes the family and font, x-height, width, slant, letter and word
    spacing, baseline drift and tilt, pen speed, capitals, ascender/descender proportions, how often it joins
-   letters (``join``) and lifts within letters (``lift``), whether it dots i/j and crosses t/f/x after the
+   letters (``join``; a script or cursive writer may also join into the letters the fonts start away from the
+   last letter's exit, a, c, d, e, g, o, q, w, as real joined hands do: ``join_round``) and lifts within letters
+   (``lift``), whether it dots i/j and crosses t/f/x after the
    word (``late_marks``), how round its corners are (``rounding``), and a smooth random displacement field in
    glyph coordinates (``deform``, from the writer's ``seed``) that gives each of its letters a shape of its
    own, the same on every line. Every repetition of a letter still varies: size, position, slant and a
@@ -48,7 +50,8 @@ Units: y points down, baseline at y = 0, x-height 20-28 units depending on the w
 Public API::
 
     WriterStyle, HANDS, DEFAULT_HANDS, parse_hands(spec) -> dict[str, float]
-    make_writers(n, seed, hands=None, shape_var=1.0, word_space=1.0) -> list[WriterStyle]
+    make_writers(n, seed, hands=None, shape_var=1.0, word_space=1.0, round_joins=0.0, script_lifts=0.0)
+        -> list[WriterStyle]
     render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
     corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2, caps=0.0) -> list[str]
     synth_dataset(lines, writers=20, seed=0, jobs=1, progress=None, hz=70.0, hands=None, shape_var=1.0,
@@ -369,6 +372,8 @@ class WriterStyle:
     letter_var: float = 0.0         # fresh smooth displacement of every written letter (font units)
     slant_var: float = 0.0          # per-letter random slant variation
     join: float = 1.0               # fraction of joinable letter pairs written without lifting the pen
+    join_round: float = 0.0         # script fonts: fraction of the letters whose pen starts away from the last
+                                    # letter's exit (a, c, d, e, g, o, q, w) joined to it by a pen-down stroke
     lift: float = 0.0               # print / italic: fraction of letters written with a lift inside them
     late_marks: float = 0.0         # fraction of words whose i/j dots and t/f/x bars come after the word
     rounding: float = 0.0           # corner rounding (font units)
@@ -453,18 +458,26 @@ SHAPE_FIELDS = ("deform", "letter_var", "slant_var", "glyph_var", "jitter")   # 
 
 
 def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
-                 word_space: float = 1.0) -> list[WriterStyle]:
+                 word_space: float = 1.0, round_joins: float = 0.0, script_lifts: float = 0.0) -> list[WriterStyle]:
     """``n`` reproducible writer styles (the same seed and hands give the same writers). The families are
     drawn in proportion to ``hands`` (see :func:`parse_hands`; default DEFAULT_HANDS): their counts are
     n * weight rounded by largest remainder, in a seeded random order. ``shape_var`` scales how far each
     writer's letters stray from the font (:data:`SHAPE_FIELDS`), and ``word_space`` every writer's space
-    between words, the writers being otherwise the same."""
+    between words, the writers being otherwise the same. ``round_joins``: the share of the script and cursive
+    writers who also join into the round letters (``join_round``); ``script_lifts``: the share of the script
+    writers who lift the pen between most of their letters (``join`` 0-0.4: script letters written apart, as
+    many real writers write). Both are drawn from the writer's own seed, so the other writers, and every writer
+    at 0, are the same as without them."""
     if n < 1:
         raise DataError(f"need at least one writer, got {n}")
     if not 0.0 <= shape_var <= 4.0:
         raise DataError(f"shape variation must be within 0-4, got {shape_var}")
     if not 0.25 <= word_space <= 4.0:
         raise DataError(f"word space factor must be within 0.25-4, got {word_space}")
+    if not 0.0 <= round_joins <= 1.0:
+        raise DataError(f"the share of writers joining round letters must be within 0-1, got {round_joins}")
+    if not 0.0 <= script_lifts <= 1.0:
+        raise DataError(f"the share of script writers lifting between letters must be within 0-1, got {script_lifts}")
     mix = parse_hands(hands)
     names = list(mix)
     want = np.array([mix[h] * n for h in names])
@@ -479,7 +492,29 @@ def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
         writers = [replace(w, **{f: getattr(w, f) * shape_var for f in SHAPE_FIELDS}) for w in writers]
     if word_space != 1.0:
         writers = [replace(w, word_spacing=w.word_spacing * word_space) for w in writers]
+    if script_lifts > 0:
+        writers = [replace(w, join=_script_lift(w, script_lifts)) for w in writers]
+    if round_joins > 0:
+        writers = [replace(w, join_round=_round_join(w, round_joins)) for w in writers]
     return writers
+
+
+def _script_lift(w: WriterStyle, share: float) -> float:
+    """A script writer's ``join`` when ``share`` of them lift between most letters (0-0.4), else unchanged."""
+    if w.hand != "script":
+        return w.join
+    rng = np.random.default_rng([w.seed, 0x11F7])
+    return float(rng.uniform(0.0, 0.4)) if rng.random() < share else w.join
+
+
+def _round_join(w: WriterStyle, share: float) -> float:
+    """How often a script or cursive writer joins into its round letters: for ``share`` of them, most of the
+    time (0.7-1); otherwise never (the lift the fonts' letters make). From the writer's own seed. A writer who
+    lifts between most letters (``join`` under 0.5) does not."""
+    if _hand_font(w) not in _SCRIPT_FONTS or w.join < 0.5:
+        return 0.0
+    rng = np.random.default_rng([w.seed, 0x20D])
+    return float(rng.uniform(0.7, 1.0)) if rng.random() < share else 0.0
 
 
 # ------------------------------------------------------------------------------------------ a line
@@ -589,11 +624,14 @@ def _layout(text: str, w: WriterStyle, rng: np.random.Generator):
         k = 1.0 + gv * ri[0]
         sx = k * wid
         ox, oy = x + 0.15 * ri[1], 0.12 * ri[2]
-        joined = False
+        joined = bridge = False
         if prev is not None:
             ex, ey = g.entry[0] * sx + ox, g.entry[1] * k + oy
             if natural:
                 joined = math.hypot(prev[0] - ex, prev[1] - ey) <= join_d
+                bridge = (not joined and w.join_round > 0 and c.islower() and prevc.islower()
+                          and _unit(w.seed, prevc, c, "round") < w.join_round)
+                joined = joined or bridge
             else:
                 joined = prev[2] and g.join_in and -2.0 <= ex - prev[0] <= 8.0
             if joined and not always and _unit(w.seed, prevc, c) >= w.join:
@@ -604,11 +642,12 @@ def _layout(text: str, w: WriterStyle, rng: np.random.Generator):
         split = word_late and g.nbody < g.n
         m = g.nbody if split else g.n
         body, sid = (g.flat[:m], g.sid[:m]) if split else (g.flat, g.sid)
-        if joined and not natural:                          # an upstroke from the last letter's exit
+        if joined and (bridge or not natural):              # an upstroke from the last letter's exit
             a = loc[-1][-1]
             sa = place[-1]
-            conn = _connector(np.array([a[0] * sa[0] + sa[2], a[1] * sa[1] + sa[3]]),
-                              np.array([body[0, 0] * sx + ox, body[0, 1] * k + oy]))
+            a = np.array([a[0] * sa[0] + sa[2], a[1] * sa[1] + sa[3]])
+            b = np.array([body[0, 0] * sx + ox, body[0, 1] * k + oy])
+            conn = _round_connector(a, b, g, sx, k, ox, oy) if bridge else _connector(a, b)
             if len(conn):                                   # in this letter's coordinates
                 body = np.vstack([(conn - (ox, oy)) / (sx, k), body])
                 sid = np.concatenate([np.zeros(len(conn), np.int64), sid])
@@ -645,6 +684,22 @@ def _connector(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     c = 0.5 * (a + b) + 0.18 * np.array([-v[1], v[0]])
     t = np.linspace(0.0, 1.0, m + 1)[1:-1, None]
     return (1 - t) ** 2 * a + 2 * t * (1 - t) * c + t ** 2 * b
+
+
+def _round_connector(a: np.ndarray, b: np.ndarray, g: "_Glyph", sx: float, k: float, ox: float,
+                     oy: float) -> np.ndarray:
+    """Points of a pen-down join from a letter's exit ``a`` into a round letter that starts at ``b`` (both
+    excluded): to a bowl that starts at its top right (a, c, d, g, q) the pen goes up over the top of the
+    bowl and comes down onto its start, as a writer joins them (the letter then goes back over that top);
+    to a letter that starts low (e) or at its top (o, w) it swings straight in."""
+    x0 = float(g.flat[:, 0].min()) * sx + ox
+    top = max(float(g.flat[:, 1].min()), -_XHEIGHT) * k + oy        # the bowl's top (not d's ascender)
+    if b[0] - x0 < 3.0 or b[1] <= top + 1.5 or b[1] > -_XHEIGHT * 0.35:
+        return _connector(a, b)
+    over = np.array([x0 + 0.55 * (b[0] - x0), top - 0.3])     # above the bowl, a little right of its middle
+    first = _connector(a, over)
+    rest = _connector(over, b)
+    return np.vstack([first, over[None], rest]) if len(rest) else np.vstack([first, over[None]])
 
 
 def _letter_noise(L: np.ndarray, li: np.ndarray, n: int, rng: np.random.Generator, amp: float,
@@ -911,7 +966,7 @@ def _source(ws: list[WriterStyle]) -> str:
 
 def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed: int = 0, jobs: int = 1,
                   progress=None, hz: float = SAMPLE_HZ, hands=None, shape_var: float = 1.0,
-                  word_space: float = 1.0) -> InkDataset:
+                  word_space: float = 1.0, round_joins: float = 0.0, script_lifts: float = 0.0) -> InkDataset:
     """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line).
 
     ``writers`` is a number of writers (drawn by :func:`make_writers` with the family mix ``hands``) or the
@@ -920,7 +975,8 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
     sequences (30 Hz: ~11 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
-    ws = make_writers(writers, seed, hands, shape_var, word_space) if isinstance(writers, int) else list(writers)
+    ws = (make_writers(writers, seed, hands, shape_var, word_space, round_joins, script_lifts) if isinstance(writers, int)
+          else list(writers))
     for w in ws:
         _hand_font(w)
     lines = [" ".join(l.split()) for l in lines]
@@ -957,9 +1013,11 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
 def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 20, seed: int = 0,
                  mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
                  progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0, hands=None,
-                 shape_var: float = 1.0, word_space: float = 1.0) -> InkDataset:
+                 shape_var: float = 1.0, word_space: float = 1.0, round_joins: float = 0.0,
+                 script_lifts: float = 0.0) -> InkDataset:
     """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`) by ``writers``
-    writers of the hand-family mix ``hands``, shape variation ``shape_var`` and word space factor ``word_space``
-    (see :func:`make_writers`)."""
+    writers of the hand-family mix ``hands``, shape variation ``shape_var``, word space factor ``word_space``
+    and the shares of joiners into round letters ``round_joins`` and of script writers lifting between letters
+    ``script_lifts`` (see :func:`make_writers`)."""
     return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix, caps), writers, seed, jobs,
-                         progress, hz, hands, shape_var, word_space)
+                         progress, hz, hands, shape_var, word_space, round_joins, script_lifts)

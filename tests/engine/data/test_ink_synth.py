@@ -415,3 +415,58 @@ def test_the_word_space_factor_widens_only_the_spaces_between_words(run_cli, tmp
     with pytest.raises(DataError, match="word space"):
         make_writers(2, word_space=0.0)
     _synth_flag_takes_a_factor(run_cli, tmp_path, capsys, "--word-space", 1.4)
+
+
+def test_joined_writers_can_join_into_the_round_letters(run_cli, tmp_path, capsys):
+    # the script fonts start a, c, d, e, g, o, q, w away from the last letter's exit: at 0 the pen lifts there
+    base = dataclasses.replace(family_writers("cursive", 1)[0], late_marks=0.0, join=1.0)
+    joining = dataclasses.replace(base, join_round=1.0)
+    for word in ("good", "card", "mouse", "swag"):            # (no p, q, t, x, i, j: two strokes in the fonts)
+        lifted, joined = (render_line(word, w, seed=1) for w in (base, joining))
+        assert len(lifted.strokes) >= 2, word                     # the fonts' own lift before the round letter
+        assert len(joined.strokes) == 1, word                     # one pen-down stroke for the whole word
+        # the join is drawn at the pen's pace (no step longer than the letters' own), the letters stay in place
+        steps = [max(np.hypot(*np.diff(s.xy(), axis=0).T).max() for s in ink.strokes) for ink in (lifted, joined)]
+        assert steps[1] < 1.3 * steps[0], word
+        ends = [np.concatenate([s.xy() for s in ink.strokes])[:, 0] for ink in (lifted, joined)]
+        assert abs(np.ptp(ends[0]) - np.ptp(ends[1])) < 0.1 * base.x_height, word
+    # the connector into a bowl goes over its top, not across its middle
+    a_top = render_line("ca", joining, seed=1).strokes[0].xy()[:, 1].min()
+    assert a_top < -0.8 * base.x_height
+    # a writer who lifts at some pairs still lifts there; print fonts are not script fonts: no change
+    assert len(render_line("good", dataclasses.replace(joining, join=0.0), seed=1).strokes) >= 3
+    printer = dataclasses.replace(family_writers("print", 1)[0], join_round=1.0)
+    assert len(render_line("good", printer, seed=1).strokes) == \
+        len(render_line("good", dataclasses.replace(printer, join_round=0.0), seed=1).strokes)
+    # make_writers: only script and cursive writers, a share of them, the rest of every writer unchanged
+    plain, mixed = make_writers(40, seed=3), make_writers(40, seed=3, round_joins=0.7)
+    for p, m in zip(plain, mixed):
+        assert p.join_round == 0.0
+        assert dataclasses.replace(m, join_round=0.0) == p
+        assert m.join_round == 0.0 or (m.hand in ("script", "cursive") and 0.7 <= m.join_round <= 1.0)
+    scripted = [m for m in mixed if m.hand in ("script", "cursive")]
+    assert 0.4 * len(scripted) <= sum(m.join_round > 0 for m in scripted) < len(scripted)
+    assert all(m.join_round > 0 for m in make_writers(40, seed=3, round_joins=1.0) if m.hand in ("script", "cursive"))
+    with pytest.raises(DataError, match="round letters"):
+        make_writers(2, round_joins=1.5)
+    _synth_flag_takes_a_factor(run_cli, tmp_path, capsys, "--round-joins", 0.5)
+
+
+def test_some_script_writers_lift_between_their_letters(run_cli, tmp_path, capsys):
+    plain, lifting = make_writers(60, seed=5, hands="script"), make_writers(60, seed=5, hands="script", script_lifts=0.5)
+    changed = [(p, w) for p, w in zip(plain, lifting) if w != p]
+    assert 0.3 * len(plain) <= len(changed) <= 0.7 * len(plain)
+    for p, w in changed:
+        assert dataclasses.replace(w, join=p.join) == p and 0.0 <= w.join <= 0.4 < p.join
+    # script letters written apart: more pen lifts than the same writer joining, the letters the same font's
+    p, w = (dataclasses.replace(x, late_marks=0.0) for x in changed[0])
+    word = "minimum summer"
+    assert len(render_line(word, w, seed=1).strokes) >= len(render_line(word, p, seed=1).strokes) + 4
+    # other families are left alone, and a lifting writer does not join into round letters either
+    assert make_writers(30, seed=5, hands="print,cursive", script_lifts=1.0) == make_writers(30, seed=5,
+                                                                                          hands="print,cursive")
+    both = make_writers(60, seed=5, hands="script", script_lifts=1.0, round_joins=1.0)
+    assert all(w.join <= 0.4 and w.join_round == 0.0 for w in both)
+    with pytest.raises(DataError, match="lifting between letters"):
+        make_writers(2, script_lifts=-0.1)
+    _synth_flag_takes_a_factor(run_cli, tmp_path, capsys, "--script-lifts", 0.5)
