@@ -28,8 +28,7 @@ How a line is made:
    spacing, baseline drift and tilt, pen speed, capitals, ascender/descender proportions, how often it joins
    letters (``join``; a script or cursive writer may also join into the letters the fonts start away from the
    last letter's exit, a, c, d, e, g, o, q, w, as real joined hands do: ``join_round``) and lifts within letters
-   (``lift``), whether it dots i/j and crosses t/f/x after the
-   word (``late_marks``), how round its corners are (``rounding``), and a smooth random displacement field in
+   (``lift``), whether it dots i/j and crosses t/f/x after the word (``late_marks``), how round its corners are (``rounding``), and a smooth random displacement field in
    glyph coordinates (``deform``, from the writer's ``seed``) that gives each of its letters a shape of its
    own, the same on every line. Every repetition of a letter still varies: size, position, slant and a
    smaller fresh displacement field (``glyph_var``, ``slant_var``, ``letter_var``), plus smooth jitter along
