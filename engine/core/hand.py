@@ -55,13 +55,14 @@ def strokes_per_letter(stroke3, text: str) -> float:
 
 
 def describe(stroke3, text: str, x_height: float) -> str:
-    """A line's hand (stroke-3, y down) in a few words, for a person who has just drawn it: its lean, how often the pen lifts and
-    how far apart its words are ("leaning 14 degrees right, partly joined (0.8 strokes a letter), words 1.9
-    x-heights apart"); the parts that cannot be told (a short line, one word) are left out."""
+    """A line's hand (stroke-3, y down) in a few words, for a person who has just drawn it: its lean, how often
+    the pen lifts and how far apart its words are ("leaning 14 degrees right, partly joined (0.8 strokes a
+    letter), words 1.9 x-heights apart"); the parts that cannot be told (a short line, one word) are left out."""
     parts = []
     lean = slant(stroke3)
     if math.isfinite(lean):
-        parts.append("upright" if abs(lean) < 3 else f"leaning {abs(lean):.0f} degrees {'right' if lean > 0 else 'left'}")
+        side = "right" if lean > 0 else "left"
+        parts.append("upright" if abs(lean) < 3 else f"leaning {abs(lean):.0f} degrees {side}")
     per = strokes_per_letter(stroke3, text)
     if math.isfinite(per):
         kind = ("joined" if per < 2 / 3 else "partly joined" if per < 1 else
@@ -105,10 +106,8 @@ def prime_slant(stroke3, x_height: float, settle: float | None = None) -> float 
     need = (SLANT_SETTLE_X_HEIGHTS if settle is None else settle) * x_height
     if not len(angle) or w.sum() < need:
         return None
-    value = slant(stroke3)
+    value = _weighted_median(angle, w)
     return value if abs(value) <= MAX_SLANT else None
-
-
 
 
 def shear_for(target: float, measured: float) -> float:

@@ -28,11 +28,12 @@ How a line is made:
    spacing, baseline drift and tilt, pen speed, capitals, ascender/descender proportions, how often it joins
    letters (``join``; a script or cursive writer may also join into the letters the fonts start away from the
    last letter's exit, a, c, d, e, g, o, q, w, as real joined hands do: ``join_round``) and lifts within letters
-   (``lift``), whether it dots i/j and crosses t/f/x after the word (``late_marks``), how round its corners are (``rounding``), and a smooth random displacement field in
-   glyph coordinates (``deform``, from the writer's ``seed``) that gives each of its letters a shape of its
-   own, the same on every line. Every repetition of a letter still varies: size, position, slant and a
-   smaller fresh displacement field (``glyph_var``, ``slant_var``, ``letter_var``), plus smooth jitter along
-   the line (``jitter``). Lines by the same writer share all of this (that is the style priming picks up).
+   (``lift``), whether it dots i/j and crosses t/f/x after the word (``late_marks``), how round its corners are
+   (``rounding``), and a smooth random displacement field in glyph coordinates (``deform``, from the writer's
+   ``seed``) that gives each of its letters a shape of its own, the same on every line. Every repetition of
+   a letter still varies: size, position, slant and a smaller fresh displacement field (``glyph_var``,
+   ``slant_var``, ``letter_var``), plus smooth jitter along the line (``jitter``). Lines by the same writer
+   share all of this (that is the style priming picks up).
 3. The pen moves fast on straight parts and slows in curves (a 2/3-power-law-like profile) and at stroke
    ends, and its speed drifts up and down along the line over a letter or a few (``speed_var``, fresh on
    every line; a real pen is never as regular as the curvature alone would make it), flutters from one
@@ -696,9 +697,7 @@ def _round_connector(a: np.ndarray, b: np.ndarray, g: "_Glyph", sx: float, k: fl
     if b[0] - x0 < 3.0 or b[1] <= top + 1.5 or b[1] > -_XHEIGHT * 0.35:
         return _connector(a, b)
     over = np.array([x0 + 0.55 * (b[0] - x0), top - 0.3])     # above the bowl, a little right of its middle
-    first = _connector(a, over)
-    rest = _connector(over, b)
-    return np.vstack([first, over[None], rest]) if len(rest) else np.vstack([first, over[None]])
+    return np.vstack([_connector(a, over), over[None], _connector(over, b)])
 
 
 def _letter_noise(L: np.ndarray, li: np.ndarray, n: int, rng: np.random.Generator, amp: float,
@@ -974,8 +973,8 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
     sequences (30 Hz: ~11 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
-    ws = (make_writers(writers, seed, hands, shape_var, word_space, round_joins, script_lifts) if isinstance(writers, int)
-          else list(writers))
+    ws = (make_writers(writers, seed, hands, shape_var, word_space, round_joins, script_lifts)
+          if isinstance(writers, int) else list(writers))
     for w in ws:
         _hand_font(w)
     lines = [" ".join(l.split()) for l in lines]
