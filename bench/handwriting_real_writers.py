@@ -209,7 +209,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     scorer = load_ink_scorer(model)
     generate, kind = load_ink_generator(model)
     generate = functools.partial(generate, word_gap=args.word_gap, word_space=args.word_space,
-                                 guide_prime=not args.unguided, slant=args.slant)
+                                 guide_prime=not args.unguided, slant=args.slant, takes=args.takes)
     if kind != "ink-synthesis":
         raise SystemExit(f"{model} is a {kind} model; this benchmark needs a synthesis model")
     xh = scorer.scale.x_height
@@ -348,7 +348,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
 def report(results: list[dict], args, seconds: float) -> str:
     out = [f"# Handwriting models on real writers (IAM-OnDB, {len(results[0]['per_writer'])} writers)", "",
            f"`{' '.join(['.venv/bin/python', 'bench/handwriting_real_writers.py'] + sys.argv[1:])}`: "
-           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', the window free through primes' if args.unguided else ''}{f', slant {args.slant}' if args.slant is not None else ''}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
+           f"bias {args.bias}, seed {args.seed}, word gap floor {args.word_gap} x-height, word space {args.word_space or 'auto'}{', the window free through primes' if args.unguided else ''}{f', slant {args.slant}' if args.slant is not None else ''}{f', {args.takes} takes' if args.takes > 1 else ''}{', --quick' if args.quick else ''}; {seconds:.0f} s in all.", "",
            "NLL: nats per point in the model's normalised units (lower is better), mean over writers; primed: "
            "after another line of the same writer. Leaks: samples whose first new point is drawn with the "
            "attention off the new text's start. Stop rule / cap: how every sample here ended. CER: median character error rate of Tesseract's reading "
@@ -412,6 +412,19 @@ def _slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(model).name) or "model"
 
 
+def import_iam(root: str, work: str):
+    """The IAM-OnDB forms under ``root`` imported into ``work`` (a temporary folder: never copied elsewhere)."""
+    from engine.cli.main import main as scribe
+    from engine.data.ink_dataset import InkDataset
+
+    data = os.path.join(work, "iam")
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = scribe(["import", "iam", root, "--out", data])
+    if rc:
+        raise SystemExit(f"scribe import iam {root} failed ({rc})")
+    return InkDataset.load(data)
+
+
 def main() -> None:
     from engine.cli.common import AUTO_WORD_SPACE, SLANT
     from engine.core.word_space import WORD_GAP_X_HEIGHTS
@@ -430,6 +443,8 @@ def main() -> None:
                     help="leave the window free through each prime (engine.core.prime_guide), as before")
     ap.add_argument("--slant", type=SLANT, default=None, metavar="auto|off|DEGREES",
                     help="the lean of the samples (default auto: half-way to the prime's; off: as the model draws it)")
+    ap.add_argument("--takes", type=int, default=1,
+                    help="write every sample this many times and keep the likeliest (engine.core.takes; the app: 3)")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")
     ap.add_argument("--out", default=None, help="write the markdown table here (default: stdout)")
@@ -440,17 +455,10 @@ def main() -> None:
     if shutil.which("tesseract") is None:
         raise SystemExit("tesseract is not installed (apt-get install tesseract-ocr)")
 
-    from engine.cli.main import main as scribe
-    from engine.data.ink_dataset import InkDataset
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="real-writers-") as work:
-        data = os.path.join(work, "iam")
-        with contextlib.redirect_stdout(io.StringIO()):
-            rc = scribe(["import", "iam", args.iam, "--out", data])
-        if rc:
-            raise SystemExit(f"scribe import iam {args.iam} failed ({rc})")
-        ds = InkDataset.load(data)
+        ds = import_iam(args.iam, work)
         log(f"imported {len(ds)} lines of {len({m['writer'] for m in ds.lines_meta})} writers from {args.iam}")
         base = Path(args.sheets) if args.sheets else (Path(tempfile.gettempdir()) / "real-writers-sheets" if args.quick
                                                       else REPO / "docs" / "real-writers")

@@ -23,9 +23,11 @@ from engine.cli.common import (
     write_output,
 )
 from engine.core.ink_score import TRAIN_JOINS
+from engine.core.takes import MAX_TAKES
 from engine.core.word_space import WORD_GAP_X_HEIGHTS
 from engine.training.presets import INK_BASE, INK_PRESETS, merge_settings
 
+TAKES = Number(int, 1, MAX_TAKES)
 FREEZE = ("attention", "lower", "none", "recurrent")   # engine.training.personal.FREEZE (that module imports torch)
 PERSONAL_KEYS = ("freeze", "anchor", "rehearse", "augment", "hold_out")
 
@@ -101,6 +103,9 @@ def register(groups) -> None:
                    help="the lean of the writing, degrees from upright (positive: to the right); auto (the "
                         "default): half-way from the model's own lean to that of --prime-ink (as the model writes "
                         "it without one); off: as the model writes it")
+    s.add_argument("--takes", type=TAKES, default=1, metavar="N",
+                   help="write the text N times and keep the take the model finds likeliest when it reads it back "
+                        f"(1 to {MAX_TAKES}; default 1; N times the time; bench/RESULTS-handwriting.md 2p)")
     s.add_argument("--svg", required=True, metavar="OUT.svg")
     s.add_argument("--inkml", default=None, metavar="OUT.inkml")
     s.set_defaults(func=cmd_sample_ink)
@@ -363,7 +368,7 @@ def cmd_sample_ink(args) -> int:
     stats = {}
     pts = list(generate(text, bias=args.bias, prime_ink=prime_ink, prime_text=prime_text, seed=args.seed,
                         max_steps=args.max_steps, word_gap=args.word_gap, word_space=args.word_space, slant=args.slant,
-                        stats=stats))
+                        takes=args.takes, stats=stats))
     if not pts:
         raise ScribeError("the model produced no points")
     if args.word_space is None and stats.get("word_space", 1.0) != 1.0:
@@ -372,6 +377,9 @@ def cmd_sample_ink(args) -> int:
     if args.slant is None and stats.get("slant") is not None:
         print(f"note: leaning towards {stats['slant']:+.0f} degrees, the slant of --prime-ink (--slant off: the "
               f"model's own; --slant {stats['slant']:.0f}: all the way)", file=sys.stderr)
+    if args.takes > 1:
+        print(f"note: kept take {stats['take'] + 1} of {args.takes}, the likeliest as the model reads them back",
+              file=sys.stderr)
     ink = Ink.from_stroke3(np.stack(pts), text=text)
     from engine.data.svg import ink_to_svg
 

@@ -4,7 +4,8 @@ torch run folder). No torch.
 One place for what happens around ``engine.core.ink_stream``: the prime brought to the model's scale
 (``engine.data.prime``), the longest pen-down step, the floor on the blank between words, the writer's word
 spacing taken from the prime (``engine.core.word_space``; the model's own spacing after a prime is measured once,
-with its bundled styles, on first use) and the writer's slant taken from the prime (``engine.core.hand``).
+with its bundled styles, on first use), the writer's slant taken from the prime (``engine.core.hand``) and, when
+asked, several takes of the line with the likeliest kept (``engine.core.takes``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Iterator
 import numpy as np
 
 from engine.core.hand import PRIME_SLANT_SHARE, prime_slant
+from engine.core.ink_score import score_line
 from engine.core.ink_stream import bounds, ink_sample, ink_stream
+from engine.core.takes import best_take, check_takes
 from engine.core.vocab import Vocab
 from engine.core.word_space import REFERENCE_TEXTS, WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
 from engine.data.prime import InkScale, prepare_prime
@@ -86,7 +89,7 @@ class InkWriter:
     def generate(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
                  seed: int | None = None, max_steps: int | None = None, prime_ink=None, stats: dict | None = None,
                  word_gap: float = WORD_GAP_X_HEIGHTS, word_space: float | None = None,
-                 guide_prime: bool = True, slant: float | str | None = None) -> Iterator[np.ndarray]:
+                 guide_prime: bool = True, slant: float | str | None = None, takes: int = 1) -> Iterator[np.ndarray]:
         """Stream points (dx, dy, pen_up), raw units, y down. Prime with ``prime_ink`` (an ``engine.data.ink.Ink``
         in any units) or ``prime_stroke3`` (model units). word_gap: the least blank between words, x-heights (0:
         as drawn). word_space: a factor on every blank between words; None: the prime's spacing (1 without a
@@ -94,7 +97,10 @@ class InkWriter:
         window on the prime's words while it is forced (``engine.core.prime_guide``). slant: the lean of the new ink,
         degrees from upright, positive to the right; None: half-way to the prime's (as drawn without a prime, or
         with one too short to tell; :meth:`lean`); "off": as drawn. ``stats`` also gets ``slant``, the lean aimed
-        at (None: as drawn), and ``slant_share``, how far."""
+        at (None: as drawn), and ``slant_share``, how far. takes: write the line this many times and yield the
+        take the model reads back as likeliest (``engine.core.takes``; the points come once every take is
+        written); ``stats`` then also gets ``take``, ``take_seed`` and ``take_scores``."""
+        takes = check_takes(takes)
         if prime_ink is not None:
             prime_stroke3 = prepare_prime(prime_ink, self.scale)
             prime_text = prime_text if prime_text is not None else (prime_ink.text or None)
@@ -104,8 +110,31 @@ class InkWriter:
         lean, share = self.lean(prime_stroke3, slant)
         if stats is not None:
             stats.update(word_space=factor, slant=lean, slant_share=share)
-        return ink_stream(self.stepper, text=text if self.synthesis else "", vocab=self.vocab, norm=self.norm,
-                          bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text if self.synthesis else None,
-                          seed=seed, max_steps=max_steps, stats=stats, word_space=factor, guide_prime=guide_prime,
-                          slant=lean if self.synthesis else None, slant_share=share,
-                          **bounds(self.scale.x_height, word_gap))
+        text, prime_text = (text, prime_text) if self.synthesis else ("", None)
+        kw = dict(text=text, vocab=self.vocab, norm=self.norm, bias=bias, prime_stroke3=prime_stroke3,
+                  prime_text=prime_text, max_steps=max_steps, word_space=factor, guide_prime=guide_prime,
+                  slant=lean if self.synthesis else None, slant_share=share, **bounds(self.scale.x_height, word_gap))
+        if takes == 1:
+            return ink_stream(self.stepper, seed=seed, stats=stats, **kw)
+        return self._best_of(takes, seed, stats, kw)
+
+    def _best_of(self, takes: int, seed: int | None, stats: dict | None, kw: dict) -> Iterator[np.ndarray]:
+        """:func:`engine.core.takes.best_take` over ``ink_stream``, each take scored by :meth:`read_back`."""
+        def write(s, st):
+            return ink_stream(self.stepper, seed=s, stats=st, **kw)
+
+        def score(points) -> float:
+            return self.read_back(points, kw["text"], kw["prime_stroke3"], kw["prime_text"], kw["guide_prime"])
+
+        yield from best_take(write, score, takes, seed, stats)
+
+    def read_back(self, points, text: str = "", prime_stroke3=None, prime_text: str | None = None,
+                  guide_prime: bool = True) -> float:
+        """How likely the model finds a line it wrote (raw units) when it reads it back after the same prime
+        (model units): the mean negative log-likelihood per point (``engine.core.ink_score.score_line``), without
+        the line's first point (its placement, which says nothing of the hand)."""
+        nll = score_line(self.stepper, np.asarray(points, dtype=np.float32).reshape(-1, 3),
+                         text=text if self.synthesis else "", vocab=self.vocab, norm=self.norm,
+                         prime_stroke3=prime_stroke3, prime_text=prime_text if self.synthesis else None,
+                         gap=self.scale.prime_gap, join=self.scale.join, guide_prime=guide_prime)
+        return float(nll[1:].mean() if len(nll) > 1 else nll.mean())

@@ -242,7 +242,7 @@ class ModelPackage:
                      seed: int | None = None, max_steps: int | None = None, prime_ink=None,
                      stats: dict | None = None, word_gap: float = WORD_GAP_X_HEIGHTS,
                      word_space: float | None = None, guide_prime: bool = True,
-                     slant: float | str | None = None) -> Iterator[np.ndarray]:
+                     slant: float | str | None = None, takes: int = 1) -> Iterator[np.ndarray]:
         """Stream points, each (3,) float32 (dx, dy, pen_up) in raw units, y down, through
         ``engine.core.ink_stream.ink_stream`` (the loop the torch path runs; ``engine.data.ink_writer``). A
         prediction model ignores ``text``; it writes until ``max_steps`` (default 700). Prime with ``prime_ink``
@@ -251,13 +251,14 @@ class ModelPackage:
         word_gap: the least blank between words, in x-heights (0: as the model draws it). word_space: a factor
         on every blank between words (None: the prime's own spacing; ``engine.core.word_space``). guide_prime: keep
         the window on the prime's words while it is forced (``engine.core.prime_guide``). slant: the lean of the new ink
-        in degrees (None: the prime's; "off": as the model draws it; ``engine.core.hand``)."""
+        in degrees (None: the prime's; "off": as the model draws it; ``engine.core.hand``). takes: write the line this
+        many times and keep the likeliest (``engine.core.takes``)."""
         if self.kind == "text":
             raise PackageError(f"{self.name} is a text model; it cannot write handwriting")
         return self.ink_writer.generate(text, bias=bias, prime_stroke3=prime_stroke3, prime_text=prime_text,
                                         seed=seed, max_steps=max_steps, prime_ink=prime_ink, stats=stats,
                                         word_gap=word_gap, word_space=word_space, guide_prime=guide_prime,
-                                        slant=slant)
+                                        slant=slant, takes=takes)
 
     @property
     def ink_writer(self):

@@ -9,6 +9,8 @@ import numpy as np
 from app_support import drag, ink_pixels, select_model
 from PySide6.QtGui import QColor
 
+from studio.handwriting.view import DEFAULT_TAKES
+
 
 # ---------------------------------------------------------------------------------------------- jobs
 def test_generation_job_batches_items_in_order(qtbot):
@@ -239,6 +241,7 @@ def test_drawn_style_primes_generation(window, qtbot, studio_home, monkeypatch):
     hv.text_edit.setPlainText("abc")
     hv.speed_slider.setValue(10)
     assert hv.generate()
+    assert f"the likeliest of {DEFAULT_TAKES} takes" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not hv.is_busy(), timeout=20000)
     (text, kw), = calls
     assert text == "abc" and kw["prime_text"] == "hi you"
@@ -246,6 +249,7 @@ def test_drawn_style_primes_generation(window, qtbot, studio_home, monkeypatch):
     assert s3.shape[1] == 3 and s3[:, 2].sum() == 2  # two strokes, each ends with a pen lift
     assert np.all(s3[0, :2] == 0)
     assert kw["slant"] is None                         # half-way to the drawing's lean (engine.core.hand)
+    assert kw["takes"] == hv.takes_spin.value() == DEFAULT_TAKES   # the likeliest of a few takes (engine.core.takes)
     # the Slant choice reaches the runtime: the model's own lean, or the drawing's all the way
     from engine.core.hand import prime_slant
 
@@ -256,6 +260,14 @@ def test_drawn_style_primes_generation(window, qtbot, studio_home, monkeypatch):
         qtbot.waitUntil(lambda: not hv.is_busy(), timeout=20000)
         (_, kw), = calls
         assert kw["slant"] == expected
+    # so does the number of takes, and the status line says what was asked
+    hv.takes_spin.setValue(1)
+    calls.clear()
+    assert hv.generate()
+    assert "takes" not in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not hv.is_busy(), timeout=20000)
+    (_, kw), = calls
+    assert kw["takes"] == 1
     # clearing the drawing drops the style back to random
     hv.clear()
     assert hv.style_combo.currentData() == "random"

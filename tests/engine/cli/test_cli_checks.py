@@ -42,7 +42,8 @@ BAD = [
     (SAMPLE_TEXT, "--temperature", "nan"), (SAMPLE_INK, "--bias", "nan"), (SAMPLE_INK, "--bias", "inf"),
     (SAMPLE_INK, "--word-gap", "-1"), (SAMPLE_INK, "--word-gap", "nan"), (SAMPLE_INK, "--word-space", "wide"),
     (SAMPLE_INK, "--word-space", "9"), (SAMPLE_INK, "--slant", "wide"), (SAMPLE_INK, "--slant", "60"),
-    (SAMPLE_INK, "--slant", "nan"),
+    (SAMPLE_INK, "--slant", "nan"), (SAMPLE_INK, "--takes", "0"), (SAMPLE_INK, "--takes", "17"),
+    (SAMPLE_INK, "--takes", "2.5"),
     (SAMPLE_INK, "--bias", "-1"), (SAMPLE_TEXT, "--length", "-1"), (SAMPLE_TEXT, "--top-k", "-1"),
     (SAMPLE_INK, "--max-steps", "0"), (SAMPLE_INK, "--max-steps", "-3"), (SAMPLE_INK, "--seed", "-1"),
     (["probe", "--corpus", "c.txt"], "-k", "0"), (["probe", "--corpus", "c.txt"], "--batch", "0"),
@@ -235,6 +236,19 @@ def test_sample_ink_transliterates_the_text_and_says_so(ink_run, tmp_path, run_c
     assert read_inkml(tmp_path / "a.inkml")[0].text == "the dog"
     assert run_cli("sample", "ink", "--model", ink_run, "--text", "dog Q", "--svg", svg) == 2
     assert "'Q'" in capsys.readouterr().err   # no stand-in: refused by name, as before
+
+
+def test_sample_ink_keeps_the_likeliest_of_several_takes_and_says_which(ink_run, tmp_path, run_cli, capsys):
+    capsys.readouterr()
+    args = ("sample", "ink", "--model", ink_run, "--text", "the dog", "--seed", "2", "--max-steps", "25")
+    assert run_cli(*args, "--takes", "3", "--svg", tmp_path / "a.svg") == 0
+    (note,) = [ln for ln in capsys.readouterr().err.splitlines() if "take" in ln]
+    assert note.startswith("note: kept take ") and note.split()[3] in ("1", "2", "3") and "of 3" in note
+    assert run_cli(*args, "--takes", "3", "--svg", tmp_path / "b.svg") == 0     # a seed gives the same line
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+    capsys.readouterr()
+    assert run_cli(*args, "--svg", tmp_path / "c.svg") == 0
+    assert "take" not in capsys.readouterr().err                              # one take by default, no note
 
 
 # ---- stdout ---------------------------------------------------------------------------------------------

@@ -191,3 +191,33 @@ def test_real_primes_lend_their_slant(pkg, shared_dir, tmp_path):
     assert max(full) < 2.0, full
     assert np.mean(as_drawn) > 3 * np.mean(full), (as_drawn, full)
     assert max(half) < tan(2.0), half
+
+
+def test_several_takes_keep_the_likeliest_of_the_lines_their_seeds_write(pkg):
+    from engine.core.takes import take_seeds
+    from engine.data.prime import prepare_prime
+
+    ink = _synth_ink("into the stream")
+    writer = pkg.ink_writer
+    prime = prepare_prime(ink, writer.scale)
+    singles = []
+    for seed in take_seeds(3, 3):
+        st = {}
+        pts = np.stack(list(pkg.generate_ink(TEXT, prime_ink=ink, seed=seed, stats=st)))
+        singles.append((st["stopped"] != "stop-rule", writer.read_back(pts, TEXT, prime, ink.text), pts))
+    assert len({s[1] for s in singles}) == 3                 # three different lines, scored apart
+    stats = {}
+    kept = np.stack(list(pkg.generate_ink(TEXT, prime_ink=ink, seed=3, takes=3, stats=stats)))
+    best = min(range(3), key=lambda k: singles[k][:2])
+    assert stats["take"] == best and np.array_equal(kept, singles[best][2])
+    assert stats["take_scores"] == pytest.approx([s[1] for s in singles])
+    # the kept take writes exactly the new text, as every take does
+    foci = np.array(stats["foci"])
+    assert stats["first_focus"] in (-1, 0) and foci.min() >= -1 and foci.max() >= len(TEXT) - 1
+    # one take is the line its seed always wrote
+    assert np.array_equal(np.stack(list(pkg.generate_ink(TEXT, prime_ink=ink, seed=3, takes=1))), singles[0][2])
+    # a reading back is a likelihood: the line the model wrote is likelier than the same line jittered
+    rng = np.random.default_rng(0)
+    shaken = singles[0][2].copy()
+    shaken[:, :2] += rng.normal(0, 1.5, (len(shaken), 2)).astype(np.float32)
+    assert writer.read_back(shaken, TEXT, prime, ink.text) > singles[0][1] + 0.5

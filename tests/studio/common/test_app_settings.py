@@ -30,6 +30,7 @@ def test_settings_persist_across_a_restart(window, qtbot, studio_home):
     hv._set_colour(QColor("#6b4423"))
     hv.cpl_spin.setValue(33)
     hv.slant_combo.setCurrentIndex(hv.slant_combo.findData("off"))
+    hv.takes_spin.setValue(5)
     tv.prompt_edit.setPlainText("Once upon")
     tv.temp_spin.setValue(1.25)
     tv.length_spin.setValue(777)
@@ -45,7 +46,7 @@ def test_settings_persist_across_a_restart(window, qtbot, studio_home):
     assert h2.text_edit.toPlainText() == "keep me\nplease"
     assert (h2.bias_slider.value(), h2.speed_slider.value(), h2.width_slider.value()) == (140, 3, 11)
     assert h2.color == QColor("#6b4423") and h2.cpl_spin.value() == 33
-    assert h2.slant_combo.currentData() == "off"
+    assert h2.slant_combo.currentData() == "off" and h2.takes_spin.value() == 5
     assert t2.prompt_edit.toPlainText() == "Once upon"
     assert (t2.temp_spin.value(), t2.length_spin.value(), t2.topk_spin.value(), t2.seed_spin.value()) == \
         (1.25, 777, 7, 99)
