@@ -94,9 +94,9 @@ def test_handwriting_generation_paints_ink(window, qtbot, studio_home):
     page = hv.page_view.page
     assert [ln.text for ln in page.lines] == ["hello world", "second line"]
     assert all(ln.points > 0 for ln in page.lines)
-    # the page holds exactly what the runtime generated (same seeds as the app used)
+    # the page holds exactly what the runtime generated (same seeds and takes as the app used)
     pkg = hv.package
-    expect = list(pkg.generate_ink("hello world", bias=hv.bias, seed=hv._seed))
+    expect = list(pkg.generate_ink("hello world", bias=hv.bias, seed=hv._seed, takes=hv.takes_spin.value()))
     assert page.lines[0].points == len(expect)
     xs = np.cumsum([p[0] for p in expect])
     assert page.lines[0].strokes[0][0][0] == np.float32(xs[0])
