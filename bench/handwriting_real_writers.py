@@ -427,6 +427,7 @@ def import_iam(root: str, work: str):
 
 def main() -> None:
     from engine.cli.common import AUTO_WORD_SPACE, SLANT
+    from engine.cli.ink import TAKES
     from engine.core.word_space import WORD_GAP_X_HEIGHTS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -443,7 +444,7 @@ def main() -> None:
                     help="leave the window free through each prime (engine.core.prime_guide), as before")
     ap.add_argument("--slant", type=SLANT, default=None, metavar="auto|off|DEGREES",
                     help="the lean of the samples (default auto: half-way to the prime's; off: as the model draws it)")
-    ap.add_argument("--takes", type=int, default=1,
+    ap.add_argument("--takes", type=TAKES, default=1,
                     help="write every sample this many times and keep the likeliest (engine.core.takes; the app: 3)")
     ap.add_argument("--sheets", default=None,
                     help="folder for the per-writer sheets (default docs/real-writers; --quick: $TMPDIR/real-writers-sheets)")

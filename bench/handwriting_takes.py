@@ -35,15 +35,12 @@ sys.path.insert(0, str(REPO / "bench"))
 from handwriting_real_writers import DEFAULT_IAM, DEFAULT_MODEL, SENTENCES, import_iam, legibility, log  # noqa: E402
 
 
-def measure(args, ds, work: str) -> list[dict]:
+def measure(args, ds, writer, work: str) -> list[dict]:
     """Every take of every (writer or None, sentence): its seed, score, CER, strokes a letter, slant, seconds."""
     from engine.core.hand import slant, strokes_per_letter
     from engine.core.takes import take_seeds
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
-    from engine.runtime import load_package
-
-    writer = load_package(args.model, threads=1).ink_writer
     xh = writer.scale.x_height
     writers = sorted({m["writer"] for m in ds.lines_meta})
     lines_of = {w: [i for i, m in enumerate(ds.lines_meta) if m["writer"] == w] for w in writers}
@@ -172,10 +169,12 @@ def report(rows: list[dict], args, seconds: float) -> str:
 
 
 def main() -> None:
+    from engine.cli.ink import TAKES
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(DEFAULT_MODEL), help="an exported package")
     ap.add_argument("--iam", default=str(DEFAULT_IAM), help="IAM-OnDB root (lineStrokes/ + ascii/)")
-    ap.add_argument("--takes", type=int, default=8)
+    ap.add_argument("--takes", type=TAKES, default=8)
     ap.add_argument("--sentences", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bias", type=float, default=0.5)
@@ -186,18 +185,14 @@ def main() -> None:
     args = ap.parse_args()
     if not 1 <= args.sentences <= len(SENTENCES):
         raise SystemExit(f"--sentences must be 1..{len(SENTENCES)}, not {args.sentences}")
-    from engine.core.takes import check_takes
     from engine.runtime import load_package
 
-    try:
-        check_takes(args.takes)
-    except ValueError as e:
-        raise SystemExit(f"--takes: {e}")
     t0 = time.perf_counter()
+    writer = load_package(args.model, threads=1).ink_writer
     with tempfile.TemporaryDirectory(prefix="takes-") as work:
         ds = import_iam(args.iam, work)
-        recs = measure(args, ds, work)
-        hands = real_hands(ds, load_package(args.model).ink_scale)
+        recs = measure(args, ds, writer, work)
+        hands = real_hands(ds, writer.scale)
     rows = summarise(recs, hands, args.takes)
     if args.sheet:
         log(f"wrote {sheet(recs, args.takes, Path(args.sheet))}")
