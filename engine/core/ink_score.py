@@ -29,16 +29,15 @@ import numpy as np
 
 from engine.core.errors import ScribeError
 from engine.core.ink_stream import (
-    START_ROW,
+    Start,
     _as_norm,
     _as_vocab,
     check_text,
     focus,
-    force_prime,
-    guided_prime,
-    one_hot,
+    line_start,
     prepare_line,
-    window_plan,
+    start_key,
+    stepping,
 )
 
 # the bounds engine.models.mdn.constrain puts on the mixture (kept equal to it; tested)
@@ -151,7 +150,7 @@ def after_prime(prime_stroke3, gap: float, line_stroke3, join: str = "baseline")
 
 def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime_stroke3=None,
                prime_text: str | None = None, gap: float = 0.0, join: str = "baseline",
-               foci: list | None = None, guide_prime: bool = True) -> np.ndarray:
+               foci: list | None = None, guide_prime: bool = True, start: Start | None = None) -> np.ndarray:
     """Negative log-likelihood (nats, normalised units) of each point of ``stroke3`` (a line in the model's
     raw units; its first point is moved to the origin), teacher-forced through ``stepper``: (n,) float64.
 
@@ -160,9 +159,9 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
     units) between the prime and the line; ``join``: how the line is placed after it (:func:`after_prime`;
     the model's ``InkScale.join``). foci: a list that gets, for each point (synthesis steppers), the
     index in ``text`` of the character the attention is on when the point is predicted. guide_prime: keep the
-    window on the prime's ink while it is forced, as sampling does (``engine.core.prime_guide``)."""
-    from engine.core.stepper import state_names
-
+    window on the prime's ink while it is forced, as sampling does (``engine.core.prime_guide``). start: the state
+    with the prime already forced (``engine.core.ink_stream.line_start`` for the same text, prime and options;
+    ValueError otherwise), as the takes of a line share it."""
     synthesis = "chars" in stepper.input_names
     norm = _as_norm(norm)
     vocab = _as_vocab(vocab)
@@ -177,40 +176,34 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
             raise ScribeError(f"the {what} has non-finite coordinates")
     if prime is not None:
         line[0, :2] = after_prime(prime, gap, line, join)
-    full, placed = "", None
-    feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
-    feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
     if synthesis:
         if vocab is None:
             raise ScribeError("a synthesis model needs its character set (vocab) to read the text")
         if not text:
             raise ScribeError("a synthesis model needs the line's transcript to score it")
         check_text(text, vocab)
-        full, placed, new_at = window_plan(text, vocab, prime_text, prime is not None)
-        feeds["chars"] = one_hot(full, vocab)
-    states = state_names(stepper)
-
-    watched: list[int] = []
+    text, prime_text = (text, prime_text if prime is not None else None) if synthesis else ("", None)
+    if start is None:
+        start = line_start(stepper, text=text, vocab=vocab, norm=norm, prime_stroke3=prime, prime_text=prime_text,
+                           guide_prime=guide_prime)
+    else:
+        given = None if prime is None else np.asarray(prime_stroke3, dtype=np.float32).reshape(-1, 3)
+        if start.key != start_key(stepper, text, given, prime_text, True, guide_prime and synthesis):
+            raise ValueError("this line start was forced for another model, text or prime")
+    feeds, res = start.state()
+    step = stepping(stepper, feeds)
+    watched = [focus(res["phi"]) - start.new_at] if foci is not None and synthesis else []
 
     def advance(row) -> dict:
-        feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
-        res = stepper.step(feeds)
-        for n in states:
-            feeds[n] = res[f"{n}_out"]
+        res = step(row)
         if foci is not None and synthesis:
-            watched.append(focus(res["phi"]) - new_at)
+            watched.append(focus(res["phi"]) - start.new_at)
         return res
 
     def normalised(a: np.ndarray) -> np.ndarray:
         return norm.normalise(a) if norm is not None else a.astype(np.float32)
 
-    res = advance(START_ROW)
-    if prime is not None:
-        guide = guided_prime(prime, full, prime_text, placed, vocab, guide_prime) if synthesis else None
-        res, _ = force_prime(advance, res, normalised(prime), full, stepper=stepper, feeds=feeds, placed=placed,
-                             vocab=vocab, guide=guide)
     target = normalised(line)
-    start = len(watched) - 1      # the focus that goes with the line's first point
     y = np.asarray(res["y"], dtype=np.float64).reshape(-1)
     ys = np.empty((len(target), y.size), dtype=np.float64)
     for i, row in enumerate(target):
@@ -218,7 +211,7 @@ def score_line(stepper, stroke3, *, text: str = "", vocab=None, norm=None, prime
         if i < len(target) - 1:
             y = np.asarray(advance(row)["y"], dtype=np.float64).reshape(-1)
     if foci is not None and synthesis:
-        foci.extend(min(max(f, 0), len(text) - 1) for f in watched[start:])
+        foci.extend(min(max(f, 0), len(text) - 1) for f in watched)
     return -mdn_log_prob(ys, target)
 
 

@@ -184,6 +184,100 @@ def force_prime(advance, res: dict, forced, full: str, *, stepper, feeds: dict, 
     return res, info
 
 
+def _as_prime(prime_stroke3) -> np.ndarray | None:
+    """A prime as (n, 3) float32, None when there is none; ScribeError for non-finite coordinates."""
+    prime = None if prime_stroke3 is None else np.asarray(prime_stroke3, dtype=np.float32).reshape(-1, 3)
+    if prime is not None and len(prime) == 0:
+        return None
+    if prime is not None and not np.all(np.isfinite(prime)):
+        raise ScribeError("the priming ink has non-finite coordinates")
+    return prime
+
+
+def _plan(synthesis: bool, text: str, vocab, prime, prime_text: str | None, place_window: bool):
+    """:func:`window_plan` for a line to write, after the checks on what was asked (ScribeError naming the problem);
+    ("", None, 0) for a prediction model."""
+    if not synthesis:
+        return "", None, 0
+    if vocab is None:
+        raise ScribeError("a synthesis model needs its character set (vocab) to write text")
+    if not text:
+        raise ScribeError("give some text to write")
+    if prime_text and prime is None:
+        raise ScribeError("a prime text was given without priming ink")
+    if prime is not None and not place_window and not prime_text:
+        raise ScribeError("priming without window placement needs the transcript of the priming ink")
+    check_text(text, vocab)
+    return window_plan(text, vocab, prime_text, prime is not None, place_window)
+
+
+def start_key(stepper, text: str, prime, prime_text: str | None, place_window: bool, guide: bool) -> tuple:
+    """What a :class:`Start` was forced for: the stepper, the text, the prime (its bytes) and how it was forced."""
+    return (id(stepper), text, None if prime is None else prime.tobytes(), prime_text, bool(place_window), bool(guide))
+
+
+class Start:
+    """A stepper's state at the start of a line: the start row and the prime, if any, forced (:func:`line_start`).
+    ``state()`` gives a copy to step on, so several takes of a line, and their reading back
+    (``engine.core.ink_score.score_line``), force the prime once. ``info``: what forcing the prime found
+    (:func:`force_prime`); ``new_at``: where the new text starts in what the window reads."""
+
+    __slots__ = ("key", "_feeds", "_res", "info", "new_at")
+
+    def __init__(self, key: tuple, feeds: dict, res: dict, info: dict, new_at: int):
+        self.key, self._feeds, self._res, self.info, self.new_at = key, feeds, res, info, new_at
+
+    def state(self) -> tuple[dict, dict]:
+        """(feeds, last outputs): copies of the step inputs with the state after the prime, and that step's outputs."""
+        return ({k: np.array(v, copy=True) for k, v in self._feeds.items()},
+                {k: np.array(v, copy=True) for k, v in self._res.items()})
+
+
+def stepping(stepper, feeds: dict):
+    """``advance(row) -> outputs``: one step of ``stepper`` on the input row, its recurrent state carried in ``feeds``."""
+    from engine.core.stepper import state_names
+
+    states = state_names(stepper)
+
+    def advance(row) -> dict:
+        feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
+        res = stepper.step(feeds)
+        for n in states:
+            feeds[n] = res[f"{n}_out"]
+        return res
+
+    return advance
+
+
+def line_start(stepper, *, text: str = "", vocab=None, norm=None, prime_stroke3=None, prime_text: str | None = None,
+               place_window: bool = True, guide_prime: bool = True) -> Start:
+    """Force the start row and the prime (if any) through ``stepper`` as :func:`ink_stream` does before it writes
+    (the window reading the prime's transcript, kept on its ink and placed before its last point), and keep the
+    state: a :class:`Start` for ``ink_stream(start=...)`` and ``score_line(start=...)`` with the same arguments."""
+    synthesis = "chars" in stepper.input_names
+    norm = _as_norm(norm)
+    vocab = _as_vocab(vocab)
+    prime = _as_prime(prime_stroke3)
+    full, placed, new_at = _plan(synthesis, text, vocab, prime, prime_text, place_window)
+    feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
+    feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
+    if synthesis:
+        feeds["chars"] = one_hot(full, vocab)
+    advance = stepping(stepper, feeds)
+
+    res, info = advance(START_ROW), {}
+    if prime is not None:
+        forced = prepare_line(prime)
+        forced = norm.normalise(forced) if norm is not None else forced
+        # the window is placed before the prime's last point, so the first new point is drawn with the attention
+        # on the first character of the new text
+        res, info = force_prime(advance, res, forced, full, stepper=stepper, feeds=feeds, placed=placed, vocab=vocab,
+                                guide=guided_prime(prime, full, prime_text, placed, vocab, guide_prime and synthesis))
+    key = start_key(stepper, text if synthesis else "", prime, prime_text if synthesis else None, place_window,
+                    guide_prime and synthesis)
+    return Start(key, feeds, res, info, new_at)
+
+
 def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 0.5, prime_stroke3=None,
                prime_text: str | None = None, seed: int | None = None, max_steps: int | None = None,
                steps_per_char: int = DEFAULT_STEPS_PER_CHAR, include_prime: bool = False,
@@ -191,7 +285,8 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
                place_window: bool = True, drop_lead_strokes: bool = True,
                max_step: float | None = None, word_gap: float | None = None,
                word_space: float = 1.0, guide_prime: bool = True, slant: float | None = None,
-               slant_share: float = 1.0, slant_settle: float | None = None) -> Iterator[np.ndarray]:
+               slant_share: float = 1.0, slant_settle: float | None = None,
+               start: Start | None = None) -> Iterator[np.ndarray]:
     """Yield (3,) float32 points (dx, dy, pen_up) in raw units.
 
     stepper: ``input_names``, ``output_names``, ``initial_state()``, ``step(feeds)``. A stepper with a
@@ -217,66 +312,41 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     ``SLANT_SETTLE_X_HEIGHTS`` of a 25-unit x-height; the line's first points are held back until there is that
     much) and each point is sheared from it to ``slant``, or ``slant_share`` of the way
     (``engine.core.hand.Slanter``); ``stats`` gets ``slant_measured`` (the first lean measured) and ``shear`` (the
-    last used).
+    last used). start: the stepper's state with the prime already forced (:func:`line_start`, for these same
+    text, prime and options; ValueError otherwise), so that several takes force it once.
     Stopping early = closing the generator.
     """
-    from engine.core.stepper import state_names
-
     synthesis = "chars" in stepper.input_names
     norm = _as_norm(norm)
     vocab = _as_vocab(vocab)
-    prime = None if prime_stroke3 is None else np.asarray(prime_stroke3, dtype=np.float32).reshape(-1, 3)
-    if prime is not None and len(prime) == 0:
-        prime = None
-    if prime is not None and not np.all(np.isfinite(prime)):
-        raise ScribeError("the priming ink has non-finite coordinates")
+    prime = _as_prime(prime_stroke3)
+    full, placed, new_at = _plan(synthesis, text, vocab, prime, prime_text, place_window)
     if synthesis:
-        if vocab is None:
-            raise ScribeError("a synthesis model needs its character set (vocab) to write text")
-        if not text:
-            raise ScribeError("give some text to write")
-        if prime_text and prime is None:
-            raise ScribeError("a prime text was given without priming ink")
-        if prime is not None and not place_window and not prime_text:
-            raise ScribeError("priming without window placement needs the transcript of the priming ink")
-        check_text(text, vocab)
-        full, placed, new_at = window_plan(text, vocab, prime_text, prime is not None, place_window)
         cap = max_steps if max_steps is not None else steps_per_char * len(text)
     else:
-        full, placed = "", None
         cap = max_steps if max_steps is not None else DEFAULT_PREDICTION_STEPS
     cap = max(int(cap), 1)
 
     rng = make_rng(seed)
-    states = state_names(stepper)
-    feeds = {"x": np.zeros((1, 3), dtype=np.float32)}
-    feeds.update({k: np.asarray(v, dtype=np.float32) for k, v in stepper.initial_state().items()})
-    if synthesis:
-        feeds["chars"] = one_hot(full, vocab)
-
-    def advance(row) -> dict:
-        feeds["x"] = np.asarray(row, dtype=np.float32).reshape(1, 3)
-        res = stepper.step(feeds)
-        for n in states:
-            feeds[n] = res[f"{n}_out"]
-        return res
+    key = start_key(stepper, text if synthesis else "", prime, prime_text if synthesis else None, place_window,
+                    guide_prime and synthesis)
+    if start is None:
+        start = line_start(stepper, text=text, vocab=vocab, norm=norm, prime_stroke3=prime, prime_text=prime_text,
+                           place_window=place_window, guide_prime=guide_prime)
+    elif start.key != key:
+        raise ValueError("this line start was forced for another model, text or prime")
+    feeds, res = start.state()
+    advance = stepping(stepper, feeds)
 
     def to_raw(pt: np.ndarray) -> np.ndarray:
         return (norm.denormalise(pt[None])[0] if norm is not None else pt.astype(np.float32)).astype(np.float32)
 
-    res = advance(START_ROW)
     if prime is not None:
-        forced = prepare_line(prime)
-        forced = norm.normalise(forced) if norm is not None else forced
         if include_prime:
             for raw_row in prime:
                 yield raw_row.copy()
-        # the window is placed before the prime's last point, so the first new point is drawn with the attention
-        # on the first character of the new text
-        res, info = force_prime(advance, res, forced, full, stepper=stepper, feeds=feeds, placed=placed, vocab=vocab,
-                                guide=guided_prime(prime, full, prime_text, placed, vocab, guide_prime and synthesis))
         if stats is not None:
-            stats.update(info)
+            stats.update(start.info)
     if synthesis and stats is not None:
         stats.update(first_focus=focus(res["phi"]) - new_at, new_text_at=new_at)
     stopped = "cap"

@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.core.hand import PRIME_SLANT_SHARE, prime_slant
 from engine.core.ink_score import score_line
-from engine.core.ink_stream import bounds, ink_sample, ink_stream
+from engine.core.ink_stream import Start, bounds, ink_sample, ink_stream, line_start
 from engine.core.takes import best_take, check_takes
 from engine.core.vocab import Vocab
 from engine.core.word_space import REFERENCE_TEXTS, WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
@@ -120,21 +120,26 @@ class InkWriter:
 
     def _best_of(self, takes: int, seed: int | None, stats: dict | None, kw: dict) -> Iterator[np.ndarray]:
         """:func:`engine.core.takes.best_take` over ``ink_stream``, each take scored by :meth:`read_back`."""
+        # every take starts from the same state after the prime: it is forced once, for the writing and the reading
+        start = line_start(self.stepper, text=kw["text"], vocab=self.vocab, norm=self.norm,
+                           prime_stroke3=kw["prime_stroke3"], prime_text=kw["prime_text"], guide_prime=kw["guide_prime"])
+
         def write(s, st):
-            return ink_stream(self.stepper, seed=s, stats=st, **kw)
+            return ink_stream(self.stepper, seed=s, stats=st, start=start, **kw)
 
         def score(points) -> float:
-            return self.read_back(points, kw["text"], kw["prime_stroke3"], kw["prime_text"], kw["guide_prime"])
+            return self.read_back(points, kw["text"], kw["prime_stroke3"], kw["prime_text"], kw["guide_prime"], start)
 
         yield from best_take(write, score, takes, seed, stats)
 
     def read_back(self, points, text: str = "", prime_stroke3=None, prime_text: str | None = None,
-                  guide_prime: bool = True) -> float:
+                  guide_prime: bool = True, start: Start | None = None) -> float:
         """How likely the model finds a line it wrote (raw units) when it reads it back after the same prime
         (model units): the mean negative log-likelihood per point (``engine.core.ink_score.score_line``), without
-        the line's first point (its placement, which says nothing of the hand)."""
+        the line's first point (its placement, which says nothing of the hand). start: the state after the prime
+        (``engine.core.ink_stream.line_start``), when the caller has it."""
         nll = score_line(self.stepper, np.asarray(points, dtype=np.float32).reshape(-1, 3),
                          text=text if self.synthesis else "", vocab=self.vocab, norm=self.norm,
                          prime_stroke3=prime_stroke3, prime_text=prime_text if self.synthesis else None,
-                         gap=self.scale.prime_gap, join=self.scale.join, guide_prime=guide_prime)
+                         gap=self.scale.prime_gap, join=self.scale.join, guide_prime=guide_prime, start=start)
         return float(nll[1:].mean() if len(nll) > 1 else nll.mean())

@@ -110,3 +110,37 @@ def test_the_lean_is_the_primes_a_number_given_or_none():
     off = {}
     list(w.generate("ab ba", prime_stroke3=prime, prime_text="a b c", seed=0, stats=off, slant="off"))
     assert off["slant"] is None and "shear" not in off
+
+
+class WatchedStepper(StraightStepper):
+    """Counts the steps fed each x."""
+
+    def __init__(self):
+        super().__init__()
+        self.fed_x = []
+
+    def step(self, feeds):
+        self.fed_x.append(float(feeds["x"][0, 0]))
+        return super().step(feeds)
+
+
+def test_several_takes_force_the_prime_once_and_keep_what_forcing_it_each_time_keeps():
+    import contextlib
+    from unittest import mock
+
+    prime = np.array([[0, 0, 0]] + [[777, 0, k % 2] for k in range(9)], np.float32)   # a prime no take draws
+
+    def run(share: bool):
+        w = InkWriter(WatchedStepper(), synthesis=True, vocab=VOCAB, norm=None, scale=InkScale(10.0, None, word_gap=1.0))
+        stats = {}
+        # without a start handed to them, the takes force the prime themselves, as they did before it was shared
+        with contextlib.nullcontext() if share else mock.patch("engine.data.ink_writer.line_start", lambda *a, **k: None):
+            pts = np.stack(list(w.generate("ab ba", prime_stroke3=prime, prime_text="a b", seed=4, takes=3,
+                                           stats=stats)))
+        return pts, stats, w.stepper.fed_x.count(777.0)
+
+    shared, stats, forced = run(True)
+    alone, alone_stats, forced_alone = run(False)
+    np.testing.assert_array_equal(shared, alone)
+    assert stats["take"] == alone_stats["take"] and stats["take_scores"] == alone_stats["take_scores"]
+    assert forced == 9 and forced_alone == 6 * 9     # once, not for each of 3 takes and 3 readings back
