@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from handwriting_real_writers import DEFAULT_IAM, SENTENCES, legibility, log, write_sheet  # noqa: E402
+from handwriting_real_writers import DEFAULT_IAM, SENTENCES, _rel, legibility, log, write_sheet  # noqa: E402
 
 DEFAULT_BASE = REPO / "assets" / "models" / "handwriting-script"
 VARIANTS = {
@@ -167,19 +167,30 @@ def write_samples(generate, sentences, xh: float, pace: float, work: str, args, 
     """CER (median) of ``sentences`` written by ``generate``; how many the stop rule ended, and how many of those
     at 0.8-1.25 x ``pace`` points per character (the pace the model was trained to); the median length in
     units of the writer's own pace (``writer_pace``)."""
-    cers, at_pace, stop_rule, ratios = [], 0, 0, []
+    from engine.core.hand import slant
+
+    cers, at_pace, stop_rule, ratios, leans = [], 0, 0, [], []
     for k, text in enumerate(sentences):
         st: dict = {}
         s3 = np.stack(list(generate(text, bias=args.bias, prime_ink=prime_ink, seed=args.seed + k, stats=st)))
         c, _ = legibility(s3, text, xh, work)
         cers.append(c)
+        leans.append(slant(s3))
         ratios.append(len(s3) / ((writer_pace or pace) * len(text)))
         ratio = len(s3) / (pace * len(text))
         ok = st.get("stopped") == "stop-rule"
         stop_rule += ok
         at_pace += bool(ok and LENGTH_RANGE[0] <= ratio <= LENGTH_RANGE[1])
     return {"cer": statistics.median(cers), "cers": cers, "at_pace": at_pace, "stop_rule": stop_rule,
-            "n": len(sentences), "writer_ratio": statistics.median(ratios)}
+            "n": len(sentences), "writer_ratio": statistics.median(ratios), "lean": float(np.nanmedian(leans))}
+
+
+def lean_as_drawn(generate, sentences, args) -> float:
+    """The median lean of ``sentences`` written unprimed with the slant left as the model draws it (no reading)."""
+    from engine.core.hand import slant
+
+    return float(np.nanmedian([slant(np.stack(list(generate(text, bias=args.bias, seed=args.seed + k, slant="off"))))
+                               for k, text in enumerate(sentences)]))
 
 
 # ---- one writer --------------------------------------------------------------------------------------
@@ -187,6 +198,7 @@ def write_samples(generate, sentences, xh: float, pace: float, work: str, args, 
 def bench_writer(w: str, ds, idx: list[int], base_models, args, work: Path, variants: list[str]) -> dict:
     from engine.cli.evaluate import load_ink_scorer
     from engine.cli.ink import load_ink_generator
+    from engine.core.hand import hand_slant
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
     from engine.export.exporter import export_package
@@ -198,8 +210,10 @@ def bench_writer(w: str, ds, idx: list[int], base_models, args, work: Path, vari
     xh = base_scorer.scale.x_height
     ppc = writer_pace(ds, coll_idx, base_scorer.scale)
     sentences = SENTENCES[:args.sentences]
+    lean = hand_slant([prepare_prime(Ink.from_stroke3(ds.line(i).points), base_scorer.scale, max_points=10 ** 9)
+                       for i in coll_idx], xh)
     res = {"writer": w, "lines": len(idx), "held": [ds.lines_meta[i]["text"] for i in held], "ppc": ppc,
-           "conditions": {}}
+           "lean": lean, "conditions": {}}
     log(f"{w}: {len(coll_idx)} collection lines, held out {res['held']}, pace {ppc:.2f} points/char")
     un = score(base_scorer, ds, held, None)
     pr = score(base_scorer, ds, held, prime_i)
@@ -230,6 +244,7 @@ def bench_writer(w: str, ds, idx: list[int], base_models, args, work: Path, vari
             if not args.no_legibility and (cond == "all" or not args.legibility_all_only):
                 pace = card["personal"]["check_points_per_char"]
                 r["unprimed"] = write_samples(gen, sentences, xh, pace, str(work), args, writer_pace=ppc)
+                r["unprimed"]["lean_as_drawn"] = lean_as_drawn(gen, sentences, args)
                 if cond == "all":
                     r["primed"] = write_samples(gen, sentences, xh, pace, str(work), args, prime_ink, writer_pace=ppc)
             res["conditions"][key] = r
@@ -274,7 +289,10 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
            "At pace: samples the stop rule ended (the attention crossed the whole text) after 0.8-1.25x the points "
            "per character expected (the base's card figure, for the base and, as the recipe's legibility check "
            "does, for the personal models). Length / writer's: median sample length over the writer's own points "
-           "per character (their lines prepared as primes) x characters.", ""]
+           "per character (their lines prepared as primes) x characters. Lean: degrees from upright, positive to the "
+           "right (engine.core.hand): the writer's (the median over their collection lines), the personal model's "
+           "unprimed samples as it writes them (half-way to the writer's lean, which its card records) and as the "
+           "model draws them (slant off); the mean row: how far from the writer's, on average.", ""]
     for variant in variants:
         for cond in conds:
             key = f"{variant}/{cond}"
@@ -283,8 +301,9 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
                 continue
             out += [f"## {variant}, trained on {'all but the 2 held-out lines' if cond == 'all' else '4 lines'}", "",
                     "| writer | lines | NLL | NLL primed | CER base primed | CER personal | CER personal primed | "
-                    "at pace: base primed | at pace: personal | length / writer's | time (train + export) | best step |",
-                    "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                    "at pace: base primed | at pace: personal | length / writer's | lean: writer's / personal (as drawn) | "
+                    "time (train + export) | best step |",
+                    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
             agg = {k: [] for k in ("b_nll", "p_nll", "b_pr", "p_pr", "c_b", "c_p", "c_pp", "sec")}
             pace = {k: [0, 0] for k in ("b", "p")}
             for r in rows:
@@ -312,16 +331,22 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
                            f"{_f(cu.get('cer'))} | {_f(cp.get('cer'))} | "
                            + (f"{bp['at_pace']}/{bp['n']}" if bp else "–") + " | "
                            + (f"{cu['at_pace']}/{cu['n']}" if cu else "–") + " | "
-                           + (f"{cu['writer_ratio']:.2f}" if cu else "–")
+                           + (f"{cu['writer_ratio']:.2f}" if cu else "–") + " | "
+                           + (f"{_f(r['lean'], '{:.1f}')} / {cu['lean']:.1f} ({cu['lean_as_drawn']:.1f})" if cu else "–")
                            + f" | {c['seconds']:.0f} + {c['export_seconds']:.0f} s | {c['step']} |")
                 if cu:
                     agg.setdefault("ratio", []).append(cu["writer_ratio"])
+                    if r["lean"] is not None:
+                        agg.setdefault("lean_off", []).append(abs(cu["lean"] - r["lean"]))
+                        agg.setdefault("drawn_off", []).append(abs(cu["lean_as_drawn"] - r["lean"]))
             mean = lambda k: statistics.mean(agg[k]) if agg[k] else float("nan")  # noqa: E731
             med = lambda k: statistics.median(agg[k]) if agg[k] else float("nan")  # noqa: E731
             out.append(f"| **mean** | | **{mean('b_nll'):.2f} -> {mean('p_nll'):.2f}** | **{mean('b_pr'):.2f} -> "
                        f"{mean('p_pr'):.2f}** | {_f(med('c_b'))} | {_f(med('c_p'))} | {_f(med('c_pp'))} | "
                        f"{pace['b'][0]}/{pace['b'][1]} | {pace['p'][0]}/{pace['p'][1]} | "
-                       f"{_f(statistics.median(agg['ratio']) if agg.get('ratio') else None, '{:.2f}')} | "
+                       f"{_f(statistics.median(agg['ratio']) if agg.get('ratio') else None, '{:.2f}')} | off by "
+                       f"{_f(statistics.mean(agg['lean_off']) if agg.get('lean_off') else None, '{:.1f}')} "
+                       f"({_f(statistics.mean(agg['drawn_off']) if agg.get('drawn_off') else None, '{:.1f}')}) | "
                        f"{mean('sec'):.0f} s | |")
             out.append("")
     exports = [c["export_seconds"] for r in results for c in r["conditions"].values()]
@@ -330,7 +355,7 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
                 f"{statistics.median(exports):.0f} s.", ""]
     sheets = [r["sheet"] for r in results if r.get("sheet")]
     if sheets:
-        out += ["Sheets: " + ", ".join(f"`{Path(s).resolve().relative_to(REPO)}`" for s in sheets), ""]
+        out += ["Sheets: " + ", ".join(f"`{_rel(s)}`" for s in sheets), ""]
     return "\n".join(out)
 
 

@@ -110,6 +110,13 @@ def prime_slant(stroke3, x_height: float, settle: float | None = None) -> float 
     return value if abs(value) <= MAX_SLANT else None
 
 
+def hand_slant(lines, x_height: float) -> float | None:
+    """The lean of a hand from several of its lines (stroke-3, y down): the median of their :func:`prime_slant`,
+    None when no line has enough steep ink to tell."""
+    leans = [v for v in (prime_slant(s3, x_height) for s3 in lines) if v is not None]
+    return float(np.median(leans)) if leans else None
+
+
 def shear_for(target: float, measured: float) -> float:
     """The horizontal shear (dx per unit of rise) that turns downstrokes leaning ``measured`` degrees into ones
     leaning ``target``: the difference of the tangents, at most :data:`MAX_SHEAR` either way; 0 when either is

@@ -4,7 +4,8 @@ torch run folder). No torch.
 One place for what happens around ``engine.core.ink_stream``: the prime brought to the model's scale
 (``engine.data.prime``), the longest pen-down step, the floor on the blank between words, the writer's word
 spacing taken from the prime (``engine.core.word_space``; the model's own spacing after a prime is measured once,
-with its bundled styles, on first use), the writer's slant taken from the prime (``engine.core.hand``) and, when
+with its bundled styles, on first use), the writer's slant taken from the prime, or for a personal model written
+without one from its card (``engine.core.hand``) and, when
 asked, several takes of the line with the likeliest kept (``engine.core.takes``).
 """
 
@@ -75,7 +76,8 @@ class InkWriter:
     def lean(self, prime_stroke3, slant: float | str | None) -> tuple[float | None, float]:
         """(the lean to give the new ink in degrees, or None for as drawn; the share of the way to go there):
         ``slant`` itself, all the way, when it is a number; for None the prime's (``engine.core.hand.prime_slant``),
-        :data:`~engine.core.hand.PRIME_SLANT_SHARE` of the way."""
+        :data:`~engine.core.hand.PRIME_SLANT_SHARE` of the way; without a prime, the lean of the hand the model
+        learnt where its card records one (``InkScale.slant``: a personal model's writer's), as far."""
         if isinstance(slant, str):
             if slant.strip().lower() != "off":
                 raise ValueError(f"slant must be a number of degrees, None (the prime's) or 'off', not {slant!r}")
@@ -83,7 +85,7 @@ class InkWriter:
         if slant is not None:
             return float(slant), 1.0
         if prime_stroke3 is None or not len(prime_stroke3):
-            return None, 1.0
+            return (None, 1.0) if self.scale.slant is None else (self.scale.slant, PRIME_SLANT_SHARE)
         return prime_slant(prime_stroke3, self.scale.x_height), PRIME_SLANT_SHARE
 
     def generate(self, text: str = "", bias: float = 0.5, prime_stroke3=None, prime_text: str | None = None,
@@ -95,9 +97,10 @@ class InkWriter:
         as drawn). word_space: a factor on every blank between words; None: the prime's spacing (1 without a
         prime or with a one-word one). ``stats`` also gets ``word_space``, the factor used. guide_prime: keep the
         window on the prime's words while it is forced (``engine.core.prime_guide``). slant: the lean of the new ink,
-        degrees from upright, positive to the right; None: half-way to the prime's (as drawn without a prime, or
-        with one too short to tell; :meth:`lean`); "off": as drawn. ``stats`` also gets ``slant``, the lean aimed
-        at (None: as drawn), and ``slant_share``, how far. takes: write the line this many times and yield the
+        degrees from upright, positive to the right; None: half-way to the prime's; without a prime, half-way to
+        the lean its card records for the hand it learnt (a personal model's writer's), else as drawn (:meth:`lean`);
+        "off": as drawn. ``stats`` also gets ``slant``, the lean aimed at (None: as drawn), and ``slant_share``, how
+        far. takes: write the line this many times and yield the
         take the model reads back as likeliest (``engine.core.takes``; the points come once every take is
         written); ``stats`` then also gets ``take``, ``take_seed`` and ``take_scores``."""
         takes = check_takes(takes)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.core.hand import MAX_SLANT
 from engine.core.ink_score import GAP_X_HEIGHTS, JOINS, MAX_LINE_SLOPE
 from engine.data.ink import Ink, Stroke
 
@@ -100,6 +101,17 @@ def _word_gap(value) -> float | None:
     return gap if np.isfinite(gap) and 0 < gap < MAX_WORD_GAP else None
 
 
+def _slant(value) -> float | None:
+    """A card's ``ink_scale.slant`` (degrees), or None when it is missing or not a lean (beyond ``MAX_SLANT``)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        lean = float(value)
+    except (TypeError, ValueError):
+        return None
+    return lean if np.isfinite(lean) and abs(lean) <= MAX_SLANT else None
+
+
 @dataclass(frozen=True)
 class InkScale:
     """The ink a model was trained on: its x-height and typical pen-down step, in the model's raw units, and
@@ -111,6 +123,9 @@ class InkScale:
     # the model's median blank between words after its styles, x-heights (engine.core.word_space.reference_gap;
     # None: not measured yet, the runtime measures it on first use)
     word_gap: float | None = None
+    # the lean of the hand it learnt, degrees from upright (engine.core.hand.slant), where the card records one: a
+    # personal model's is its writer's, given to what it writes without a prime (InkWriter.lean); None: as it draws
+    slant: float | None = None
 
     @property
     def prime_gap(self) -> float:
@@ -122,6 +137,8 @@ class InkScale:
                "spacing": None if self.spacing is None else round(float(self.spacing), 4), "join": self.join}
         if self.word_gap is not None:
             out["word_gap"] = round(float(self.word_gap), 4)
+        if self.slant is not None:
+            out["slant"] = round(float(self.slant), 2)
         return out
 
     @classmethod
@@ -151,7 +168,7 @@ class InkScale:
                 sp = rec.get("spacing")
                 sp = float(sp) if sp is not None else None
                 if np.isfinite(xh) and xh > 0 and (sp is None or (np.isfinite(sp) and sp > 0)):
-                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")))
+                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")), _slant(rec.get("slant")))
             except (TypeError, ValueError):
                 pass
         lines = []

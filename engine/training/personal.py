@@ -35,6 +35,7 @@ way before it starts a run).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 
 from engine.core.errors import DataError
+from engine.core.hand import hand_slant
 from engine.core.ink_stream import DEFAULT_FINISH_STROKE, ink_sample, prepare_line
 from engine.core.translit import fit_text
 from engine.data.ink_dataset import InkDataset
@@ -294,7 +296,10 @@ class PersonalInkTask(InkTask):
 
     def card(self) -> dict:
         card = super().card()
-        card["ink_scale"] = self.ink_scale.to_json()
+        # the writer's lean, which the fine-tune does not learn (it writes about as the base leans whatever the
+        # writer's lean: bench/RESULTS-personal.md): given to what it writes without a prime (InkWriter.lean)
+        lean = hand_slant([line.points for line in self.personal.lines], self.ink_scale.x_height)
+        card["ink_scale"] = dataclasses.replace(self.ink_scale, slant=lean).to_json()
         card["points_per_char"] = self.pace        # the pace it writes at (see __init__), not its lines'
 
         card["data"]["source"] = self.personal.source

@@ -64,7 +64,8 @@ STYLE_TIP = ("Whose hand to write in: a style bundled with the model, your own d
              "(draw a line above and press Use as style), or Random")
 SLANT_TIP = ("How far the writing leans like the style's line: half-way from the model's own lean to the "
              "style's (the default: the nearer, the harder the lines are to read by machine), all the way, or "
-             "the model's own. Without a style the model's own.")
+             "the model's own. Without a style, the lean of your lines for a model of your hand, else the "
+             "model's own.")
 TAKES_TIP = ("Write each line this many times and keep the one the model finds likeliest when it reads it back: "
              "fewer garbled words, in that many times the time (1: the first take)")
 DEFAULT_TAKES = 3     # bench/RESULTS-handwriting.md 2p
@@ -608,12 +609,13 @@ class HandwritingView(GenerationView):
 
     def slant_for(self, prime_s3) -> float | str | None:
         """The ``slant`` to write with (``engine.data.ink_writer.InkWriter.generate``): None (half-way to the
-        prime's lean), the prime's lean in degrees (all the way) or "off"."""
+        prime's lean, or without one to the lean the model records for its writer), that lean in degrees (all the
+        way) or "off"."""
         choice = self.slant_combo.currentData() or "auto"
         if choice == "off":
             return "off"
-        if choice == "style" and prime_s3 is not None:
-            return prime_slant(prime_s3, self._scale.x_height)
+        if choice == "style":
+            return prime_slant(prime_s3, self._scale.x_height) if prime_s3 is not None else self._scale.slant
         return None
 
     def generate(self) -> bool:

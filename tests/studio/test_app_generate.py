@@ -260,6 +260,17 @@ def test_drawn_style_primes_generation(window, qtbot, studio_home, monkeypatch):
         qtbot.waitUntil(lambda: not hv.is_busy(), timeout=20000)
         (_, kw), = calls
         assert kw["slant"] == expected
+    # without a style, "The style's" is the lean the model records for its writer (a personal model's), if any
+    from dataclasses import replace
+
+    hv.style_combo.setCurrentIndex(hv.style_combo.findData("random"))
+    for recorded in (None, -4.0):
+        hv._scale = replace(hv._scale, slant=recorded)
+        calls.clear()
+        assert hv.generate()
+        qtbot.waitUntil(lambda: not hv.is_busy(), timeout=20000)
+        (_, kw), = calls
+        assert kw["prime_stroke3"] is None and kw["slant"] == recorded
     # so does the number of takes, and the status line says what was asked
     hv.takes_spin.setValue(1)
     calls.clear()

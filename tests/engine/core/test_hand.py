@@ -11,6 +11,7 @@ from engine.core.hand import (
     SLANT_SETTLE_X_HEIGHTS,
     Slanter,
     describe,
+    hand_slant,
     prime_slant,
     shear_for,
     slant,
@@ -69,6 +70,13 @@ def test_a_prime_too_short_to_tell_has_no_slant():
     assert prime_slant(zigzag(15.0, n_strokes=need - 1), x_height) is None
     assert prime_slant(zigzag(15.0, n_strokes=need), x_height) == pytest.approx(15.0, abs=0.01)
     assert prime_slant(zigzag(60.0, n_strokes=need + 30), x_height) is None    # steeper than 45: not a slant
+
+
+def test_a_hands_lean_is_the_median_of_its_lines_that_tell():
+    x_height, need = 5.0, math.ceil(SLANT_SETTLE_X_HEIGHTS / 4)
+    lines = [zigzag(lean, n_strokes=need) for lean in (4.0, 12.0, 30.0)] + [zigzag(-20.0, n_strokes=need - 1)]
+    assert hand_slant(lines, x_height) == pytest.approx(12.0, abs=0.01)     # the short line says nothing
+    assert hand_slant(lines[-1:], x_height) is None and hand_slant([], x_height) is None
 
 
 def test_the_shear_is_the_difference_of_tangents_within_its_bound():

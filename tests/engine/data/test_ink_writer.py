@@ -112,6 +112,23 @@ def test_the_lean_is_the_primes_a_number_given_or_none():
     assert off["slant"] is None and "shear" not in off
 
 
+def test_without_a_prime_the_lean_is_the_one_the_model_records_for_its_writer():
+    import pytest
+
+    from engine.core.hand import PRIME_SLANT_SHARE
+
+    w = InkWriter(StraightStepper(), synthesis=True, vocab=VOCAB, norm=None,
+                  scale=InkScale(10.0, None, word_gap=1.0, slant=-6.5))
+    assert w.lean(None, None) == (-6.5, PRIME_SLANT_SHARE)        # as far as a prime's lean is carried
+    assert w.lean(np.zeros((0, 3), np.float32), None) == (-6.5, PRIME_SLANT_SHARE)
+    assert w.lean(None, 3) == (3.0, 1.0) and w.lean(None, "off") == (None, 1.0)
+    prime = np.array([[0, 0, 0], [5, 0, 1]], np.float32)           # a prime, even one too short to tell, wins
+    assert w.lean(prime, None) == (None, PRIME_SLANT_SHARE)
+    stats = {}
+    list(w.generate("ab ba", seed=0, stats=stats))
+    assert stats["slant"] == pytest.approx(-6.5) and stats["slant_share"] == PRIME_SLANT_SHARE
+
+
 class WatchedStepper(StraightStepper):
     """Counts the steps fed each x."""
 

@@ -92,6 +92,12 @@ def test_ink_scale_from_card_styles_or_defaults():
     assert spaced.to_json()["word_gap"] == 1.25 and InkScale.from_card({"ink_scale": spaced.to_json()}) == spaced
     for bad in ("nan", -1, 0, 1e9, "wide", [1]):      # damaged: measured again, the rest of the scale kept
         assert InkScale.from_card({"ink_scale": {**spaced.to_json(), "word_gap": bad}}) == InkScale(25.0, 2.0), bad
+    # the lean of the hand it learnt (a personal model's writer's), when recorded
+    leaning = InkScale(25.0, 2.0, slant=-7.25)
+    assert leaning.to_json()["slant"] == -7.25 and InkScale.from_card({"ink_scale": leaning.to_json()}) == leaning
+    assert "slant" not in InkScale(25.0, 2.0).to_json()
+    for bad in ("nan", 46, -90, "wide", [1], True, None):   # not a lean: none, the rest of the scale kept
+        assert InkScale.from_card({"ink_scale": {**leaning.to_json(), "slant": bad}}) == InkScale(25.0, 2.0), bad
 
 
 def test_long_primes_are_cut_at_a_stroke_end():

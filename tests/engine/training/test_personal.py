@@ -67,7 +67,20 @@ def test_a_personal_fine_tune_through_the_cli_gives_an_exportable_package(tiny, 
     assert [s["text"] for s in card["styles"]] == TEXTS            # the person's lines: the package's styles
     pkg = load_package(export_package(run, tmp_path / "pkg", name="My handwriting — test"))
     assert pkg.card["name"] == "My handwriting — test" and len(pkg.styles) == len(TEXTS)
-    assert pkg.ink_scale == load_package(tiny).ink_scale          # the base model's scale, which the lines were brought to
+    # the base model's scale, which the lines were brought to, with the lean of the person's lines, which the
+    # fine-tune does not learn: what it writes without a prime is given it (InkWriter.lean)
+    from dataclasses import replace
+
+    from engine.core.hand import PRIME_SLANT_SHARE, hand_slant
+    from engine.data.personal_lines import read_personal_lines
+
+    base_scale = load_package(tiny).ink_scale
+    lines = read_personal_lines(col, base_scale, pkg.vocab).lines
+    assert base_scale.slant is None and pkg.ink_scale.slant is not None and replace(pkg.ink_scale, slant=None) == base_scale
+    assert pkg.ink_scale.slant == pytest.approx(hand_slant([ln.points for ln in lines], base_scale.x_height), abs=0.01)
+    stats = {}
+    list(pkg.generate_ink("hello", seed=0, max_steps=20, stats=stats))
+    assert stats["slant"] == pkg.ink_scale.slant and stats["slant_share"] == PRIME_SLANT_SHARE
     pts = list(pkg.generate_ink("hello", seed=0, max_steps=20, prime_stroke3=pkg.styles[0]["stroke3"],
                                 prime_text=pkg.styles[0]["text"]))
     assert len(pts) > 0
