@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import DataError
-from engine.core.hand import MAX_SLANT
+from engine.core.hand import MAX_SLANT, hand_slant
 from engine.core.ink_score import GAP_X_HEIGHTS, JOINS, MAX_LINE_SLOPE
 from engine.data.ink import Ink, Stroke
 
@@ -112,6 +112,19 @@ def _slant(value) -> float | None:
     return lean if np.isfinite(lean) and abs(lean) <= MAX_SLANT else None
 
 
+def _styles_slant(styles, x_height: float) -> float | None:
+    """The lean of a hand from its styles' lines (``engine.core.hand.hand_slant``), None when it cannot be told."""
+    lines = []
+    for st in styles or []:
+        try:
+            s3 = np.asarray(st["stroke3"], dtype=np.float64).reshape(-1, 3)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if np.all(np.isfinite(s3)):
+            lines.append(s3)
+    return _slant(hand_slant(lines, x_height)) if lines else None
+
+
 @dataclass(frozen=True)
 class InkScale:
     """The ink a model was trained on: its x-height and typical pen-down step, in the model's raw units, and
@@ -158,7 +171,8 @@ class InkScale:
     def from_card(cls, card: dict | None, styles: list[dict] | None = None) -> "InkScale":
         """From ``card["ink_scale"]``; for cards without it, estimated from the bundled ``styles``
         (dicts with ``stroke3``) or the card's ``x_height``; else the defaults. A card that does not name its
-        join (or names one this code does not know) has the ``"start"`` join of the models made before."""
+        join (or names one this code does not know) has the ``"start"`` join of the models made before. A personal
+        model's card made before it recorded its writer's lean gets the lean of its styles (the person's lines)."""
         card = card or {}
         rec = card.get("ink_scale")
         if isinstance(rec, dict):
@@ -168,7 +182,11 @@ class InkScale:
                 sp = rec.get("spacing")
                 sp = float(sp) if sp is not None else None
                 if np.isfinite(xh) and xh > 0 and (sp is None or (np.isfinite(sp) and sp > 0)):
-                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")), _slant(rec.get("slant")))
+                    lean = _slant(rec.get("slant"))
+                    if lean is None and card.get("personal"):
+                        # a personal model made before its card recorded the lean: its styles are the person's lines
+                        lean = _styles_slant(styles, xh)
+                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")), lean)
             except (TypeError, ValueError):
                 pass
         lines = []

@@ -98,6 +98,14 @@ def test_ink_scale_from_card_styles_or_defaults():
     assert "slant" not in InkScale(25.0, 2.0).to_json()
     for bad in ("nan", 46, -90, "wide", [1], True, None):   # not a lean: none, the rest of the scale kept
         assert InkScale.from_card({"ink_scale": {**leaning.to_json(), "slant": bad}}) == InkScale(25.0, 2.0), bad
+    # a personal model made before its card recorded the lean: the lean of its styles, the person's lines
+    from engine.core.hand import hand_slant
+
+    old = {"ink_scale": InkScale(25.0, 2.0).to_json(), "personal": {"base": "handwriting-script"}}
+    lean = hand_slant([np.asarray(st["stroke3"]) for st in styles], 25.0)
+    assert lean is not None and InkScale.from_card(old, styles).slant == pytest.approx(lean)
+    assert InkScale.from_card({**old, "personal": None}, styles).slant is None        # not a personal model
+    assert InkScale.from_card(old, [{"stroke3": [[0, 0, 0], [1, 1, 1]]}]).slant is None   # too little to tell
 
 
 def test_long_primes_are_cut_at_a_stroke_end():
