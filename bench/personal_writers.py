@@ -168,29 +168,40 @@ def write_samples(generate, sentences, xh: float, pace: float, work: str, args, 
     at 0.8-1.25 x ``pace`` points per character (the pace the model was trained to); the median length in
     units of the writer's own pace (``writer_pace``)."""
     from engine.core.hand import slant
+    from engine.core.word_space import median_gap
 
-    cers, at_pace, stop_rule, ratios, leans = [], 0, 0, [], []
+    cers, at_pace, stop_rule, ratios, leans, gaps = [], 0, 0, [], [], []
     for k, text in enumerate(sentences):
         st: dict = {}
         s3 = np.stack(list(generate(text, bias=args.bias, prime_ink=prime_ink, seed=args.seed + k, stats=st)))
         c, _ = legibility(s3, text, xh, work)
         cers.append(c)
         leans.append(slant(s3))
+        gaps.append(median_gap(s3, text, xh))
         ratios.append(len(s3) / ((writer_pace or pace) * len(text)))
         ratio = len(s3) / (pace * len(text))
         ok = st.get("stopped") == "stop-rule"
         stop_rule += ok
         at_pace += bool(ok and LENGTH_RANGE[0] <= ratio <= LENGTH_RANGE[1])
     return {"cer": statistics.median(cers), "cers": cers, "at_pace": at_pace, "stop_rule": stop_rule,
-            "n": len(sentences), "writer_ratio": statistics.median(ratios), "lean": float(np.nanmedian(leans))}
+            "n": len(sentences), "writer_ratio": statistics.median(ratios), "lean": float(np.nanmedian(leans)),
+            "gap": _median([g for g in gaps if g is not None])}
 
 
-def lean_as_drawn(generate, sentences, args) -> float:
-    """The median lean of ``sentences`` written unprimed with the slant left as the model draws it (no reading)."""
+def _median(values) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def as_drawn(generate, sentences, xh: float, args) -> tuple[float, float]:
+    """(median lean, median word gap) of ``sentences`` written unprimed with the slant and the word spaces left as
+    the model draws them (no reading)."""
     from engine.core.hand import slant
+    from engine.core.word_space import median_gap
 
-    return float(np.nanmedian([slant(np.stack(list(generate(text, bias=args.bias, seed=args.seed + k, slant="off"))))
-                               for k, text in enumerate(sentences)]))
+    lines = [(np.stack(list(generate(text, bias=args.bias, seed=args.seed + k, slant="off", word_space=1.0))), text)
+             for k, text in enumerate(sentences)]
+    gaps = [g for g in (median_gap(s3, text, xh) for s3, text in lines) if g is not None]
+    return float(np.nanmedian([slant(s3) for s3, _ in lines])), _median(gaps)
 
 
 # ---- one writer --------------------------------------------------------------------------------------
@@ -199,6 +210,7 @@ def bench_writer(w: str, ds, idx: list[int], base_models, args, work: Path, vari
     from engine.cli.evaluate import load_ink_scorer
     from engine.cli.ink import load_ink_generator
     from engine.core.hand import hand_slant
+    from engine.core.word_space import hand_gap
     from engine.data.ink import Ink
     from engine.data.prime import prepare_prime
     from engine.export.exporter import export_package
@@ -210,10 +222,10 @@ def bench_writer(w: str, ds, idx: list[int], base_models, args, work: Path, vari
     xh = base_scorer.scale.x_height
     ppc = writer_pace(ds, coll_idx, base_scorer.scale)
     sentences = SENTENCES[:args.sentences]
-    lean = hand_slant([prepare_prime(Ink.from_stroke3(ds.line(i).points), base_scorer.scale, max_points=10 ** 9)
-                       for i in coll_idx], xh)
+    own = [(prepare_prime(Ink.from_stroke3(ds.line(i).points), base_scorer.scale, max_points=10 ** 9),
+            ds.lines_meta[i]["text"]) for i in coll_idx]
     res = {"writer": w, "lines": len(idx), "held": [ds.lines_meta[i]["text"] for i in held], "ppc": ppc,
-           "lean": lean, "conditions": {}}
+           "lean": hand_slant([s3 for s3, _ in own], xh), "gap": hand_gap(own, xh), "conditions": {}}
     log(f"{w}: {len(coll_idx)} collection lines, held out {res['held']}, pace {ppc:.2f} points/char")
     un = score(base_scorer, ds, held, None)
     pr = score(base_scorer, ds, held, prime_i)
@@ -244,7 +256,7 @@ def bench_writer(w: str, ds, idx: list[int], base_models, args, work: Path, vari
             if not args.no_legibility and (cond == "all" or not args.legibility_all_only):
                 pace = card["personal"]["check_points_per_char"]
                 r["unprimed"] = write_samples(gen, sentences, xh, pace, str(work), args, writer_pace=ppc)
-                r["unprimed"]["lean_as_drawn"] = lean_as_drawn(gen, sentences, args)
+                r["unprimed"]["lean_as_drawn"], r["unprimed"]["gap_as_drawn"] = as_drawn(gen, sentences, xh, args)
                 if cond == "all":
                     r["primed"] = write_samples(gen, sentences, xh, pace, str(work), args, prime_ink, writer_pace=ppc)
             res["conditions"][key] = r
@@ -292,7 +304,9 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
            "per character (their lines prepared as primes) x characters. Lean: degrees from upright, positive to the "
            "right (engine.core.hand): the writer's (the median over their collection lines), the personal model's "
            "unprimed samples as it writes them (half-way to the writer's lean, which its card records) and as the "
-           "model draws them (slant off); the mean row: how far from the writer's, on average.", ""]
+           "model draws them (slant off); word gap: the median blank between words in x-heights "
+           "(engine.core.word_space), the writer's and the personal model's unprimed samples, with the spacing its "
+           "card records for the writer and as drawn; the mean rows: how far from the writer's, on average.", ""]
     for variant in variants:
         for cond in conds:
             key = f"{variant}/{cond}"
@@ -302,8 +316,8 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
             out += [f"## {variant}, trained on {'all but the 2 held-out lines' if cond == 'all' else '4 lines'}", "",
                     "| writer | lines | NLL | NLL primed | CER base primed | CER personal | CER personal primed | "
                     "at pace: base primed | at pace: personal | length / writer's | lean: writer's / personal (as drawn) | "
-                    "time (train + export) | best step |",
-                    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                    "word gap: writer's / personal (as drawn) | time (train + export) | best step |",
+                    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
             agg = {k: [] for k in ("b_nll", "p_nll", "b_pr", "p_pr", "c_b", "c_p", "c_pp", "sec")}
             pace = {k: [0, 0] for k in ("b", "p")}
             for r in rows:
@@ -333,12 +347,17 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
                            + (f"{cu['at_pace']}/{cu['n']}" if cu else "–") + " | "
                            + (f"{cu['writer_ratio']:.2f}" if cu else "–") + " | "
                            + (f"{_f(r['lean'], '{:.1f}')} / {cu['lean']:.1f} ({cu['lean_as_drawn']:.1f})" if cu else "–")
+                           + " | " + (f"{_f(r['gap'], '{:.2f}')} / {_f(cu['gap'], '{:.2f}')} "
+                                      f"({_f(cu['gap_as_drawn'], '{:.2f}')})" if cu else "–")
                            + f" | {c['seconds']:.0f} + {c['export_seconds']:.0f} s | {c['step']} |")
                 if cu:
                     agg.setdefault("ratio", []).append(cu["writer_ratio"])
                     if r["lean"] is not None:
                         agg.setdefault("lean_off", []).append(abs(cu["lean"] - r["lean"]))
                         agg.setdefault("drawn_off", []).append(abs(cu["lean_as_drawn"] - r["lean"]))
+                    if r["gap"] is not None:
+                        agg.setdefault("gap_off", []).append(abs(cu["gap"] - r["gap"]))
+                        agg.setdefault("gap_drawn_off", []).append(abs(cu["gap_as_drawn"] - r["gap"]))
             mean = lambda k: statistics.mean(agg[k]) if agg[k] else float("nan")  # noqa: E731
             med = lambda k: statistics.median(agg[k]) if agg[k] else float("nan")  # noqa: E731
             out.append(f"| **mean** | | **{mean('b_nll'):.2f} -> {mean('p_nll'):.2f}** | **{mean('b_pr'):.2f} -> "
@@ -346,7 +365,9 @@ def report(results: list[dict], variants: list[str], args, seconds: float) -> st
                        f"{pace['b'][0]}/{pace['b'][1]} | {pace['p'][0]}/{pace['p'][1]} | "
                        f"{_f(statistics.median(agg['ratio']) if agg.get('ratio') else None, '{:.2f}')} | off by "
                        f"{_f(statistics.mean(agg['lean_off']) if agg.get('lean_off') else None, '{:.1f}')} "
-                       f"({_f(statistics.mean(agg['drawn_off']) if agg.get('drawn_off') else None, '{:.1f}')}) | "
+                       f"({_f(statistics.mean(agg['drawn_off']) if agg.get('drawn_off') else None, '{:.1f}')}) | off by "
+                       f"{_f(statistics.mean(agg['gap_off']) if agg.get('gap_off') else None, '{:.2f}')} "
+                       f"({_f(statistics.mean(agg['gap_drawn_off']) if agg.get('gap_drawn_off') else None, '{:.2f}')}) | "
                        f"{mean('sec'):.0f} s | |")
             out.append("")
     exports = [c["export_seconds"] for r in results for c in r["conditions"].values()]

@@ -18,7 +18,10 @@ comes back with the model's. ``factor`` scales every blank between words (then t
 :func:`prime_word_space` works it out from the prime, against the model's own spacing after a prime
 (:func:`reference_gap`, measured with its bundled styles). The model has already carried part of the
 writer's spacing, so the factor is the square root of the ratio (:data:`WORD_SPACE_POWER`): the full ratio
-overshoots every wide writer (bench/RESULTS-handwriting.md 2l).
+overshoots every wide writer (bench/RESULTS-handwriting.md 2l). A personal model written without a prime spaces
+its words about as the base does whatever its writer's spacing (bench/RESULTS-personal.md): its card records the
+writer's gap (:func:`hand_gap`) and the factor is taken from it against the model's own unprimed spacing, by the
+same rule (:func:`space_factor`).
 """
 
 from __future__ import annotations
@@ -95,10 +98,23 @@ def prime_word_space(prime_stroke3, prime_text: str | None, x_height: float, ref
     model's ``reference``, to the ``power`` (:data:`WORD_SPACE_POWER`), in :data:`WORD_SPACE_RANGE`; 1 when
     either is unknown (a prime of one word, no transcript)."""
     own = median_gap(prime_stroke3, prime_text or "", x_height) if prime_stroke3 is not None else None
-    if not own or not reference:
+    return space_factor(own, reference, power)
+
+
+def space_factor(gap: float | None, reference: float | None, power: float = WORD_SPACE_POWER) -> float:
+    """The factor on a model's word spaces that brings its median gap ``reference`` towards a writer's ``gap`` (both
+    in x-heights): their ratio to the ``power``, in :data:`WORD_SPACE_RANGE`; 1 when either is unknown."""
+    if not gap or not reference:
         return 1.0
     lo, hi = WORD_SPACE_RANGE
-    return float(min(max((own / reference) ** power, lo), hi))
+    return float(min(max((gap / reference) ** power, lo), hi))
+
+
+def hand_gap(lines, x_height: float) -> float | None:
+    """The median blank between words of a hand (x-heights) from its lines, ``(stroke3, text)`` pairs: the median
+    of their :func:`median_gap`; None when no line has two words."""
+    gaps = [g for g in (median_gap(s3, text, x_height) for s3, text in lines) if g is not None]
+    return statistics.median(gaps) if gaps else None
 
 
 class WordSpacer:

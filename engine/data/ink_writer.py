@@ -4,8 +4,8 @@ torch run folder). No torch.
 One place for what happens around ``engine.core.ink_stream``: the prime brought to the model's scale
 (``engine.data.prime``), the longest pen-down step, the floor on the blank between words, the writer's word
 spacing taken from the prime (``engine.core.word_space``; the model's own spacing after a prime is measured once,
-with its bundled styles, on first use), the writer's slant taken from the prime, or for a personal model written
-without one from its card (``engine.core.hand``) and, when
+with its bundled styles, on first use), the writer's slant taken from the prime (``engine.core.hand``), or for a
+personal model written without one the lean and spacing its card records for its writer, and, when
 asked, several takes of the line with the likeliest kept (``engine.core.takes``).
 """
 
@@ -21,8 +21,16 @@ from engine.core.ink_score import score_line
 from engine.core.ink_stream import Start, bounds, ink_sample, ink_stream, line_start
 from engine.core.takes import best_take, check_takes
 from engine.core.vocab import Vocab
-from engine.core.word_space import REFERENCE_TEXTS, WORD_GAP_X_HEIGHTS, prime_word_space, reference_gap
+from engine.core.word_space import (
+    REFERENCE_TEXTS,
+    WORD_GAP_X_HEIGHTS,
+    prime_word_space,
+    reference_gap,
+    space_factor,
+)
 from engine.data.prime import InkScale, prepare_prime
+
+UNPRIMED_REFERENCE_SEEDS = 3   # unprimed lines of each reference text a model's own spacing is measured on
 
 
 class InkWriter:
@@ -36,6 +44,8 @@ class InkWriter:
         self.scale, self.styles = scale, list(styles or [])
         self._reference: float | None = None
         self._measured = False
+        self._own: float | None = None
+        self._own_measured = False
         self._lock = threading.Lock()
 
     @property
@@ -49,9 +59,18 @@ class InkWriter:
                 self._reference, self._measured = self.measure_reference_gap(), True
             return self._reference
 
-    def measure_reference_gap(self) -> float | None:
+    @property
+    def own_gap(self) -> float | None:
+        """The model's median word gap without a prime, in x-heights: :meth:`measure_reference_gap` unprimed, once."""
+        with self._lock:
+            if not self._own_measured:
+                self._own, self._own_measured = self.measure_reference_gap(primed=False), True
+            return self._own
+
+    def measure_reference_gap(self, primed: bool = True) -> float | None:
         """Measure the model's median word gap after each of its styles (``engine.core.word_space.reference_gap``;
-        None for a prediction model or one that can write none of the texts)."""
+        None for a prediction model or one that can write none of the texts); ``primed=False``: without a prime,
+        :data:`UNPRIMED_REFERENCE_SEEDS` lines of each text."""
         def write(text, prime_stroke3, prime_text, seed):
             return ink_sample(self.stepper, text=text, vocab=self.vocab, norm=self.norm, bias=0.5,
                               prime_stroke3=prime_stroke3, prime_text=prime_text, seed=seed,
@@ -65,12 +84,18 @@ class InkWriter:
         # alphabet); none: no spacing of its own to compare a prime's with
         known = [t for t in REFERENCE_TEXTS if not self.vocab.unknown(t)]
         known = known or [t for t in (s["text"] for s in styles) if len(t.split()) > 1 and not self.vocab.unknown(t)]
+        if not primed:
+            styles = [None] * UNPRIMED_REFERENCE_SEEDS
         return reference_gap(write, styles, self.scale.x_height, known[:2]) if known else None
 
     def word_space(self, prime_stroke3, prime_text: str | None) -> float:
-        """The factor on the model's word spaces that gives the prime's spacing (1 without a prime)."""
-        if not self.synthesis or prime_stroke3 is None or len(prime_stroke3) == 0:
+        """The factor on the model's word spaces that gives the prime's spacing; without a prime, the spacing its
+        card records for the hand it learnt (``InkScale.hand_gap``: a personal model's writer's), against its own
+        spacing without a prime (:attr:`own_gap`); else 1."""
+        if not self.synthesis:
             return 1.0
+        if prime_stroke3 is None or len(prime_stroke3) == 0:
+            return space_factor(self.scale.hand_gap, self.own_gap) if self.scale.hand_gap else 1.0
         return prime_word_space(prime_stroke3, prime_text, self.scale.x_height, self.reference_gap)
 
     def lean(self, prime_stroke3, slant: float | str | None) -> tuple[float | None, float]:
@@ -94,8 +119,8 @@ class InkWriter:
                  guide_prime: bool = True, slant: float | str | None = None, takes: int = 1) -> Iterator[np.ndarray]:
         """Stream points (dx, dy, pen_up), raw units, y down. Prime with ``prime_ink`` (an ``engine.data.ink.Ink``
         in any units) or ``prime_stroke3`` (model units). word_gap: the least blank between words, x-heights (0:
-        as drawn). word_space: a factor on every blank between words; None: the prime's spacing (1 without a
-        prime or with a one-word one). ``stats`` also gets ``word_space``, the factor used. guide_prime: keep the
+        as drawn). word_space: a factor on every blank between words; None: the prime's spacing (without a prime,
+        the spacing the card records for the hand the model learnt, else 1; 1 with a one-word prime: :meth:`word_space`). ``stats`` also gets ``word_space``, the factor used. guide_prime: keep the
         window on the prime's words while it is forced (``engine.core.prime_guide``). slant: the lean of the new ink,
         degrees from upright, positive to the right; None: half-way to the prime's; without a prime, half-way to
         the lean its card records for the hand it learnt (a personal model's writer's), else as drawn (:meth:`lean`);

@@ -34,6 +34,7 @@ import numpy as np
 from engine.core.errors import DataError
 from engine.core.hand import MAX_SLANT, hand_slant
 from engine.core.ink_score import GAP_X_HEIGHTS, JOINS, MAX_LINE_SLOPE
+from engine.core.word_space import hand_gap
 from engine.data.ink import Ink, Stroke
 
 DEFAULT_X_HEIGHT = 25.0     # the synthetic corpus's x-height range is 20-28 units
@@ -112,8 +113,9 @@ def _slant(value) -> float | None:
     return lean if np.isfinite(lean) and abs(lean) <= MAX_SLANT else None
 
 
-def _styles_slant(styles, x_height: float) -> float | None:
-    """The lean of a hand from its styles' lines (``engine.core.hand.hand_slant``), None when it cannot be told."""
+def _styles_hand(styles, x_height: float, lean: float | None, gap: float | None) -> tuple[float | None, float | None]:
+    """(lean, word gap) of a hand from its styles' lines (``engine.core.hand.hand_slant``,
+    ``engine.core.word_space.hand_gap``) where not already known; None where it cannot be told."""
     lines = []
     for st in styles or []:
         try:
@@ -121,8 +123,11 @@ def _styles_slant(styles, x_height: float) -> float | None:
         except (KeyError, TypeError, ValueError):
             continue
         if np.all(np.isfinite(s3)):
-            lines.append(s3)
-    return _slant(hand_slant(lines, x_height)) if lines else None
+            lines.append((s3, str(st.get("text") or "")))
+    if not lines:
+        return lean, gap
+    lean = lean if lean is not None else _slant(hand_slant([s3 for s3, _ in lines], x_height))
+    return lean, gap if gap is not None else _word_gap(hand_gap(lines, x_height))
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,9 @@ class InkScale:
     # the lean of the hand it learnt, degrees from upright (engine.core.hand.slant), where the card records one: a
     # personal model's is its writer's, given to what it writes without a prime (InkWriter.lean); None: as it draws
     slant: float | None = None
+    # the median blank between words of the hand it learnt, x-heights (engine.core.word_space.hand_gap), where the
+    # card records one: a personal model's writer's, carried into what it writes without a prime (InkWriter.word_space)
+    hand_gap: float | None = None
 
     @property
     def prime_gap(self) -> float:
@@ -152,6 +160,8 @@ class InkScale:
             out["word_gap"] = round(float(self.word_gap), 4)
         if self.slant is not None:
             out["slant"] = round(float(self.slant), 2)
+        if self.hand_gap is not None:
+            out["hand_gap"] = round(float(self.hand_gap), 4)
         return out
 
     @classmethod
@@ -182,11 +192,12 @@ class InkScale:
                 sp = rec.get("spacing")
                 sp = float(sp) if sp is not None else None
                 if np.isfinite(xh) and xh > 0 and (sp is None or (np.isfinite(sp) and sp > 0)):
-                    lean = _slant(rec.get("slant"))
-                    if lean is None and card.get("personal"):
-                        # a personal model made before its card recorded the lean: its styles are the person's lines
-                        lean = _styles_slant(styles, xh)
-                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")), lean)
+                    lean, gap = _slant(rec.get("slant")), _word_gap(rec.get("hand_gap"))
+                    if card.get("personal") and (lean is None or gap is None):
+                        # a personal model made before its card recorded its writer's hand: its styles are the
+                        # person's lines
+                        lean, gap = _styles_hand(styles, xh, lean, gap)
+                    return cls(xh, sp, join, _word_gap(rec.get("word_gap")), lean, gap)
             except (TypeError, ValueError):
                 pass
         lines = []

@@ -46,6 +46,7 @@ from engine.core.errors import DataError
 from engine.core.hand import hand_slant
 from engine.core.ink_stream import DEFAULT_FINISH_STROKE, ink_sample, prepare_line
 from engine.core.translit import fit_text
+from engine.core.word_space import hand_gap
 from engine.data.ink_dataset import InkDataset
 from engine.data.personal_lines import PersonalLines
 from engine.data.prime import InkScale, resample_in_time, stroke3_to_points, strokes_to_stroke3
@@ -296,10 +297,13 @@ class PersonalInkTask(InkTask):
 
     def card(self) -> dict:
         card = super().card()
-        # the writer's lean, which the fine-tune does not learn (it writes about as the base leans whatever the
-        # writer's lean: bench/RESULTS-personal.md): given to what it writes without a prime (InkWriter.lean)
-        lean = hand_slant([line.points for line in self.personal.lines], self.ink_scale.x_height)
-        card["ink_scale"] = dataclasses.replace(self.ink_scale, slant=lean).to_json()
+        # the writer's lean and word spacing, which the fine-tune does not learn (it writes about as the base leans
+        # and spaces whatever the writer's: bench/RESULTS-personal.md): given to what it writes without a prime
+        # (InkWriter.lean, InkWriter.word_space)
+        lines, xh = self.personal.lines, self.ink_scale.x_height
+        lean = hand_slant([line.points for line in lines], xh)
+        gap = hand_gap([(line.points, line.text) for line in lines], xh)
+        card["ink_scale"] = dataclasses.replace(self.ink_scale, slant=lean, hand_gap=gap).to_json()
         card["points_per_char"] = self.pace        # the pace it writes at (see __init__), not its lines'
 
         card["data"]["source"] = self.personal.source

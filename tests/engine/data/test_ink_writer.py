@@ -161,3 +161,21 @@ def test_several_takes_force_the_prime_once_and_keep_what_forcing_it_each_time_k
     np.testing.assert_array_equal(shared, alone)
     assert stats["take"] == alone_stats["take"] and stats["take_scores"] == alone_stats["take_scores"]
     assert forced == 9 and forced_alone == 6 * 9     # once, not for each of 3 takes and 3 readings back
+
+
+def test_without_a_prime_the_spacing_is_the_one_the_model_records_for_its_writer():
+    import pytest
+
+    from engine.core.word_space import space_factor
+
+    w = InkWriter(StraightStepper(), synthesis=True, vocab=VOCAB, norm=None, scale=InkScale(10.0, None, hand_gap=3.0))
+    assert w.stepper.steps == 0                              # nothing measured until it is needed
+    stats = {}
+    list(w.generate("ab ba", seed=0, stats=stats))
+    own = w.own_gap
+    assert own is not None and own > 0 and stats["word_space"] == pytest.approx(space_factor(3.0, own))
+    steps = w.stepper.steps
+    assert w.own_gap == own and w.stepper.steps == steps     # measured once
+    plain = writer(word_gap=1.0)                             # a model that records no writer: as drawn, nothing measured
+    assert plain.word_space(None, None) == 1.0 and plain.stepper.steps == 0
+    assert space_factor(None, 1.0) == space_factor(2.0, None) == 1.0 and space_factor(4.0, 1.0) == 2.0

@@ -101,11 +101,23 @@ def test_ink_scale_from_card_styles_or_defaults():
     # a personal model made before its card recorded the lean: the lean of its styles, the person's lines
     from engine.core.hand import hand_slant
 
+    from engine.core.word_space import hand_gap
+
     old = {"ink_scale": InkScale(25.0, 2.0).to_json(), "personal": {"base": "handwriting-script"}}
+    styles = [{"stroke3": _line(seed=1).to_stroke3(), "text": "hello world"}]
     lean = hand_slant([np.asarray(st["stroke3"]) for st in styles], 25.0)
-    assert lean is not None and InkScale.from_card(old, styles).slant == pytest.approx(lean)
-    assert InkScale.from_card({**old, "personal": None}, styles).slant is None        # not a personal model
-    assert InkScale.from_card(old, [{"stroke3": [[0, 0, 0], [1, 1, 1]]}]).slant is None   # too little to tell
+    gap = hand_gap([(np.asarray(st["stroke3"]), st["text"]) for st in styles], 25.0)
+    got = InkScale.from_card(old, styles)
+    assert lean is not None and gap is not None
+    assert got.slant == pytest.approx(lean) and got.hand_gap == pytest.approx(gap)
+    assert InkScale.from_card({**old, "personal": None}, styles) == InkScale(25.0, 2.0)   # not a personal model
+    short = InkScale.from_card(old, [{"stroke3": [[0, 0, 0], [1, 1, 1]], "text": "a"}])  # too little to tell
+    assert short.slant is None and short.hand_gap is None
+    # the writer's word gap, recorded; damaged: none
+    spaced_hand = InkScale(25.0, 2.0, hand_gap=2.5)
+    assert InkScale.from_card({"ink_scale": spaced_hand.to_json()}) == spaced_hand
+    for bad in ("nan", -1, 0, 1e9, "wide"):
+        assert InkScale.from_card({"ink_scale": {**spaced_hand.to_json(), "hand_gap": bad}}) == InkScale(25.0, 2.0)
 
 
 def test_long_primes_are_cut_at_a_stroke_end():

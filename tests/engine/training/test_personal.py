@@ -72,15 +72,22 @@ def test_a_personal_fine_tune_through_the_cli_gives_an_exportable_package(tiny, 
     from dataclasses import replace
 
     from engine.core.hand import PRIME_SLANT_SHARE, hand_slant
+    from engine.core.word_space import hand_gap, space_factor
     from engine.data.personal_lines import read_personal_lines
 
     base_scale = load_package(tiny).ink_scale
     lines = read_personal_lines(col, base_scale, pkg.vocab).lines
-    assert base_scale.slant is None and pkg.ink_scale.slant is not None and replace(pkg.ink_scale, slant=None) == base_scale
-    assert pkg.ink_scale.slant == pytest.approx(hand_slant([ln.points for ln in lines], base_scale.x_height), abs=0.01)
+    scale, xh = pkg.ink_scale, base_scale.x_height
+    assert base_scale.slant is None and base_scale.hand_gap is None
+    assert scale.slant is not None and scale.hand_gap is not None
+    assert replace(scale, slant=None, hand_gap=None) == base_scale
+    assert scale.slant == pytest.approx(hand_slant([ln.points for ln in lines], xh), abs=0.01)
+    assert scale.hand_gap == pytest.approx(hand_gap([(ln.points, ln.text) for ln in lines], xh), abs=1e-3)
     stats = {}
-    list(pkg.generate_ink("hello", seed=0, max_steps=20, stats=stats))
-    assert stats["slant"] == pkg.ink_scale.slant and stats["slant_share"] == PRIME_SLANT_SHARE
+    list(pkg.generate_ink("hello you", seed=0, max_steps=20, stats=stats))
+    assert stats["slant"] == scale.slant and stats["slant_share"] == PRIME_SLANT_SHARE
+    writer = pkg.ink_writer
+    assert stats["word_space"] == pytest.approx(space_factor(scale.hand_gap, writer.own_gap)) and writer.own_gap > 0
     pts = list(pkg.generate_ink("hello", seed=0, max_steps=20, prime_stroke3=pkg.styles[0]["stroke3"],
                                 prime_text=pkg.styles[0]["text"]))
     assert len(pts) > 0
