@@ -100,7 +100,6 @@ def test_ink_scale_from_card_styles_or_defaults():
         assert InkScale.from_card({"ink_scale": {**leaning.to_json(), "slant": bad}}) == InkScale(25.0, 2.0), bad
     # a personal model made before its card recorded the lean: the lean of its styles, the person's lines
     from engine.core.hand import hand_slant
-
     from engine.core.word_space import hand_gap
 
     old = {"ink_scale": InkScale(25.0, 2.0).to_json(), "personal": {"base": "handwriting-script"}}
