@@ -328,12 +328,11 @@ def ink_stream(stepper, *, text: str = "", vocab=None, norm=None, bias: float = 
     cap = max(int(cap), 1)
 
     rng = make_rng(seed)
-    key = start_key(stepper, text if synthesis else "", prime, prime_text if synthesis else None, place_window,
-                    guide_prime and synthesis)
     if start is None:
         start = line_start(stepper, text=text, vocab=vocab, norm=norm, prime_stroke3=prime, prime_text=prime_text,
                            place_window=place_window, guide_prime=guide_prime)
-    elif start.key != key:
+    elif start.key != start_key(stepper, text if synthesis else "", prime, prime_text if synthesis else None,
+                                place_window, guide_prime and synthesis):
         raise ValueError("this line start was forced for another model, text or prime")
     feeds, res = start.state()
     advance = stepping(stepper, feeds)

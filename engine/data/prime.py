@@ -113,17 +113,21 @@ def _slant(value) -> float | None:
     return lean if np.isfinite(lean) and abs(lean) <= MAX_SLANT else None
 
 
-def _styles_hand(styles, x_height: float, lean: float | None, gap: float | None) -> tuple[float | None, float | None]:
-    """(lean, word gap) of a hand from its styles' lines (``engine.core.hand.hand_slant``,
-    ``engine.core.word_space.hand_gap``) where not already known; None where it cannot be told."""
+def _style_lines(styles) -> list[tuple[np.ndarray, str]]:
+    """(stroke3 float64, text) of each style (a dict with ``stroke3``) that can be read; the others left out."""
     lines = []
     for st in styles or []:
         try:
-            s3 = np.asarray(st["stroke3"], dtype=np.float64).reshape(-1, 3)
+            lines.append((np.asarray(st["stroke3"], dtype=np.float64).reshape(-1, 3), str(st.get("text") or "")))
         except (KeyError, TypeError, ValueError):
             continue
-        if np.all(np.isfinite(s3)):
-            lines.append((s3, str(st.get("text") or "")))
+    return lines
+
+
+def _styles_hand(styles, x_height: float, lean: float | None, gap: float | None) -> tuple[float | None, float | None]:
+    """(lean, word gap) of a hand from its styles' lines (``engine.core.hand.hand_slant``,
+    ``engine.core.word_space.hand_gap``) where not already known; None where it cannot be told."""
+    lines = [(s3, text) for s3, text in _style_lines(styles) if np.all(np.isfinite(s3))]
     if not lines:
         return lean, gap
     lean = lean if lean is not None else _slant(hand_slant([s3 for s3, _ in lines], x_height))
@@ -200,12 +204,7 @@ class InkScale:
                     return cls(xh, sp, join, _word_gap(rec.get("word_gap")), lean, gap)
             except (TypeError, ValueError):
                 pass
-        lines = []
-        for st in styles or []:
-            try:
-                lines.append(np.asarray(st["stroke3"], dtype=np.float64).reshape(-1, 3))
-            except (KeyError, TypeError, ValueError):
-                continue
+        lines = [s3 for s3, _ in _style_lines(styles)]
         measured = cls.from_lines(lines) if lines else cls()
         try:
             xh = float(card.get("x_height") or 0)

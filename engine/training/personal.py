@@ -196,6 +196,13 @@ class PersonalInkTask(InkTask):
         super().__init__(dataset, "synthesis", None, batch=batch, buckets=1, max_points=max_points,
                          sample_text=sample_text, model=model, vocab=vocab, norm=norm, seed=seed)
         self.personal = personal
+        # the base's scale with the writer's lean and word spacing, which the fine-tune does not learn (it writes about
+        # as the base leans and spaces whatever the writer's: bench/RESULTS-personal.md); the card records them and
+        # what the model writes without a prime is given them (InkWriter.lean, InkWriter.word_space)
+        lines, xh = personal.lines, ink_scale.x_height
+        self.writer_scale = dataclasses.replace(
+            ink_scale, slant=hand_slant([line.points for line in lines], xh),
+            hand_gap=hand_gap([(line.points, line.text) for line in lines], xh))
         self.base = base
         self.ink_scale = ink_scale              # the base model's: the lines were brought to it
         self.rehearse, self.anchor, self.freeze, self.augment = float(rehearse), float(anchor), freeze, float(augment)
@@ -297,13 +304,7 @@ class PersonalInkTask(InkTask):
 
     def card(self) -> dict:
         card = super().card()
-        # the writer's lean and word spacing, which the fine-tune does not learn (it writes about as the base leans
-        # and spaces whatever the writer's: bench/RESULTS-personal.md): given to what it writes without a prime
-        # (InkWriter.lean, InkWriter.word_space)
-        lines, xh = self.personal.lines, self.ink_scale.x_height
-        lean = hand_slant([line.points for line in lines], xh)
-        gap = hand_gap([(line.points, line.text) for line in lines], xh)
-        card["ink_scale"] = dataclasses.replace(self.ink_scale, slant=lean, hand_gap=gap).to_json()
+        card["ink_scale"] = self.writer_scale.to_json()
         card["points_per_char"] = self.pace        # the pace it writes at (see __init__), not its lines'
 
         card["data"]["source"] = self.personal.source
