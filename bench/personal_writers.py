@@ -65,6 +65,8 @@ VARIANTS = {
     "gentle": ["--lr", "2e-4", "--anchor", "0.05"],
     "rehearse-anchor": ["--rehearse", "0.75", "--anchor", "0.1"],
     "head-only-rehearse": ["--freeze", "recurrent", "--rehearse", "0.75"],
+    "singles": ["--pairs", "0"],                                    # no line pairs: the recipe before them
+    "pairs-half": ["--pairs", "0.5"],
 }
 LENGTH_RANGE = (0.8, 1.25)
 MIN_HELD_OUT_CHARS = 12
@@ -395,6 +397,8 @@ def main() -> None:
     ap.add_argument("--bias", type=float, default=0.5)
     ap.add_argument("--sheets", default=None, help="folder for the per-writer sheets (docs/personal for the record)")
     ap.add_argument("--out", default=None, help="write the markdown here (default: stdout)")
+    ap.add_argument("--json", default=None, help="write every writer's figures here, each sample's CER included "
+                                                 "(for sample-by-sample comparisons of two runs)")
     args = ap.parse_args()
 
     import torch
@@ -434,6 +438,10 @@ def main() -> None:
         for w in writers:
             results.append(bench_writer(w, ds, by_writer[w], (base_scorer, base_gen), args, work, variants))
         text = report(results, variants, args, time.perf_counter() - t0)
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
         log(f"wrote {args.out}")

@@ -209,6 +209,25 @@ class InkTask:
             y, _ = self.model(x)
         return y
 
+    def _row_tensors(self, rows) -> list:
+        """Batch tensors ``[x, tgt, mask, chars, chars2, at]`` of rows (points (normalised), switch step or -1,
+        text ids before the switch, text ids after it): lines, and line pairs (:func:`pair_row`), padded to the
+        batch's own length. ``self.model(x, chars, switch=(at, chars2))`` reads them (:meth:`_pair_loss`)."""
+        t_pad = int(math.ceil(max(len(r[0]) for r in rows) / 8) * 8)
+        u_pad = max(max(len(r[2]), len(r[3]), 1) for r in rows)
+        x, tgt, mask, chars = self._tensors([(p, ids) for p, _, ids, _ in rows], t_pad, u_pad)
+        chars2 = np.zeros((len(rows), u_pad, len(self.vocab)), dtype=np.float32)
+        for k, (_, _, _, ids2) in enumerate(rows):
+            chars2[k, np.arange(len(ids2)), ids2] = 1.0
+        at = np.array([sw for _, sw, _, _ in rows], dtype=np.int64)
+        return [x, tgt, mask, chars, *(torch.from_numpy(a).to(self.device) for a in (chars2, at))]
+
+    def _pair_loss(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed NLL, points) of a batch made by :meth:`_row_tensors`."""
+        x, tgt, mask, chars, chars2, at = batch
+        y, _ = self.model(x, chars, switch=(at, chars2))
+        return mdn.nll(y, tgt, self.m, mask), mask.sum()
+
     # ---- task interface ------------------------------------------------------------------------
     def to(self, device) -> None:
         self.device = torch.device(device)
@@ -308,6 +327,21 @@ class InkTask:
         self.plan = self._plan(self.epoch)
 
 
+def pair_row(prime, line, norm: NormStats, gap: float, join: str, lead: np.ndarray
+             ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """(points (normalised), switch step, prime text ids, line text ids) of ``line`` written after ``prime``
+    (each (normalised points, text ids)), joined as ``engine.core.ink_stream`` primes and ``engine.core.ink_score``
+    scores a primed line: the line's first point (its origin) moves to where ``join`` puts it a word space
+    ``gap`` right of the prime (``ink_score.after_prime``), and it reads ``lead`` (the ids of ``WINDOW_LEAD``) +
+    its text. Training pairs of :class:`PairedInkTask` and of the personal fine-tune."""
+    a_norm, a_ids = prime
+    b_norm, b_ids = line
+    jump = np.array([[*after_prime(norm.denormalise(a_norm), gap, norm.denormalise(b_norm), join), 0.0]])
+    b = b_norm.copy()
+    b[0, :2] = norm.normalise(jump)[0, :2]
+    return np.concatenate([a_norm, b]), len(a_norm), a_ids, np.concatenate([lead, b_ids])
+
+
 class PairedInkTask(InkTask):
     """An :class:`InkTask` that also trains priming: in each batch a share ``pairs`` of the lines follow
     another line of the same writer, joined the way ``engine.core.ink_stream`` primes and
@@ -340,13 +374,8 @@ class PairedInkTask(InkTask):
 
     def pair(self, prime: int, line: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         """(points (normalised), switch step, prime text ids, line text ids) of line ``line`` after ``prime``."""
-        a_norm, a_ids = self.train_lines[prime]
-        b_norm, b_ids = self.train_lines[line]
-        jump = np.array([[*after_prime(self.norm.denormalise(a_norm), self.gap, self.norm.denormalise(b_norm),
-                                       self.ink_scale.join), 0.0]])
-        b = b_norm.copy()
-        b[0, :2] = self.norm.normalise(jump)[0, :2]     # only the line's first point (its origin) moves
-        return np.concatenate([a_norm, b]), len(a_norm), a_ids, np.concatenate([self.lead, b_ids])
+        return pair_row(self.train_lines[prime], self.train_lines[line], self.norm, self.gap, self.ink_scale.join,
+                        self.lead)
 
     def next_batch(self):
         _, idx = self._next_planned()
@@ -368,20 +397,11 @@ class PairedInkTask(InkTask):
             else:
                 p, ids = self.train_lines[i]
                 rows.append((p, -1, ids, ids))
-        t_pad = int(math.ceil(max(len(r[0]) for r in rows) / 8) * 8)
-        u_pad = max(max(len(r[2]), len(r[3])) for r in rows)
-        x, tgt, mask, chars = self._tensors([(p, ids) for p, _, ids, _ in rows], t_pad, u_pad)
-        chars2 = np.zeros((len(rows), u_pad, len(self.vocab)), dtype=np.float32)
-        for k, (_, _, _, ids2) in enumerate(rows):
-            chars2[k, np.arange(len(ids2)), ids2] = 1.0
-        at = np.array([sw for _, sw, _, _ in rows], dtype=np.int64)
-        return [x, tgt, mask, chars, *(torch.from_numpy(a).to(self.device) for a in (chars2, at))]
+        return self._row_tensors(rows)
 
     def train_loss(self):
-        x, tgt, mask, chars, chars2, at = self.next_batch()
-        y, _ = self.model(x, chars, switch=(at, chars2))
-        n = mask.sum()
-        return mdn.nll(y, tgt, self.m, mask) / n, int(n.item())
+        total, n = self._pair_loss(self.next_batch())
+        return total / n, int(n.item())
 
     def card(self) -> dict:
         card = super().card()

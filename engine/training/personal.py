@@ -15,6 +15,10 @@ longer walks through the text). This recipe keeps what the base model knows abou
 - ``rehearse``: that share of every batch is synthetic lines of the kind the base was trained on
   (``scribe synth --hz 30`` from the bundled corpus, drawn once when training starts, normalised with the
   base model's ``NormStats``), so the base's skill is rehearsed while the person's style is learnt;
+- ``pairs``: that share of the person's lines (and of the rehearsed ones) is trained after another of
+  their lines (of the same synthetic writer), joined the way the base's line pairs and the app's primes are
+  (``ink_task.pair_row``, the base's ``ink_scale.join``): fine-tuned on single lines only, a personal model
+  primed with its writer's line ran its words together or jumped off the line;
 - ``augment``: each use of a personal line is slanted, scaled and re-timed a little (shear ``x += a y``,
   ``|a| <= 0.12 s``; size x ``exp(+-0.08 s)``; resampled in time at ``exp(+-0.1 s)`` x the point rate, i.e.
   the writing speed, with the pen's speed profile kept);
@@ -44,14 +48,14 @@ import torch
 
 from engine.core.errors import DataError
 from engine.core.hand import hand_slant
-from engine.core.ink_stream import DEFAULT_FINISH_STROKE, ink_sample, prepare_line
+from engine.core.ink_stream import DEFAULT_FINISH_STROKE, WINDOW_LEAD, ink_sample, prepare_line
 from engine.core.translit import fit_text
 from engine.core.word_space import hand_gap
 from engine.data.ink_dataset import InkDataset
 from engine.data.personal_lines import PersonalLines
 from engine.data.prime import InkScale, resample_in_time, stroke3_to_points, strokes_to_stroke3
 from engine.models import mdn
-from engine.training.ink_task import InkTask
+from engine.training.ink_task import InkTask, pair_row
 
 FREEZE = {"none": (), "attention": ("lstm1.", "window."), "lower": ("lstm1.", "window.", "upper.*"),
           "recurrent": ("lstm1.", "window.", "upper.")}   # "upper.*": every upper layer but the top one
@@ -93,9 +97,9 @@ def augment_line(stroke3, rng: np.random.Generator, strength: float = 1.0) -> np
 
 # ---- rehearsal ------------------------------------------------------------------------------------
 
-def rehearsal_lines(n: int, vocab, seed: int = 0, hz: float = REHEARSAL_HZ) -> list[tuple[np.ndarray, str]]:
+def rehearsal_lines(n: int, vocab, seed: int = 0, hz: float = REHEARSAL_HZ) -> list[tuple[np.ndarray, str, str]]:
     """``n`` synthetic lines (stroke-3 in the synthetic units the bundled model was trained on, as they are,
-    text) the model can write: ``scribe synth``'s writers and corpus mix, at ``hz`` points per second.
+    text, writer) the model can write: ``scribe synth``'s writers and corpus mix, at ``hz`` points per second.
 
     As they are, not resampled like the person's lines: rehearsing evenly resampled synthetic lines fitted the
     person's held-out lines better but wrote illegibly (bench/RESULTS-personal.md)."""
@@ -113,7 +117,7 @@ def rehearsal_lines(n: int, vocab, seed: int = 0, hz: float = REHEARSAL_HZ) -> l
     for line in ds:
         fitted = fit_text(line.text, vocab)    # a small model's vocabulary: characters it lacks are left out
         if fitted.text.strip() and not fitted.dropped:
-            out.append((prepare_line(line.points), fitted.text))
+            out.append((prepare_line(line.points), fitted.text, line.writer))
     return out
 
 
@@ -189,7 +193,7 @@ class PersonalInkTask(InkTask):
 
     def __init__(self, personal: PersonalLines, *, model, vocab, norm, ink_scale: InkScale, batch: int = 8,
                  rehearse: float = 0.5, anchor: float = 0.0, freeze: str = "attention", augment: float = 1.0,
-                 max_points: int = 1200, seed: int = 1337, sample_text: str | None = None,
+                 pairs: float = 0.0, max_points: int = 1200, seed: int = 1337, sample_text: str | None = None,
                  rehearsal_count: int = REHEARSAL_LINES, check_sentences=CHECK_SENTENCES, base: str = "",
                  base_pace: float | None = None):
         dataset = InkDataset.from_lines(personal.lines, source=personal.source)
@@ -207,20 +211,29 @@ class PersonalInkTask(InkTask):
         self.ink_scale = ink_scale              # the base model's: the lines were brought to it
         self.rehearse, self.anchor, self.freeze, self.augment = float(rehearse), float(anchor), freeze, float(augment)
         self.check_sentences = tuple(check_sentences)
+        if not 0.0 <= pairs <= 1.0:
+            raise DataError(f"--pairs must be between 0 and 1, not {pairs}")
+        self.pairs = float(pairs)
+        self.lead = np.asarray(self.vocab.encode(WINDOW_LEAD), dtype=np.int64)
         self.raw_train = [(self.norm.denormalise(p), ids) for p, ids in self.train_lines]
         self.n_rehearse = 0 if self.rehearse <= 0 else min(max(1, round(self.batch * self.rehearse)), self.batch - 1)
         self.n_personal = self.batch - self.n_rehearse
         self.rehearsal: list[tuple[np.ndarray, np.ndarray]] = []
         self.rehearsal_val: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rehearsal_mates: list[list[int]] = []   # for each rehearsed line, the others of its writer
         if self.n_rehearse:
-            pool = []
-            for s3, text in rehearsal_lines(rehearsal_count + REHEARSAL_VAL, self.vocab, seed=seed):
+            pool, writers = [], []
+            for s3, text, writer in rehearsal_lines(rehearsal_count + REHEARSAL_VAL, self.vocab, seed=seed):
                 if len(s3) <= max_points:
                     pool.append((self.norm.normalise(s3), np.asarray(self.vocab.encode(text), dtype=np.int64)))
+                    writers.append(writer)
             if len(pool) < 2:
                 raise DataError("no synthetic lines to rehearse with: the model cannot write the synthetic corpus")
             n_val = min(REHEARSAL_VAL, len(pool) // 4)
             self.rehearsal_val, self.rehearsal = pool[:n_val], pool[n_val:]
+            writers = writers[n_val:]
+            self.rehearsal_mates = [[j for j, v in enumerate(writers) if v == w and j != i]
+                                    for i, w in enumerate(writers)]
         # the pace the legibility check expects: the base model's (personal models write at about its points per
         # character whatever the recipe, more than the person's prepared lines have: bench/RESULTS-personal.md);
         # without it, the points per character of the lines trained on, in the batches' mix
@@ -242,36 +255,64 @@ class PersonalInkTask(InkTask):
         self.reference = {n: r.to(self.device) for n, r in self.reference.items()}
 
     # ---- batches ----------------------------------------------------------------------------------
-    def next_lines(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
-        """The next batch's lines (normalised, ids) and where each comes from ("personal" | "rehearsal").
-        Drawn from (seed, batch number): a resumed run continues with the same batches."""
+    def _personal_line(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raw, ids = self.raw_train[i]
+        s3 = augment_line(raw, rng, self.augment) if self.augment > 0 else raw
+        return self.norm.normalise(prepare_line(s3)[:self.max_points]), ids
+
+    def _paired(self, prime, line) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """``line`` after ``prime`` (both (normalised points, ids)) as a row, or the line alone when the two are
+        longer than ``2 * max_points`` (as the base's pairs)."""
+        if len(prime[0]) + len(line[0]) > 2 * self.max_points:
+            return line[0], -1, line[1], line[1]
+        return pair_row(prime, line, self.norm, self.ink_scale.prime_gap, self.ink_scale.join, self.lead)
+
+    def next_lines(self) -> tuple[list[tuple[np.ndarray, int, np.ndarray, np.ndarray]], list[str]]:
+        """The next batch's rows (normalised points, the step where a pair's second line starts or -1, ids
+        before it, ids after it; ``pair_row``) and where each comes from ("personal" | "rehearsal"). Drawn from
+        (seed, batch number): a resumed run continues with the same batches; without pairs, the batches are
+        those drawn before pairs were added."""
         rng = np.random.default_rng([self.seed, 0xBA7C, self.pos])
         self.pos += 1
         n = len(self.raw_train)
         pick = rng.choice(n, self.n_personal, replace=n < self.n_personal)
-        lines, sources = [], []
+        rows, sources = [], []
         for i in pick:
-            raw, ids = self.raw_train[int(i)]
-            s3 = augment_line(raw, rng, self.augment) if self.augment > 0 else raw
-            lines.append((self.norm.normalise(prepare_line(s3)[:self.max_points]), ids))
+            p, ids = line = self._personal_line(int(i), rng)
+            if self.pairs > 0 and n > 1 and rng.random() < self.pairs:
+                j = int(rng.integers(n - 1))
+                rows.append(self._paired(self._personal_line(j + (j >= i), rng), line))
+            else:
+                rows.append((p, -1, ids, ids))
             sources.append("personal")
         if self.n_rehearse:
             for i in rng.choice(len(self.rehearsal), self.n_rehearse, replace=len(self.rehearsal) < self.n_rehearse):
-                lines.append(self.rehearsal[int(i)])
+                p, ids = line = self.rehearsal[int(i)]
+                mates = self.rehearsal_mates[int(i)]
+                if self.pairs > 0 and mates and rng.random() < self.pairs:
+                    rows.append(self._paired(self.rehearsal[mates[int(rng.integers(len(mates)))]], line))
+                else:
+                    rows.append((p, -1, ids, ids))
                 sources.append("rehearsal")
-        return lines, sources
+        return rows, sources
 
     def next_batch(self):
-        lines, _ = self.next_lines()
+        rows, _ = self.next_lines()
+        if self.pairs > 0:
+            return self._row_tensors(rows)
+        lines = [(p, ids) for p, _, ids, _ in rows]
         t_pad = int(math.ceil(max(len(p) for p, _ in lines) / 8) * 8)
         u_pad = max(max(len(ids) for _, ids in lines), 1)
         return list(self._tensors(lines, t_pad, u_pad))
 
     def train_loss(self):
-        x, tgt, mask, chars = self.next_batch()
-        y = self._outputs(x, chars)
-        n = mask.sum()
-        loss = mdn.nll(y, tgt, self.m, mask) / n
+        batch = self.next_batch()
+        if self.pairs > 0:
+            total, n = self._pair_loss(batch)
+        else:
+            x, tgt, mask, chars = batch
+            total, n = mdn.nll(self._outputs(x, chars), tgt, self.m, mask), mask.sum()
+        loss = total / n
         if self.reference:
             loss = loss + anchor_penalty(self.model, self.reference, self.anchor)
         return loss, int(n.item())
@@ -311,7 +352,7 @@ class PersonalInkTask(InkTask):
         card["styles"] = self.styles()
         card["personal"] = {"base": os.path.basename(str(self.base).rstrip("/\\")) or str(self.base),
                             "freeze": self.freeze, "frozen": len(self.frozen), "anchor": self.anchor,
-                            "rehearse": self.rehearse, "augment": self.augment,
+                            "rehearse": self.rehearse, "augment": self.augment, "pairs": self.pairs,
                             "train_lines": len(self.train_lines), "val_lines": len(self.val_lines),
                             "skipped": [list(s) for s in self.personal.skipped[:50]],
                             "writer_points_per_char": self.writer_pace, "check_points_per_char": self.pace,

@@ -61,6 +61,7 @@ def test_a_personal_fine_tune_through_the_cli_gives_an_exportable_package(tiny, 
     _, card = ckpt.load_model(run)
     p = card["personal"]
     assert p["freeze"] == "attention" and p["rehearse"] == 0.75 and p["anchor"] > 0 and p["augment"] > 0
+    assert p["pairs"] == 0.9 and card["settings"]["pairs"] == 0.9     # most lines trained after another one
     assert p["train_lines"] + p["val_lines"] == len(TEXTS) and p["val_lines"] == 1
     assert {"nll", "legible", "legible_checked", "rehearsal_nll", "anchor"} <= set(card["metrics"])
     assert card["settings"]["freeze"] == "attention"
@@ -144,8 +145,48 @@ def test_every_batch_mixes_the_persons_lines_and_rehearsed_ones(tiny, tmp_path):
     a, _ = task.next_lines()
     task.pos = 1
     b, _ = task.next_lines()
-    assert all(np.array_equal(p, q) for (p, _), (q, _) in zip(a, b))
+    assert all(np.array_equal(p, q) for (p, *_), (q, *_) in zip(a, b))
+    assert all(at == -1 for _, at, _, _ in a)                        # no pairs unless asked for
     assert personal_task(tiny, tmp_path / "col", rehearse=0.0).n_rehearse == 0
+
+
+def test_pairs_train_a_persons_line_after_another_of_theirs(tiny, tmp_path):
+    """With ``pairs``, lines follow another line of the same hand (the person's, or one synthetic writer's),
+    joined as the app primes: the window switches to the line's text at the second line's first point."""
+    from engine.core.ink_stream import WINDOW_LEAD
+
+    task = personal_task(tiny, write_collection(tmp_path / "col"), batch=6, rehearse=0.5, pairs=1.0,
+                         rehearsal_count=96)
+    assert task.rehearsal_mates and any(task.rehearsal_mates)
+    personal = {tuple(ids) for _, ids in task.train_lines}
+    lead = task.vocab.encode(WINDOW_LEAD)
+    seen = {"personal": 0, "rehearsal": 0}
+    for _ in range(4):
+        rows, sources = task.next_lines()
+        for (p, at, before, after), src in zip(rows, sources):
+            if at < 0:
+                continue
+            seen[src] += 1
+            assert 0 < at < len(p) and list(after[:len(lead)]) == lead
+            if src == "personal":       # a line of theirs after another line of theirs, never itself
+                assert tuple(before) in personal and tuple(after[len(lead):]) in personal
+                assert tuple(before) != tuple(after[len(lead):])
+            # the second line starts to the right of the first: its first offset jumps right, pen up
+            raw = task.norm.denormalise(p)
+            assert raw[at, 0] > 0 and raw[at - 1, 2] == 1
+    assert seen["personal"] >= 8 and seen["rehearsal"] >= 4
+    x, tgt, mask, chars, chars2, at = task.next_batch()
+    assert x.shape[0] == 6 and chars2.shape == chars.shape and int((at >= 0).sum()) >= 1
+    loss, n = task.train_loss()
+    assert torch.isfinite(loss) and n > 0
+    # without pairs the batches are the ones drawn before pairs existed
+    a = personal_task(tiny, tmp_path / "col", batch=6, rehearse=0.5)
+    b = personal_task(tiny, tmp_path / "col", batch=6, rehearse=0.5, pairs=0.0)
+    for _ in range(2):
+        (ra, _), (rb, _) = a.next_lines(), b.next_lines()
+        assert all(np.array_equal(p, q) for (p, *_), (q, *_) in zip(ra, rb))
+    with pytest.raises(DataError, match="--pairs"):
+        personal_task(tiny, tmp_path / "col", pairs=1.5)
 
 
 def test_augmentation_is_light_and_keeps_the_line(tiny):
@@ -225,12 +266,14 @@ def test_a_resumed_personal_run_keeps_its_settings_and_anchors_to_the_base(tiny,
     col = write_collection(tmp_path / "col")
     run = tmp_path / "run"
     assert run_cli("train", "ink", "--data", col, "--init-from", tiny, "--preset", "personal", "--freeze", "recurrent",
-                   "--steps", 3, "--eval-every", 3, "--lr", 0.05, "--threads", 1, "--quiet", "--out", run) == 0
+                   "--pairs", 0.3, "--steps", 3, "--eval-every", 3, "--lr", 0.05, "--threads", 1, "--quiet",
+                   "--out", run) == 0
     args = build_parser().parse_args(["train", "ink", "--data", str(col), "--resume", "--steps", "4", "--out", str(run)])
     trainer = build_ink_trainer(args)
     trainer.resume()
     task = trainer.task
     assert task.freeze == "recurrent" and task.anchor == 0.1 and task.rehearse == 0.75 and task.pos == 3
+    assert task.pairs == 0.3
     base = dict(load_package_model(tiny)[0].named_parameters())
     assert task.reference and all(torch.equal(r, base[n].detach()) for n, r in task.reference.items())
     moved = dict(task.model.named_parameters())
