@@ -8,8 +8,9 @@ longer walks through the text). This recipe keeps what the base model knows abou
 
 - ``freeze``: layer 1 and the attention window (``"attention"``: ``SynthesisNet.lstm1`` and ``.window``,
   the part that decides where in the text the pen is) are not trained; ``"lower"`` also freezes every upper
-  LSTM layer but the top one, ``"recurrent"`` every LSTM layer (only the mixture head learns); ``"none"``
-  trains everything;
+  LSTM layer but the top one (the preset's: with line pairs it reads as well unprimed and better primed than
+  ``"attention"``, at a higher held-out NLL), ``"recurrent"`` every LSTM layer (only the mixture head learns);
+  ``"none"`` trains everything;
 - ``anchor`` (L2-SP): ``anchor * sum ||w - w_base||^2`` over the trained weights is added to the loss,
   pulling them back towards the base model's;
 - ``rehearse``: that share of every batch is synthetic lines of the kind the base was trained on

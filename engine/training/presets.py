@@ -57,15 +57,16 @@ INK_PRESETS: dict[str, dict] = {
     "tiny": dict(kind="synthesis", layers=2, hidden=64, mixtures=10, window_k=5, batch=16, lr=3e-3,
                  clip=1.0, warmup=20, weight_decay=0.0, eval_every=100, buckets=3, max_points=800),
     # "Write like me": fine-tune a model (--init-from) on a few lines of one person's hand (--data: a folder
-    # of InkML lines or an ink dataset) and keep it legible: layer 1 and the attention window frozen (what
-    # follows the text), the other weights anchored to the base (L2-SP), three quarters of every batch
+    # of InkML lines or an ink dataset) and keep it legible: every layer but the top LSTM layer and the mixture
+    # head frozen (layer 1 and the attention window decide what follows the text), the other weights anchored to
+    # the base (L2-SP), three quarters of every batch
     # rehearsed synthetic lines, light augmentation, most lines trained after another line of the same hand (as
     # a prime is written), early stopping on held-out NLL + a legibility check (engine/training/personal.py).
     # Measured on the seven real IAM-OnDB writers (held-out NLL, Tesseract CER, the stop rule, time on one CPU
     # thread) against other recipes: bench/RESULTS-personal.md.
     "personal": dict(kind="synthesis", batch=8, lr=5e-4, warmup=10, clip=1.0, weight_decay=0.0, eval_every=25,
                      patience=3, steps=150, minutes=6.0, sample_every=1000, buckets=1, max_points=1200,
-                     freeze="attention", anchor=0.1, rehearse=0.75, augment=1.0, pairs=0.9),
+                     freeze="lower", anchor=0.1, rehearse=0.75, augment=1.0, pairs=0.9),
 }
 
 # settings a preset may set, with the values used when neither the preset nor the command line does

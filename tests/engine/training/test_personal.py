@@ -60,11 +60,11 @@ def test_a_personal_fine_tune_through_the_cli_gives_an_exportable_package(tiny, 
     assert rc == 0
     _, card = ckpt.load_model(run)
     p = card["personal"]
-    assert p["freeze"] == "attention" and p["rehearse"] == 0.75 and p["anchor"] > 0 and p["augment"] > 0
+    assert p["freeze"] == "lower" and p["rehearse"] == 0.75 and p["anchor"] > 0 and p["augment"] > 0
     assert p["pairs"] == 0.9 and card["settings"]["pairs"] == 0.9     # most lines trained after another one
     assert p["train_lines"] + p["val_lines"] == len(TEXTS) and p["val_lines"] == 1
     assert {"nll", "legible", "legible_checked", "rehearsal_nll", "anchor"} <= set(card["metrics"])
-    assert card["settings"]["freeze"] == "attention"
+    assert card["settings"]["freeze"] == "lower" and p["frozen"] > 0
     assert [s["text"] for s in card["styles"]] == TEXTS            # the person's lines: the package's styles
     pkg = load_package(export_package(run, tmp_path / "pkg", name="My handwriting — test"))
     assert pkg.card["name"] == "My handwriting — test" and len(pkg.styles) == len(TEXTS)
