@@ -67,6 +67,7 @@ VARIANTS = {
     "head-only-rehearse": ["--freeze", "recurrent", "--rehearse", "0.75"],
     "singles": ["--pairs", "0"],                                    # no line pairs: the recipe before them
     "pairs-half": ["--pairs", "0.5"],
+    "attention": ["--freeze", "attention"],                         # the middle LSTM layer trained too
 }
 LENGTH_RANGE = (0.8, 1.25)
 MIN_HELD_OUT_CHARS = 12
