@@ -294,7 +294,8 @@ def _personal_trainer(args, model, card, vocab, norm, source, warnings: list[str
     seed_everything(seed)
     task = PersonalInkTask(lines, model=model, vocab=vocab, norm=norm, ink_scale=scale, batch=args.batch,
                            rehearse=args.rehearse, anchor=args.anchor, freeze=args.freeze, augment=args.augment,
-                           pairs=getattr(args, "pairs", None) or 0.0, max_points=args.max_points, seed=seed, sample_text=getattr(args, "sample_text", None),
+                           pairs=getattr(args, "pairs", None) or 0.0, max_points=args.max_points, seed=seed,
+                           sample_text=getattr(args, "sample_text", None),
                            base=str(base or ""), base_pace=base_pace)
     task.run_settings = {"batch": args.batch, "max_points": args.max_points, "sample_text": task.sample_text,
                          "pairs": task.pairs, **{k: getattr(args, k) for k in PERSONAL_KEYS}}
