@@ -64,6 +64,9 @@ def register(groups) -> None:
     s.add_argument("--script-lifts", type=SHARE, default=0.0, metavar="SHARE", dest="script_lifts",
                    help="share of the script writers who lift the pen between most of their letters (script "
                         "letters written apart; default 0: they join most)")
+    s.add_argument("--late-marks", type=SHARE, default=None, metavar="SHARE", dest="late_marks",
+                   help="share of the writers who dot their i and j and cross their t, f and x after the word "
+                        "(default 0.5; the rest do it at the letter)")
     s.add_argument("--jobs", type=JOBS, default=1, help="worker processes (default 1)")
     s.add_argument("--svg-preview", default=None, metavar="FILE", help="also write the first lines as SVG")
     s.set_defaults(func=cmd_synth)
@@ -209,7 +212,7 @@ def cmd_synth(args) -> int:
     import time
 
     from engine.core.paths import assets_dir
-    from engine.data.synth import parse_hands, synth_corpus
+    from engine.data.synth import LATE_MARKS, parse_hands, synth_corpus
 
     if args.min_chars > args.max_chars:
         raise DataError(f"--min-chars {args.min_chars} is more than --max-chars {args.max_chars}")
@@ -230,7 +233,8 @@ def cmd_synth(args) -> int:
     ds = synth_corpus(text, args.lines, writers=args.writers, seed=args.seed, mix=args.mix, caps=args.caps,
                       min_chars=args.min_chars, max_chars=args.max_chars, jobs=args.jobs,
                       progress=_progress("writing"), hz=args.hz, hands=hands, shape_var=args.shape_var,
-                      word_space=args.word_space, round_joins=args.round_joins, script_lifts=args.script_lifts)
+                      word_space=args.word_space, round_joins=args.round_joins, script_lifts=args.script_lifts,
+                      late_marks=LATE_MARKS if args.late_marks is None else args.late_marks)
     ds.source = f"{ds.source} from {corpus.name}"
     ds.save(out)
     return _report(f"synthetic handwriting -> {out} in {time.perf_counter() - t0:.1f} s", ds, None, args.svg_preview)

@@ -50,7 +50,8 @@ Units: y points down, baseline at y = 0, x-height 20-28 units depending on the w
 Public API::
 
     WriterStyle, HANDS, DEFAULT_HANDS, parse_hands(spec) -> dict[str, float]
-    make_writers(n, seed, hands=None, shape_var=1.0, word_space=1.0, round_joins=0.0, script_lifts=0.0)
+    make_writers(n, seed, hands=None, shape_var=1.0, word_space=1.0, round_joins=0.0, script_lifts=0.0,
+                 late_marks=0.5)
         -> list[WriterStyle]
     render_line(text, writer, rng=None, seed=None) -> Ink            (absolute coords, time channel)
     corpus_lines(text, n, seed, min_chars=20, max_chars=50, mix=0.2, caps=0.0) -> list[str]
@@ -81,6 +82,7 @@ REQUIRED_CHARS = string.ascii_lowercase + string.ascii_uppercase + string.digits
 SAMPLE_HZ = 70.0
 HANDS = ("print", "italic", "script", "cursive")
 DEFAULT_HANDS = {"print": 0.35, "italic": 0.15, "script": 0.2, "cursive": 0.3}
+LATE_MARKS = 0.5   # the share of the writers who dot and cross after the word (``make_writers(late_marks=)``)
 HAND_FONTS = {"print": ("futural", "rowmans"), "italic": ("rowmans", "futural"), "script": ("scripts",),
               "cursive": ("cursive",)}
 _SCRIPT_FONTS = {"cursive", "scripts"}            # letters designed to join (cap line -12, x-height top 0)
@@ -393,7 +395,7 @@ class WriterStyle:
                 drift_wavelength=u(80, 260), tilt=float(rng.normal(0, 0.012)), jitter=u(0.05, 0.2),
                 glyph_var=u(0.015, 0.06), speed=u(0.8, 1.25), seed=int(rng.integers(2 ** 31)),
                 deform=u(0.35, 0.8), letter_var=u(0.06, 0.18), slant_var=u(0.01, 0.04),
-                late_marks=u(0.7, 1.0) if rng.random() < 0.5 else 0.0)
+                late_marks=u(0.7, 1.0) if rng.random() < LATE_MARKS else 0.0)
         fonts = HAND_FONTS[hand]
         w.font = fonts[int(rng.integers(len(fonts)))]
         if hand == "cursive":
@@ -458,7 +460,8 @@ SHAPE_FIELDS = ("deform", "letter_var", "slant_var", "glyph_var", "jitter")   # 
 
 
 def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
-                 word_space: float = 1.0, round_joins: float = 0.0, script_lifts: float = 0.0) -> list[WriterStyle]:
+                 word_space: float = 1.0, round_joins: float = 0.0, script_lifts: float = 0.0,
+                 late_marks: float = LATE_MARKS) -> list[WriterStyle]:
     """``n`` reproducible writer styles (the same seed and hands give the same writers). The families are
     drawn in proportion to ``hands`` (see :func:`parse_hands`; default DEFAULT_HANDS): their counts are
     n * weight rounded by largest remainder, in a seeded random order. ``shape_var`` scales how far each
@@ -466,8 +469,10 @@ def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
     between words, the writers being otherwise the same. ``round_joins``: the share of the script and cursive
     writers who also join into the round letters (``join_round``); ``script_lifts``: the share of the script
     writers who lift the pen between most of their letters (``join`` 0-0.4: script letters written apart, as
-    many real writers write). Both are drawn from the writer's own seed, so the other writers, and every writer
-    at 0, are the same as without them."""
+    many real writers write). ``late_marks``: the share of the writers who dot their i and j and cross their t, f
+    and x after the word, most of the time (``late_marks`` 0.7-1; the rest always at the letter). These are
+    drawn from the writer's own seed, so the other writers, and every writer at 0 (``late_marks``: at its
+    default, half of them), are the same as without them."""
     if n < 1:
         raise DataError(f"need at least one writer, got {n}")
     if not 0.0 <= shape_var <= 4.0:
@@ -478,6 +483,8 @@ def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
         raise DataError(f"the share of writers joining round letters must be within 0-1, got {round_joins}")
     if not 0.0 <= script_lifts <= 1.0:
         raise DataError(f"the share of script writers lifting between letters must be within 0-1, got {script_lifts}")
+    if not 0.0 <= late_marks <= 1.0:
+        raise DataError(f"the share of writers dotting and crossing after the word must be within 0-1, got {late_marks}")
     mix = parse_hands(hands)
     names = list(mix)
     want = np.array([mix[h] * n for h in names])
@@ -496,7 +503,21 @@ def make_writers(n: int, seed: int = 0, hands=None, shape_var: float = 1.0,
         writers = [replace(w, join=_script_lift(w, script_lifts)) for w in writers]
     if round_joins > 0:
         writers = [replace(w, join_round=_round_join(w, round_joins)) for w in writers]
+    if late_marks != LATE_MARKS:
+        writers = [replace(w, late_marks=_late_marks(w, late_marks)) for w in writers]
     return writers
+
+
+def _late_marks(w: WriterStyle, share: float) -> float:
+    """A writer's ``late_marks`` when ``share`` of the writers (not the half that :meth:`WriterStyle.random`
+    draws) write their dots and bars after the word: below half, a late writer stays late with chance
+    share / half; above, a writer at the letter becomes late with chance (share - half) / (1 - half). From the
+    writer's own seed."""
+    rng = np.random.default_rng([w.seed, 0x1A7E])
+    keep, draw = rng.random(), float(rng.uniform(0.7, 1.0))
+    if w.late_marks > 0:
+        return w.late_marks if keep < share / LATE_MARKS else 0.0
+    return draw if keep < (share - LATE_MARKS) / (1.0 - LATE_MARKS) else 0.0
 
 
 def _script_lift(w: WriterStyle, share: float) -> float:
@@ -964,7 +985,8 @@ def _source(ws: list[WriterStyle]) -> str:
 
 def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed: int = 0, jobs: int = 1,
                   progress=None, hz: float = SAMPLE_HZ, hands=None, shape_var: float = 1.0,
-                  word_space: float = 1.0, round_joins: float = 0.0, script_lifts: float = 0.0) -> InkDataset:
+                  word_space: float = 1.0, round_joins: float = 0.0, script_lifts: float = 0.0,
+                  late_marks: float = LATE_MARKS) -> InkDataset:
     """Render text lines into an :class:`InkDataset` (line i by writer i mod W; split 90/5/5 by line).
 
     ``writers`` is a number of writers (drawn by :func:`make_writers` with the family mix ``hands``) or the
@@ -973,7 +995,7 @@ def synth_dataset(lines: list[str], writers: int | list[WriterStyle] = 20, seed:
     sequences (30 Hz: ~11 per letter) for faster training. Same arguments -> the same dataset."""
     if not 5 <= hz <= 500:
         raise DataError(f"sampling rate must be within 5-500 Hz, got {hz}")
-    ws = (make_writers(writers, seed, hands, shape_var, word_space, round_joins, script_lifts)
+    ws = (make_writers(writers, seed, hands, shape_var, word_space, round_joins, script_lifts, late_marks)
           if isinstance(writers, int) else list(writers))
     for w in ws:
         _hand_font(w)
@@ -1012,10 +1034,10 @@ def synth_corpus(corpus: str, n_lines: int, writers: int | list[WriterStyle] = 2
                  mix: float = 0.2, min_chars: int = 20, max_chars: int = 50, jobs: int = 1,
                  progress=None, hz: float = SAMPLE_HZ, caps: float = 0.0, hands=None,
                  shape_var: float = 1.0, word_space: float = 1.0, round_joins: float = 0.0,
-                 script_lifts: float = 0.0) -> InkDataset:
+                 script_lifts: float = 0.0, late_marks: float = LATE_MARKS) -> InkDataset:
     """Cut ``n_lines`` lines from a corpus text and render them (see :func:`corpus_lines`) by ``writers``
     writers of the hand-family mix ``hands``, shape variation ``shape_var``, word space factor ``word_space``
     and the shares of joiners into round letters ``round_joins`` and of script writers lifting between letters
-    ``script_lifts`` (see :func:`make_writers`)."""
+    ``script_lifts`` and of writers dotting and crossing after the word ``late_marks`` (see :func:`make_writers`)."""
     return synth_dataset(corpus_lines(corpus, n_lines, seed, min_chars, max_chars, mix, caps), writers, seed, jobs,
-                         progress, hz, hands, shape_var, word_space, round_joins, script_lifts)
+                         progress, hz, hands, shape_var, word_space, round_joins, script_lifts, late_marks)
