@@ -109,6 +109,36 @@ def cer(reading: str, truth: str) -> float:
     return levenshtein(normalise_text(reading), t) / max(len(t), 1)
 
 
+MARKED = "tijfx"   # small letters whose bar, dot or crossing is a stroke of its own after the body
+
+
+def misread_letters(pairs) -> dict:
+    """How often each small letter of the intended texts is missing from Tesseract's readings: over (truth,
+    reading) pairs aligned case-blind (difflib), the share of its occurrences inside a replaced or deleted
+    span. ``{letter: (misread, count)}`` for the lowercase letters of the truths (a capital I reads as l or |)."""
+    import difflib
+
+    out: dict = defaultdict(lambda: [0, 0])
+    for truth, reading in pairs:
+        t, r = " ".join(truth.split()), " ".join(reading.split())
+        wrong = np.zeros(len(t), dtype=bool)
+        for op, a1, a2, _, _ in difflib.SequenceMatcher(None, t.lower(), r.lower(), autojunk=False).get_opcodes():
+            if op in ("replace", "delete"):
+                wrong[a1:a2] = True
+        for c, w in zip(t, wrong):
+            if c.islower():
+                out[c][0] += int(w)
+                out[c][1] += 1
+    return {c: tuple(v) for c, v in out.items()}
+
+
+def marks_summary(pairs) -> dict:
+    """Misread shares of ``t``, ``i`` and the small letters without a separate mark (``MARKED`` aside)."""
+    m = misread_letters(pairs)
+    share = lambda ks: (sum(m[k][0] for k in ks if k in m) / max(sum(m[k][1] for k in ks if k in m), 1))  # noqa: E731
+    return {"t": share("t"), "i": share("i"), "other": share([c for c in m if c not in MARKED])}
+
+
 def render_line(s3: np.ndarray, path: str, x_height: float, pen_width: float, x_height_px: int = OCR_X_HEIGHT_PX):
     """Black on white, the model's x-height at ``x_height_px`` pixels."""
     from handwriting_render import render_png
@@ -258,6 +288,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
     if bad:
         raise SystemExit(f"{model} cannot write {bad}")
     cer_un, cer_pr, cer_real = [], defaultdict(list), defaultdict(list)
+    read_un, read_pr = [], defaultdict(list)   # (text, Tesseract's reading) of every sample
     gaps_un, gaps_pr, gaps_real = [], defaultdict(list), defaultdict(list)   # word spaces, in x-heights
     hand_un, hand_pr, hand_real = [], defaultdict(list), defaultdict(list)   # (slant, strokes per letter)
     examples = []
@@ -267,6 +298,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         stopped[st["stopped"]] += 1
         c, reading = legibility(s3, text, xh, work)
         cer_un.append(c)
+        read_un.append((text, reading))
         gaps_un += word_gaps(s3, len(text.split()), xh)
         hand_un.append((slant(s3), strokes_per_letter(s3, text)))
         if k < 3:
@@ -279,6 +311,7 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
             stopped[st["stopped"]] += 1
             c, reading = legibility(s3, text, xh, work)
             cer_pr[w].append(c)
+            read_pr[w].append((text, reading))
             gaps_pr[w] += word_gaps(s3, len(text.split()), xh)
             hand_pr[w].append((slant(s3), strokes_per_letter(s3, text)))
             if w == writers[k % len(writers)] and k < 3:
@@ -339,6 +372,8 @@ def evaluate_model(model: str, ds, args, sheets: Path | None, work: str) -> dict
         "cer_real": statistics.median(all_real) if all_real else float("nan"),
         "sentences": len(sentences), "primed_samples": len(all_pr),
         "cer_samples": cer_un, "cer_primed_samples": {w: cer_pr[w] for w in writers},
+        "readings": read_un, "readings_primed": {w: read_pr[w] for w in writers},
+        "marks": marks_summary(read_un), "marks_primed": marks_summary([p for w in writers for p in read_pr[w]]),
         "gap": gap_summary(gaps_un), "gap_primed": gap_summary([g for gs in gaps_pr.values() for g in gs]),
         "gap_real": gap_summary([g for gs in gaps_real.values() for g in gs]),
         "hand": hand_summary(hand_un), "hand_agreement": hand_agreement(per_writer),
@@ -357,17 +392,20 @@ def report(results: list[dict], args, seconds: float) -> str:
            "together), unprimed / primed / the writers' own lines. Slant and strokes a letter (`engine.core.hand`): "
            "the median lean of the downstrokes in degrees and the median pen-down strokes per letter (a print hand "
            "about one or more, a joined hand under two thirds), unprimed / primed / the writers' own lines; "
-           "primed against the writers': the mean absolute difference over writers (and the correlation).", "",
+           "primed against the writers': the mean absolute difference over writers (and the correlation). "
+           "t / i / other misread: the share of the small t, small i and the other small letters without a dot or "
+           "bar of their own (not t, i, j, f, x) that Tesseract's readings miss (`misread_letters`), unprimed / "
+           "primed.", "",
            "| model | NLL | NLL primed | leaks | stop rule / cap | CER | CER primed | CER real lines | word gap "
-           "(run together) | slant | strokes a letter | time |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "(run together) | slant | strokes a letter | t / i / other misread | time |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         out.append(f"| {Path(r['model']).name} | {r['nll']:.3f} | {r['nll_primed']:.3f} | {r['leaks']} of "
                    f"{r['samples']} | {r['stop_rule']} / {r['cap']} | {r['cer']:.3f} ({r['sentences']}) | "
                    f"{r['cer_primed']:.3f} ({r['primed_samples']}) | {r['cer_real']:.3f} | "
                    f"{_gap(r['gap'])} / {_gap(r['gap_primed'])} / {_gap(r['gap_real'])} | "
                    f"{_hand(r, 0, 'slant', '.1f')} | {_hand(r, 1, 'strokes_per_letter', '.2f')} | "
-                   f"{r['timings']['total']:.0f} s |")
+                   f"{_marks(r['marks'])} / {_marks(r['marks_primed'])} | {r['timings']['total']:.0f} s |")
     for r in results:
         out += ["", f"## {Path(r['model']).name}: per writer", "",
                 "| writer | lines | NLL | NLL primed | leaks | CER primed | CER real lines | word gap primed / real | "
@@ -387,6 +425,10 @@ def report(results: list[dict], args, seconds: float) -> str:
         if r["sheets"]:
             out += ["", "Sheets: " + ", ".join(f"`{_rel(p)}`" for p in r["sheets"])]
     return "\n".join(out) + "\n"
+
+
+def _marks(m: dict) -> str:
+    return f"{m['t']:.2f} / {m['i']:.2f} / {m['other']:.2f}"
 
 
 def _gap(g: tuple[float, float]) -> str:
