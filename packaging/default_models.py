@@ -6,9 +6,10 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
     scribe train text --preset default-text --out runs/default-text
     # handwriting: synthesis net on a synthetic corpus of many hands (print, italic, script, cursive) whose pen
     # drifts in speed, flutters and rests (bench/RESULTS-handwriting.md 2g, 2h), fine-tuned with line pairs (for
-    # priming) in three stages from the bundled model of git 97dd6e5 (its own recipe is in that commit's
+    # priming) in four stages from the bundled model of git 97dd6e5 (its own recipe is in that commit's
     # card): first on the corpus as drawn, then on one whose letters stray further from the fonts (--shape-var),
-    # then on that corpus again with pairs joined on the prime's baseline (2i)
+    # then on that corpus again with pairs joined on the prime's baseline (2i), last on one whose writers
+    # mostly dot and cross at the letter (2r)
     scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
         --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --out runs/synth-rests
     scribe train ink --data runs/synth-rests --init-from assets/models/handwriting-script --preset default-ink \
@@ -21,20 +22,29 @@ The recipes (run from the repo root; figures in bench/RESULTS-charlm.md and benc
     scribe export runs/hands-ink --out runs/hands-pkg
     scribe train ink --data runs/synth-hands --init-from runs/hands-pkg --preset default-ink \
         --pairs 0.5 --steps 380 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 9 --out runs/join-ink
-    # (each training ran beside another on a 2-core machine: 399, 365 and 380 steps)
+    scribe export runs/join-ink --out runs/join-pkg
+    # a fourth stage on a corpus where most writers dot and cross at the letter (--late-marks 0.1: a tenth of
+    # them after the word, not half): the model had learnt to leave t-bars and i-dots for later and then
+    # forgot them (bench/RESULTS-handwriting.md 2r)
+    scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 \
+        --min-chars 8 --max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --shape-var 1.8 --late-marks 0.1 \
+        --out runs/synth-marks
+    scribe train ink --data runs/synth-marks --init-from runs/join-pkg --preset default-ink \
+        --pairs 0.5 --steps 400 --lr 3e-4 --warmup 30 --eval-every 200 --threads 1 --seed 11 --out runs/marks-ink
+    # (each training ran beside another on a 2-core machine: 399, 365, 380 and 400 steps)
     # package both (export with parity check, add priming styles from the training writers)
-    python packaging/default_models.py --text-run runs/default-text --ink-run runs/join-ink \
-        --ink-data runs/synth-hands
+    python packaging/default_models.py --text-run runs/default-text --ink-run runs/marks-ink \
+        --ink-data runs/synth-marks
     # card figures come from the benchmark runs, when present:
     #   bench/charlm_quality.py --out runs/default-text ...            -> runs/default-text/bench-quality.json
-    #   bench/handwriting_eval.py --model runs/join-ink --data runs/synth-hands ... --json runs/join-ink-eval.json
+    #   bench/handwriting_eval.py --model runs/marks-ink --data runs/synth-marks ... --json runs/marks-ink-eval.json
 
 Styles are real lines of chosen synthetic writers (the model was trained on them), so priming with one
 writes new text in that writer's hand, slant, size and spacing. Each is the line of its writer that shows the
 small letters and after which the model finds the writer's other lines most likely (pick_styles); to pick them
 again for the bundled model without its run folder:
 
-    python packaging/default_models.py --restyle --ink-data runs/synth-hands
+    python packaging/default_models.py --restyle --ink-data runs/synth-marks
 """
 
 from __future__ import annotations
@@ -62,7 +72,13 @@ INK_RECIPE = " && ".join([
     "scribe export runs/hands-ink --out runs/hands-pkg",
     "(from here on training pairs join a line to its prime on the prime's baseline: bench/RESULTS-handwriting.md 2i)",
     "scribe train ink --data runs/synth-hands --init-from runs/hands-pkg --preset default-ink "
-    "--pairs 0.5 --steps 380 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 9 --out runs/join-ink"])
+    "--pairs 0.5 --steps 380 --lr 1e-3 --warmup 50 --eval-every 200 --threads 1 --seed 9 --out runs/join-ink",
+    "scribe export runs/join-ink --out runs/join-pkg",
+    "(then most writers dot and cross at the letter: bench/RESULTS-handwriting.md 2r)",
+    "scribe synth --corpus assets/corpora/tinyshakespeare.txt --lines 40000 --writers 96 --hz 30 --min-chars 8 "
+    "--max-chars 40 --mix 0.45 --caps 0.3 --seed 1 --jobs 2 --shape-var 1.8 --late-marks 0.1 --out runs/synth-marks",
+    "scribe train ink --data runs/synth-marks --init-from runs/join-pkg --preset default-ink "
+    "--pairs 0.5 --steps 400 --lr 3e-4 --warmup 30 --eval-every 200 --threads 1 --seed 11 --out runs/marks-ink"])
 
 # (hand family, which writer of that family in corpus order, style name): one style per family of the corpus
 STYLES = [("print", 0, "Print, upright"), ("print", 3, "Print, small"), ("italic", 0, "Italic"),
