@@ -67,6 +67,7 @@ CHECK_BIAS = 0.5
 REHEARSAL_LINES = 96             # synthetic lines drawn once per run (+ REHEARSAL_VAL for evaluation)
 REHEARSAL_VAL = 8
 REHEARSAL_HZ = 30.0              # the point rate the bundled model was trained at ('scribe synth --hz 30')
+REHEARSAL_LATE_MARKS = 0.1       # the share of late dotters as in the bundled model's last corpus ('--late-marks')
 MAX_STYLES = 12                  # the person's lines kept as the package's priming styles
 
 
@@ -113,7 +114,8 @@ def rehearsal_lines(n: int, vocab, seed: int = 0, hz: float = REHEARSAL_HZ) -> l
         from engine.data.prompts import PROMPTS
 
         corpus = " ".join(PROMPTS)
-    ds = synth_corpus(corpus, n, writers=32, seed=seed, hz=hz, min_chars=8, max_chars=40, mix=0.45, caps=0.35)
+    ds = synth_corpus(corpus, n, writers=32, seed=seed, hz=hz, min_chars=8, max_chars=40, mix=0.45, caps=0.35,
+                      late_marks=REHEARSAL_LATE_MARKS)
     out = []
     for line in ds:
         fitted = fit_text(line.text, vocab)    # a small model's vocabulary: characters it lacks are left out

@@ -278,3 +278,23 @@ def test_a_resumed_personal_run_keeps_its_settings_and_anchors_to_the_base(tiny,
     assert task.reference and all(torch.equal(r, base[n].detach()) for n, r in task.reference.items())
     moved = dict(task.model.named_parameters())
     assert any(not torch.equal(moved[n].detach(), r) for n, r in task.reference.items())   # it had trained
+
+
+def test_rehearsed_lines_are_written_by_the_bundled_models_last_corpus_writers():
+    # the writers rehearsed are drawn as the base's last corpus drew them: most dot and cross at the letter
+    from engine.core.ink_stream import prepare_line
+    from engine.core.vocab import Vocab
+    from engine.data.synth import synth_corpus
+    from engine.training.personal import REHEARSAL_LATE_MARKS, rehearsal_lines
+
+    vocab = Vocab.from_json([chr(c) for c in range(32, 127)])
+    lines = rehearsal_lines(6, vocab, seed=3)
+    corpus = (Path(__file__).resolve().parents[3] / "assets" / "corpora" / "tinyshakespeare.txt").read_text()
+    ds = synth_corpus(corpus, 6, writers=32, seed=3, min_chars=8, max_chars=40, mix=0.45, caps=0.35, hz=30.0,
+                      late_marks=REHEARSAL_LATE_MARKS)
+    assert REHEARSAL_LATE_MARKS < 0.5
+    assert [t for _, t, _ in lines] == [line.text for line in ds]
+    for (s3, _, _), line in zip(lines, ds):        # point for point (at the old share of half, one line differs)
+        assert np.array_equal(s3, prepare_line(line.points))
+    late = sum(w.late_marks > 0 for w in make_writers(32, seed=3, late_marks=REHEARSAL_LATE_MARKS))
+    assert late < sum(w.late_marks > 0 for w in make_writers(32, seed=3))
