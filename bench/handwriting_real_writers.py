@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import functools
 import io
 import json
@@ -116,8 +117,6 @@ def misread_letters(pairs) -> dict:
     """How often each small letter of the intended texts is missing from Tesseract's readings: over (truth,
     reading) pairs aligned case-blind (difflib), the share of its occurrences inside a replaced or deleted
     span. ``{letter: (misread, count)}`` for the lowercase letters of the truths (a capital I reads as l or |)."""
-    import difflib
-
     out: dict = defaultdict(lambda: [0, 0])
     for truth, reading in pairs:
         t, r = " ".join(truth.split()), " ".join(reading.split())

@@ -475,8 +475,7 @@ def test_some_script_writers_lift_between_their_letters(run_cli, tmp_path, capsy
 def test_the_share_of_writers_dotting_and_crossing_after_the_word(run_cli, tmp_path, capsys):
     plain = make_writers(80, seed=4)
     assert make_writers(80, seed=4, late_marks=0.5) == plain          # the default: the recorded corpora unchanged
-    late = [w.late_marks > 0 for w in plain]
-    assert 0.3 * len(plain) < sum(late) < 0.7 * len(plain)
+    assert 0.3 * len(plain) < sum(w.late_marks > 0 for w in plain) < 0.7 * len(plain)
     for share in (0.0, 0.1, 0.9, 1.0):
         ws = make_writers(80, seed=4, late_marks=share)
         for p, w in zip(plain, ws):                                     # only the habit moves
@@ -489,9 +488,8 @@ def test_the_share_of_writers_dotting_and_crossing_after_the_word(run_cli, tmp_p
         else:                                                           # more: the late ones stay as they were
             assert all(p.late_marks == w.late_marks for p, w in zip(plain, ws) if p.late_marks > 0)
     # a late writer made to cross at the letter: t's bar before the i (late: the three marks come last)
-    k = next(k for k, (p, w) in enumerate(zip(plain, make_writers(80, seed=4, late_marks=0.0)))
-             if p.late_marks > 0 and p.hand == "print" and w.late_marks == 0)
-    now = make_writers(80, seed=4, late_marks=0.0)[k]
+    now = next(w for p, w in zip(plain, make_writers(80, seed=4, late_marks=0.0))
+               if p.late_marks > 0 and p.hand == "print" and w.late_marks == 0)
     late = dataclasses.replace(now, late_marks=1.0)
     flat = [[np.ptp(s.y) < 0.25 * now.x_height for s in render_line("tit", w, seed=1).strokes] for w in (late, now)]
     assert flat[0][-3:] == [True] * 3 and not flat[0][-4]
